@@ -1,0 +1,83 @@
+"""Writes the JSON Schema of every message to contracts/schemas/ (or checks they are current).
+
+python -m contracts.export          # regenerate
+python -m contracts.export --check  # exit 1 when a file differs from the models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from contracts.events import EVENT_DATA_MODELS, EventEnvelope
+from contracts.notifications import NotificationData, NotificationStats
+from contracts.websocket import ConnectionEstablished, ServerMessage
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+def message_models() -> dict[str, type[BaseModel]]:
+    """File stem → model, for every message that crosses a process boundary."""
+    models: dict[str, type[BaseModel]] = {
+        "event-envelope": EventEnvelope,
+        "notification-data": NotificationData,
+        "notification-stats": NotificationStats,
+        "ws-server-message": ServerMessage,
+        "ws-connection-established": ConnectionEstablished,
+    }
+    for event_type, model in EVENT_DATA_MODELS.items():
+        models[f"{event_type.value}.data"] = model
+    return models
+
+
+def rendered() -> dict[str, str]:
+    return {
+        f"{stem}.schema.json": json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                **model.model_json_schema(),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+        for stem, model in message_models().items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="fail when files are not current")
+    args = parser.parse_args(argv)
+    files = rendered()
+    if args.check:
+        stale = [
+            name
+            for name, text in files.items()
+            if not (SCHEMA_DIR / name).exists() or (SCHEMA_DIR / name).read_text() != text
+        ]
+        extra = (
+            sorted(p.name for p in SCHEMA_DIR.glob("*.schema.json") if p.name not in files)
+            if SCHEMA_DIR.exists()
+            else []
+        )
+        if stale or extra:
+            print(f"contract files are stale: {stale + extra}; run `python -m contracts.export`")
+            return 1
+        print(f"{len(files)} contract schemas are current")
+        return 0
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (SCHEMA_DIR / name).write_text(text)
+    print(f"wrote {len(files)} schemas to {SCHEMA_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

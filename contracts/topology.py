@@ -1,0 +1,76 @@
+"""Names on the broker: exchanges, queues and routing keys.
+
+Every name is derived from a namespace (default `tocsin`), so several Tocsin systems (or test
+runs) can share one RabbitMQ vhost without seeing each other's messages.
+
+Routing key of an event: `<event type>.<user key>`, e.g. `notification.created.3f2a…`.
+The user key is a fixed-length hash of the user id (user ids are free-form strings; routing
+keys are dot-separated words), so consumers bind by type (`notification.created.*`) and a
+realtime instance binds only the users it holds (`notification.*.<user key>`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from contracts.events import EventType
+
+DEFAULT_NAMESPACE = "tocsin"
+BROADCAST_USER_KEY = "all"
+
+
+def user_key(user_id: str) -> str:
+    """The routing-key word for a user: 16 hex digits of SHA-256 of the user id."""
+    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
+
+
+def routing_key(event_type: str, user_id: str) -> str:
+    """Routing key for an event of `event_type` about `user_id` (`*` means every user)."""
+    key = BROADCAST_USER_KEY if user_id == "*" else user_key(user_id)
+    return f"{event_type}.{key}"
+
+
+def binding_for_type(event_type: str) -> str:
+    """Binding key that receives every event of one type, whoever it is for."""
+    return f"{event_type}.*"
+
+
+def binding_for_user(user_id: str) -> str:
+    """Binding key that receives every event about one user."""
+    return f"*.*.{user_key(user_id)}"
+
+
+BROADCAST_BINDING = f"{EventType.NOTIFICATION_BROADCAST}.{BROADCAST_USER_KEY}"
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The broker names of one Tocsin system."""
+
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def events_exchange(self) -> str:
+        """Topic exchange where the notification service (and consumers) publish events."""
+        return f"{self.namespace}.events"
+
+    @property
+    def incidents_exchange(self) -> str:
+        """Topic exchange where other services publish `incident.*` events."""
+        return f"{self.namespace}.incidents"
+
+    def queue(self, consumer: str) -> str:
+        """The durable quorum queue of one consumer kind (`email`, `webhook`, ...)."""
+        return f"{self.namespace}.{consumer}"
+
+    def retry_queue(self, consumer: str, delay_ms: int) -> str:
+        """A delay queue that dead-letters back to the consumer's own queue after `delay_ms`."""
+        return f"{self.namespace}.{consumer}.retry.{delay_ms}"
+
+    def dead_letter_queue(self, consumer: str) -> str:
+        return f"{self.namespace}.{consumer}.dlq"
+
+    def realtime_queue(self, instance_id: str) -> str:
+        """The exclusive, auto-deleted queue of one realtime instance."""
+        return f"{self.namespace}.realtime.{instance_id}"

@@ -1,0 +1,68 @@
+"""The WebSocket protocol between the realtime service and browsers (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+WS_PATH = "/api/v1/ws/notifications"
+MAX_INBOUND_FRAME_BYTES = 64 * 1024
+
+
+class CloseCode(IntEnum):
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    MESSAGE_TOO_BIG = 1009
+    SERVICE_RESTART = 1012
+    MISSING_TOKEN = 4001
+    INVALID_TOKEN = 4002
+    INVALID_PAYLOAD = 4003
+    FORBIDDEN_ORIGIN = 4004
+    SLOW_CONSUMER = 4008
+    TOO_MANY_CONNECTIONS = 4029
+
+
+class ServerEvent(StrEnum):
+    CONNECTION_ESTABLISHED = "connection:established"
+    NOTIFICATION_NEW = "notification:new"
+    NOTIFICATION_READ = "notification:read"
+    NOTIFICATION_UNREAD = "notification:unread"
+    NOTIFICATION_READ_ALL = "notification:read_all"
+    NOTIFICATION_DELETED = "notification:deleted"
+    STATS_UPDATED = "stats:updated"
+    PONG = "pong"
+    ERROR = "error"
+
+
+class ClientMessageType(StrEnum):
+    PING = "ping"
+    AUTH = "auth"
+
+
+class ServerMessage(BaseModel):
+    """`{"event": ..., "data": ..., "timestamp": ..., "seq": ...}` sent to a browser."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event: ServerEvent
+    data: dict[str, Any]
+    timestamp: datetime
+    seq: int | None = None
+
+
+class ConnectionEstablished(BaseModel):
+    """Data of `connection:established`.
+
+    `recovered` is true when every event after the client's `since` was replayed; false when
+    the gap was too large and the client should reload its list over REST. `seq` is the
+    user's latest sequence number known when the connection was set up.
+    """
+
+    user_id: str
+    timestamp: datetime
+    message: str
+    recovered: bool
+    seq: int

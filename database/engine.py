@@ -1,0 +1,41 @@
+"""Async SQLAlchemy engines from plain `postgresql://` URLs."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def async_url(url: str) -> str:
+    """`postgresql://...` → `postgresql+asyncpg://...` (other forms pass through)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def plain_url(url: str) -> str:
+    """The asyncpg/libpq form of a URL: no `+driver` part."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    command_timeout_s: float = 10.0,
+    application_name: str = "tocsin",
+) -> AsyncEngine:
+    """An engine whose queries fail after `command_timeout_s` instead of hanging."""
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=command_timeout_s,
+        connect_args={
+            "command_timeout": command_timeout_s,
+            "timeout": command_timeout_s,
+            "server_settings": {"application_name": application_name},
+        },
+    )

@@ -1,0 +1,1 @@
+"""Broker plumbing shared by Tocsin's services: topology, confirmed publishing, retry policy."""

@@ -1,0 +1,95 @@
+"""Declares Tocsin's exchanges and queues on RabbitMQ. Every declaration is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from contracts.topology import Topology
+
+DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (1_000, 5_000, 30_000, 300_000)
+DEFAULT_DELIVERY_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One consumer kind: its queue, what it binds, and how it retries.
+
+    `retry_delays_ms[i]` is the wait before attempt i + 2; after the last one the message is
+    dead-lettered. `delivery_limit` is the quorum queue's own guard against a message that
+    crashes its consumer over and over (it dead-letters without the consumer's help).
+    """
+
+    name: str
+    exchange: str
+    bindings: Sequence[str]
+    retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+    prefetch: int = 32
+    extra_arguments: dict[str, Any] = field(default_factory=dict)
+
+
+async def declare_events_exchange(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
+    return await channel.declare_exchange(
+        topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+
+
+async def declare_incidents_exchange(
+    channel: AbstractChannel, topology: Topology
+) -> AbstractExchange:
+    return await channel.declare_exchange(
+        topology.incidents_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+
+
+async def declare_consumer(
+    channel: AbstractChannel, topology: Topology, spec: ConsumerSpec
+) -> AbstractQueue:
+    """Declare the consumer's quorum queue, its retry queues and its dead-letter queue.
+
+    Retry queues dead-letter back to the consumer's own queue through the default exchange,
+    never to the shared exchange, so a retry is seen by this consumer only.
+    """
+    queue_name = topology.queue(spec.name)
+    dlq_name = topology.dead_letter_queue(spec.name)
+    await channel.declare_queue(dlq_name, durable=True, arguments={"x-queue-type": "quorum"})
+    queue = await channel.declare_queue(
+        queue_name,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": spec.delivery_limit,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dlq_name,
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+            **spec.extra_arguments,
+        },
+    )
+    for delay in spec.retry_delays_ms:
+        await channel.declare_queue(
+            topology.retry_queue(spec.name, delay),
+            durable=True,
+            arguments={
+                "x-message-ttl": delay,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue_name,
+            },
+        )
+    for binding in spec.bindings:
+        await queue.bind(spec.exchange, binding)
+    return queue
+
+
+async def declare_all(
+    channel: AbstractChannel, topology: Topology, consumers: Iterable[ConsumerSpec]
+) -> None:
+    await declare_events_exchange(channel, topology)
+    await declare_incidents_exchange(channel, topology)
+    for spec in consumers:
+        await declare_consumer(channel, topology, spec)

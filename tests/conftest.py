@@ -1,0 +1,91 @@
+"""Fixtures in layers: session (servers, a fresh migrated database) → test (unique broker names).
+
+Every test run gets its own database (dropped at the end) and every test its own broker
+namespace, so runs and tests never see each other's rows or messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Iterator
+
+import aio_pika
+import pytest
+
+from contracts.topology import Topology
+from tests.support import infra
+
+STATEFUL_SERVICES = ("notification", "email", "webhook")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    try:
+        return infra.locate_postgres()
+    except RuntimeError as exc:
+        pytest.exit(str(exc), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    try:
+        return infra.locate_rabbitmq()
+    except RuntimeError as exc:
+        pytest.exit(str(exc), returncode=3)
+
+
+def migrate_all(database_url: str) -> None:
+    """Apply the migrations of every service that owns a schema."""
+    for service in STATEFUL_SERVICES:
+        try:
+            module = importlib.import_module(f"services.{service}.migrations")
+        except ModuleNotFoundError:
+            continue
+        module.upgrade(database_url)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    url = infra.create_database(postgres_server_url)
+    try:
+        migrate_all(url)
+        yield url
+    finally:
+        infra.drop_database(url)
+
+
+@pytest.fixture
+def topology() -> Topology:
+    """A broker namespace of this test's own: `tocsin-test-<hex>.events` and so on."""
+    return Topology(namespace=infra.unique_namespace())
+
+
+@pytest.fixture
+async def amqp_connection(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def broker_cleanup(
+    amqp_connection: aio_pika.abc.AbstractRobustConnection, topology: Topology
+) -> AsyncIterator[list[str]]:
+    """Append queue names to the yielded list; they and the test's exchanges are deleted after."""
+    queues: list[str] = []
+    yield queues
+    channel = await amqp_connection.channel()
+    for name in queues:
+        try:
+            await channel.queue_delete(name)
+        except Exception:
+            channel = await amqp_connection.channel()
+    for exchange in (topology.events_exchange, topology.incidents_exchange):
+        try:
+            await channel.exchange_delete(exchange)
+        except Exception:
+            channel = await amqp_connection.channel()
+    await asyncio.sleep(0)
