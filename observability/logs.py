@@ -1,0 +1,68 @@
+"""JSON logs: one object per line with ts, level, service, logger, message, and the ids that let
+a notification be followed across services (event_id, user_id, trace_id, correlation_id).
+
+Call `configure_logging(service, level)` once in a service's `__main__`; modules keep using
+`logger = logging.getLogger(__name__)` and pass ids as `extra={"event_id": ..., "user_id": ...}`.
+The current trace (see `observability.tracing`) is added to every line automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import orjson
+
+from observability.tracing import current_trace
+
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
+_STANDARD_ATTRIBUTES = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        trace = current_trace()
+        if trace is not None:
+            entry["trace_id"] = trace.trace_id
+            entry["span_id"] = trace.span_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value
+        if "correlation_id" not in entry and "trace_id" in entry:
+            entry["correlation_id"] = entry["trace_id"]
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Route every logger (including uvicorn's and aio-pika's) to one JSON handler.
+
+    Idempotent: calling it again replaces the handler instead of adding a second one.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers[:] = []
+        uvicorn_logger.propagate = True
+    for noisy in ("aio_pika", "aiormq"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

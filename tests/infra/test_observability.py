@@ -1,0 +1,103 @@
+"""Logs, traces and metrics helpers, observed the way an operator or a consumer sees them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter
+
+from observability import (
+    TraceContext,
+    TraceparentMiddleware,
+    configure_logging,
+    current_trace,
+    publish_headers,
+    trace_from_headers,
+    use_trace,
+)
+from observability.metrics import badly_named_metrics, metrics_endpoint, parse_metrics
+from observability.tracing import parse_traceparent
+
+VALID = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_log_lines_are_json_with_service_ids_and_current_trace() -> None:
+    stream = io.StringIO()
+    configure_logging("email", "INFO", stream=stream)
+    try:
+        with use_trace(parse_traceparent(VALID)):
+            logging.getLogger("services.email.delivery").info(
+                "email sent", extra={"event_id": "e-1", "user_id": "u-1"}
+            )
+    finally:
+        logging.getLogger().handlers[:] = []
+    line = json.loads(stream.getvalue().strip())
+    assert line["service"] == "email"
+    assert line["logger"] == "services.email.delivery"
+    assert line["message"] == "email sent"
+    assert line["level"] == "info"
+    assert line["event_id"] == "e-1" and line["user_id"] == "u-1"
+    assert line["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert line["correlation_id"] == line["trace_id"]
+    assert "ts" in line
+
+
+def test_malformed_traceparent_values_are_ignored() -> None:
+    for bad in (None, "", "garbage", "00-" + "0" * 32 + "-00f067aa0ba902b7-01", "ff" + VALID[2:]):
+        assert parse_traceparent(bad) is None
+    assert parse_traceparent(VALID.upper()) == parse_traceparent(VALID)
+
+
+def test_publish_headers_carry_the_stored_or_current_trace() -> None:
+    assert publish_headers(None) == {}
+    assert publish_headers(VALID) == {"traceparent": VALID}
+    with use_trace(TraceContext.new()) as trace:
+        headers = publish_headers(None)
+    carried = trace_from_headers(headers)
+    assert carried is not None
+    assert carried.trace_id == trace.trace_id and carried.span_id != trace.span_id
+
+
+async def test_http_middleware_continues_the_callers_trace_and_echoes_it() -> None:
+    app = FastAPI()
+    seen: list[str] = []
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        trace = current_trace()
+        assert trace is not None
+        seen.append(trace.trace_id)
+        return {"ok": "yes"}
+
+    app.add_middleware(TraceparentMiddleware)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/ping", headers={"traceparent": VALID})
+        fresh = await client.get("/ping", headers={"traceparent": "nonsense"})
+    assert seen[0] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    echoed = parse_traceparent(response.headers["traceparent"])
+    assert echoed is not None and echoed.trace_id == seen[0]
+    assert seen[1] != seen[0] and parse_traceparent(fresh.headers["traceparent"]) is not None
+
+
+async def test_metrics_endpoint_exposes_counters_in_prometheus_text() -> None:
+    app = FastAPI()
+    app.add_route("/metrics", metrics_endpoint)
+    counter = Counter("tocsin_test_things_total", "things done in a test")
+    counter.inc(3)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert parse_metrics(response.text)["tocsin_test_things_total"] >= 3
+
+
+def test_metric_name_check_flags_names_outside_the_convention() -> None:
+    registry = CollectorRegistry()
+    Counter("tocsin_email_deliveries_total", "ok", registry=registry)
+    Counter("emails_sent_total", "bad", registry=registry)
+    assert badly_named_metrics(registry) == ["emails_sent"]
