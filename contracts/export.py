@@ -1,4 +1,5 @@
-"""Writes the JSON Schema of every message to contracts/schemas/ (or checks they are current).
+"""Writes the JSON Schema of every message to contracts/schemas/ and the AsyncAPI document to
+contracts/asyncapi.yaml (or checks they are current).
 
 python -m contracts.export          # regenerate
 python -m contracts.export --check  # exit 1 when a file differs from the models
@@ -11,13 +12,20 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel
 
+from contracts import asyncapi
 from contracts.events import EVENT_DATA_MODELS, EventEnvelope
+from contracts.incidents import INCIDENT_EVENT_MODELS
 from contracts.notifications import NotificationData, NotificationStats
 from contracts.websocket import ConnectionEstablished, ServerMessage
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
+ASYNCAPI_PATH = Path(__file__).parent / "asyncapi.yaml"
+ASYNCAPI_HEADER = (
+    "# Generated from the contracts by `python -m contracts.export`; do not edit by hand.\n"
+)
 
 
 def message_models() -> dict[str, type[BaseModel]]:
@@ -31,7 +39,15 @@ def message_models() -> dict[str, type[BaseModel]]:
     }
     for event_type, model in EVENT_DATA_MODELS.items():
         models[f"{event_type.value}.data"] = model
+    for incident_type, incident_model in INCIDENT_EVENT_MODELS.items():
+        models[incident_type.value] = incident_model
     return models
+
+
+def rendered_asyncapi() -> str:
+    return ASYNCAPI_HEADER + yaml.safe_dump(
+        asyncapi.document(), sort_keys=False, allow_unicode=True, width=100
+    )
 
 
 def rendered() -> dict[str, str]:
@@ -67,15 +83,18 @@ def main(argv: list[str] | None = None) -> int:
             if SCHEMA_DIR.exists()
             else []
         )
+        if not ASYNCAPI_PATH.exists() or ASYNCAPI_PATH.read_text() != rendered_asyncapi():
+            stale.append(ASYNCAPI_PATH.name)
         if stale or extra:
             print(f"contract files are stale: {stale + extra}; run `python -m contracts.export`")
             return 1
-        print(f"{len(files)} contract schemas are current")
+        print(f"{len(files)} contract schemas and {ASYNCAPI_PATH.name} are current")
         return 0
     SCHEMA_DIR.mkdir(exist_ok=True)
     for name, text in files.items():
         (SCHEMA_DIR / name).write_text(text)
-    print(f"wrote {len(files)} schemas to {SCHEMA_DIR}")
+    ASYNCAPI_PATH.write_text(rendered_asyncapi())
+    print(f"wrote {len(files)} schemas to {SCHEMA_DIR} and {ASYNCAPI_PATH}")
     return 0
 
 
