@@ -1,0 +1,8 @@
+export { backoffDelay } from "./backoff";
+export { NotificationClient, WS_PATH } from "./client";
+export type { ClientHandlers, ClientOptions, TokenSource } from "./client";
+export { resolveEndpoints } from "./config";
+export type { Endpoints } from "./config";
+export { ApiError, NotificationsApi } from "./rest";
+export { tokenExpiry } from "./token";
+export type * from "./types";
