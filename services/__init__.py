@@ -1,0 +1,1 @@
+"""Tocsin's services, one package each."""

@@ -1,0 +1,1 @@
+"""The email consumer: renders `notification.created` events and sends them over SMTP."""

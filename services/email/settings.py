@@ -1,0 +1,65 @@
+"""Settings of the email consumer, read from the environment once by the entrypoint."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from messaging.topology import DEFAULT_DELIVERY_LIMIT
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    tocsin_namespace: str = "tocsin"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")
+    log_level: str = "INFO"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_s: float = 30.0
+    smtp_validate_certs: bool = True
+    smtp_connections: int = Field(
+        default=4,
+        ge=1,
+        description="SMTP connections kept open; also the number of sends in flight.",
+    )
+    email_from: str = "Tocsin <notifications@tocsin.localhost>"
+    message_id_domain: str | None = Field(
+        default=None, description="Right-hand side of Message-ID; defaults to EMAIL_FROM's domain."
+    )
+
+    public_api_url: str = Field(
+        default="http://localhost:8000",
+        description="Base URL of the notification service, for the unsubscribe link.",
+    )
+    app_url: str = Field(
+        default="http://localhost:8080",
+        description="Base URL that relative entity links in notifications are resolved against.",
+    )
+    unsubscribe_secret: str = "change-me-unsubscribe-secret"
+    unsubscribe_mailto: str | None = Field(
+        default=None, description="Optional mailto address added to List-Unsubscribe."
+    )
+    templates_dir: str | None = Field(
+        default=None, description="A folder of templates searched before the built-in ones."
+    )
+
+    prefetch: int = Field(default=16, ge=1)
+    retry_delays_ms: list[int] = Field(default=[1_000, 5_000, 30_000, 300_000, 1_800_000])
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+    db_pool_size: int = 8
