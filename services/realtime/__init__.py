@@ -1,0 +1,1 @@
+"""The realtime service: holds users' WebSocket connections and pushes their events to them."""

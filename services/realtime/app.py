@@ -1,0 +1,170 @@
+"""The realtime service as an ASGI app: the WebSocket endpoint plus health, readiness and metrics.
+
+`create_app(settings)` returns an ASGI callable. WebSocket handshakes on `WS_PATH` go straight
+to `SocketEndpoint`; everything else (HTTP routes, lifespan) is a FastAPI app. Broker
+connection, HTTP client and hub live in the lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from contracts.events import event_from_json
+from contracts.realtime import REALTIME_PUSH
+from contracts.websocket import WS_PATH, CloseCode
+from services.realtime.catchup import CatchupClient
+from services.realtime.endpoint import SocketEndpoint
+from services.realtime.hub import Hub
+from services.realtime.messages import Outbound, UnusableMessage, from_envelope, from_push
+from services.realtime.metrics import registry_for
+from services.realtime.settings import Settings
+from services.realtime.subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+_PUSH_PREFIX = f"{REALTIME_PUSH}."
+
+
+@dataclass
+class Runtime:
+    """Everything one running instance holds."""
+
+    settings: Settings
+    hub: Hub
+    subscription: Subscription
+    catchup: CatchupClient
+    endpoint: SocketEndpoint
+    consumed: int = 0
+    dropped: int = 0
+    stopping: bool = field(default=False)
+
+    def on_message(self, message: AbstractIncomingMessage) -> None:
+        """A broker message → the hub. Unusable messages are logged and dropped."""
+        self.consumed += 1
+        try:
+            outbound = _outbound(message)
+        except (UnusableMessage, ValidationError, ValueError) as exc:
+            self.dropped += 1
+            logger.warning("dropped message id=%s: %s", message.message_id, exc)
+            return
+        if outbound is not None:
+            self.hub.dispatch(outbound)
+
+    async def stop(self) -> None:
+        """Stop consuming, refuse new sockets and close every socket with 1012."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.endpoint.accepting = False
+        await self.subscription.stop_consuming()
+        for connection in self.hub.connections():
+            connection.close(CloseCode.SERVICE_RESTART, "server restarting")
+        logger.info("stopped consuming and closed sockets")
+
+
+def _outbound(message: AbstractIncomingMessage) -> Outbound | None:
+    if message.routing_key and message.routing_key.startswith(_PUSH_PREFIX):
+        return from_push(message.body)
+    return from_envelope(event_from_json(message.body))
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    hub = Hub(settings.max_connections_per_user)
+    catchup = CatchupClient(
+        settings.notification_api_url,
+        settings.jwt,
+        settings.notification_api_token,
+        settings.catchup_limit,
+        settings.catchup_timeout_s,
+    )
+    runtime: Runtime
+    subscription = Subscription(
+        settings.amqp_url,
+        settings.topology,
+        settings.instance_id,
+        settings.unbind_grace_s,
+        lambda message: runtime.on_message(message),
+    )
+    hub.on_last = subscription.release
+    endpoint = SocketEndpoint(
+        hub,
+        subscription,
+        catchup,
+        settings.jwt,
+        settings.origins,
+        settings.outbound_buffer_messages,
+    )
+    runtime = Runtime(settings, hub, subscription, catchup, endpoint)
+    return runtime
+
+
+class RealtimeApp:
+    """ASGI entry: the socket endpoint for `WS_PATH`, FastAPI for the rest."""
+
+    def __init__(self, api: FastAPI) -> None:
+        self.api = api
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.api.state.runtime
+        return runtime
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == WS_PATH:
+            await self.runtime.endpoint(scope, receive, send)
+            return
+        await self.api(scope, receive, send)
+
+
+def create_app(settings: Settings) -> RealtimeApp:
+    settings.jwt.verification_key  # noqa: B018 - fail at start-up, not on the first socket
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(settings)
+        api.state.runtime = runtime
+        api.state.registry = registry_for(runtime)
+        await runtime.subscription.start()
+        logger.info(
+            "realtime instance %s ready namespace=%s",
+            settings.instance_id,
+            settings.tocsin_namespace,
+        )
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await runtime.subscription.close()
+            await runtime.catchup.close()
+
+    api = FastAPI(title="Tocsin realtime", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz")
+    async def readyz() -> Response:
+        runtime: Runtime = api.state.runtime
+        if runtime.stopping or not runtime.subscription.ready:
+            return JSONResponse(
+                {"error": {"code": "not_ready", "message": "not consuming from the broker"}},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", "instance_id": settings.instance_id})
+
+    @api.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(api.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return RealtimeApp(api)

@@ -1,0 +1,217 @@
+"""The WebSocket endpoint `/api/v1/ws/notifications?token=<JWT>[&since=<seq>]` as a plain ASGI app.
+
+Handshake: Origin check (refused with HTTP 403), accept, token check (4001/4002/4003),
+per-user cap (4029), broker binding for the user, catch-up, `connection:established`, then the
+receive loop. The socket talks to the ASGI server directly (no framework layer per frame).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+
+from contracts.websocket import ClientMessageType, CloseCode, ServerEvent
+from identity import JwtSettings
+from services.realtime.auth import Refused, authenticate, refresh, seconds_left
+from services.realtime.catchup import CatchupClient, CatchupUnavailable
+from services.realtime.connection import Connection, Send
+from services.realtime.hub import Hub, TooManyConnections
+from services.realtime.messages import Outbound, UnusableMessage, from_envelope, render
+from services.realtime.subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+Receive = Any
+
+
+@dataclass
+class Handshake:
+    user_id: str
+    recovered: bool
+    seq: int
+    replay: list[Outbound]
+
+
+class SocketEndpoint:
+    def __init__(
+        self,
+        hub: Hub,
+        subscription: Subscription,
+        catchup: CatchupClient,
+        jwt: JwtSettings,
+        origins: frozenset[str],
+        max_buffer: int,
+    ) -> None:
+        self.hub = hub
+        self.subscription = subscription
+        self.catchup = catchup
+        self.jwt = jwt
+        self.origins = origins
+        self.max_buffer = max_buffer
+        self.accepting = True
+        self.refused = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        if not self._origin_allowed(scope) or not self.accepting:
+            self.refused += 1
+            await send({"type": "websocket.close", "code": CloseCode.FORBIDDEN_ORIGIN})
+            return
+        params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        await send({"type": "websocket.accept"})
+        try:
+            claims = authenticate(_first(params, "token"), self.jwt)
+        except Refused as refusal:
+            self.refused += 1
+            await _close(send, refusal.code, refusal.reason)
+            return
+        connection = Connection(claims.user_id, send, self.max_buffer)
+        connection.catchup = []  # park live events until connection:established is out
+        try:
+            self.hub.add(connection)
+        except TooManyConnections:
+            self.refused += 1
+            await _close(send, CloseCode.TOO_MANY_CONNECTIONS, "too many connections for user")
+            return
+        try:
+            await self._open(connection, _since(params), seconds_left(claims))
+            await self._receive_loop(connection, receive)
+        finally:
+            connection.mark_disconnected()
+
+    def _origin_allowed(self, scope: dict[str, Any]) -> bool:
+        if not self.origins:
+            return True
+        for name, value in scope.get("headers", ()):
+            if name == b"origin":
+                return value.decode("latin-1").rstrip("/") in self.origins
+        return True  # not a browser
+
+    async def _open(self, connection: Connection, since: int | None, ttl: float | None) -> None:
+        user_id = connection.user_id
+        try:
+            await self.subscription.acquire(user_id)
+        except Exception:
+            logger.exception("binding failed user_id=%s", user_id)
+            connection.close(CloseCode.SERVICE_RESTART, "broker unavailable")
+            return
+        if ttl is not None:
+            connection.expire_at(asyncio.get_running_loop().time() + max(ttl, 0.0))
+        handshake = await self._catch_up(user_id, since)
+        established = {
+            "user_id": user_id,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "message": "Connected to notification service",
+            "recovered": handshake.recovered,
+            "seq": handshake.seq,
+        }
+        connection.push(render(ServerEvent.CONNECTION_ESTABLISHED, established))
+        parked = connection.catchup or []
+        connection.catchup = None
+        connection.last_seq = since or 0
+        for outbound in handshake.replay:
+            connection.deliver(outbound)
+        connection.last_seq = max(connection.last_seq, handshake.seq)
+        for outbound in parked:
+            connection.deliver(outbound)
+        logger.info(
+            "connected user_id=%s since=%s recovered=%s seq=%s replayed=%d",
+            user_id,
+            since,
+            handshake.recovered,
+            handshake.seq,
+            len(handshake.replay),
+        )
+
+    async def _catch_up(self, user_id: str, since: int | None) -> Handshake:
+        if since is None:
+            return Handshake(user_id, True, self.hub.latest_seq(user_id), [])
+        try:
+            missed = await self.catchup.missed(user_id, since)
+        except CatchupUnavailable as exc:
+            logger.warning("catch-up unavailable user_id=%s: %s", user_id, exc)
+            return Handshake(user_id, False, max(since, self.hub.latest_seq(user_id)), [])
+        if not missed.complete:
+            return Handshake(user_id, False, missed.latest_seq, [])
+        replay: list[Outbound] = []
+        for envelope in missed.events:
+            try:
+                outbound = from_envelope(envelope)
+            except UnusableMessage:
+                logger.warning("unusable event event_id=%s user_id=%s", envelope.event_id, user_id)
+                continue
+            if outbound is not None and envelope.user_id == user_id:
+                replay.append(outbound)
+        last = max([since, *(o.seq or 0 for o in replay)])
+        return Handshake(user_id, True, max(last, missed.latest_seq), replay)
+
+    async def _receive_loop(self, connection: Connection, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.disconnect":
+                return
+            if kind != "websocket.receive" or connection.closed:
+                continue
+            text = message.get("text")
+            if text is None:
+                _error(connection, "binary_not_supported", "send JSON text frames")
+                continue
+            self._on_text(connection, text)
+
+    def _on_text(self, connection: Connection, text: str) -> None:
+        try:
+            payload = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            _error(connection, "invalid_json", "frames must be JSON objects")
+            return
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        if kind == ClientMessageType.PING:
+            connection.push(render(ServerEvent.PONG, {}))
+        elif kind == ClientMessageType.AUTH:
+            self._on_auth(connection, payload.get("token"))
+        else:
+            _error(connection, "unknown_type", "supported types: ping, auth")
+
+    def _on_auth(self, connection: Connection, token: object) -> None:
+        try:
+            new_token = token if isinstance(token, str) else None
+            claims = refresh(new_token, connection.user_id, self.jwt)
+        except Refused as refusal:
+            if refusal.code == CloseCode.INVALID_PAYLOAD:
+                connection.close(refusal.code, refusal.reason)
+            else:
+                _error(connection, "invalid_token", refusal.reason)
+            return
+        ttl = seconds_left(claims)
+        connection.expire_at(None if ttl is None else asyncio.get_running_loop().time() + ttl)
+
+
+def _error(connection: Connection, code: str, message: str) -> None:
+    connection.push(render(ServerEvent.ERROR, {"code": code, "message": message}))
+
+
+async def _close(send: Send, code: int, reason: str) -> None:
+    try:
+        await send({"type": "websocket.close", "code": int(code), "reason": reason})
+    except Exception:
+        logger.debug("peer left before the close", exc_info=True)
+
+
+def _first(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name)
+    return values[0] if values else None
+
+
+def _since(params: dict[str, list[str]]) -> int | None:
+    raw = _first(params, "since")
+    if raw is None or not raw.isdigit():
+        return None
+    return int(raw)

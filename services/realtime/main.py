@@ -1,0 +1,68 @@
+"""Running the service under uvicorn, with a shutdown that stops consuming before sockets close."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from typing import Any
+
+import uvicorn
+
+from contracts.websocket import MAX_INBOUND_FRAME_BYTES
+from services.realtime.app import RealtimeApp, create_app
+from services.realtime.settings import Settings
+
+
+class _RedactTokens(logging.Filter):
+    """uvicorn logs the handshake's path; keep the JWT in the query string out of the logs."""
+
+    _token = re.compile(r"(token=)[^&\s\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self._token.sub(r"\1<redacted>", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+class _Server(uvicorn.Server):
+    """On SIGTERM: stop consuming and close every socket with 1012, then uvicorn's shutdown."""
+
+    def __init__(self, config: uvicorn.Config, app: RealtimeApp) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        with contextlib.suppress(AttributeError):  # the lifespan never started
+            await self._app.runtime.stop()
+        await super().shutdown(sockets)
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        ws=settings.ws_impl,
+        ws_max_size=MAX_INBOUND_FRAME_BYTES,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
+        ws_per_message_deflate=False,
+        lifespan="on",
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
+        backlog=4096,
+    )
+    _Server(config, app).run()

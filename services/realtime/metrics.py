@@ -1,0 +1,57 @@
+"""Prometheus metrics, read from the hub and the subscription at scrape time; no per-frame cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from services.realtime.app import Runtime
+
+
+class RealtimeCollector(Collector):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self.runtime.hub
+        yield GaugeMetricFamily(
+            "tocsin_realtime_connections", "Open sockets", value=hub.connection_count()
+        )
+        yield GaugeMetricFamily("tocsin_realtime_users", "Users with a socket", hub.user_count())
+        yield GaugeMetricFamily(
+            "tocsin_realtime_bound_users",
+            "Users whose routing key is bound to this instance's queue",
+            value=self.runtime.subscription.bound_users(),
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_connections_accepted",
+            "Sockets accepted since start",
+            value=hub.connections_total,
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_connections_refused",
+            "Handshakes refused (origin, token, cap)",
+            value=self.runtime.endpoint.refused,
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_events_consumed", "Broker messages consumed", self.runtime.consumed
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_messages_sent", "Frames queued to sockets", value=hub.frames_queued
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_slow_consumer_closes",
+            "Sockets closed with 4008",
+            value=hub.slow_consumer_closes,
+        )
+
+
+def registry_for(runtime: Runtime) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RealtimeCollector(runtime))
+    return registry

@@ -1,0 +1,63 @@
+"""Configuration of the realtime service, read from the environment once in `__main__`."""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topology import Topology
+from identity import JwtSettings
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    log_level: str = "INFO"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    tocsin_namespace: str = "tocsin"
+    instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    notification_api_url: str = "http://127.0.0.1:8000"
+    notification_api_token: str | None = None
+    catchup_limit: int = Field(default=1000, ge=1, le=10_000)
+    catchup_timeout_s: float = 5.0
+
+    allowed_origins: str = Field(
+        default="",
+        description="Comma-separated browser origins allowed to connect (the API's "
+        "CORS_ORIGINS); empty means any. A handshake without Origin is always allowed.",
+    )
+    max_connections_per_user: int = Field(default=20, ge=1)
+    outbound_buffer_messages: int = Field(default=512, ge=1)
+    ws_ping_interval_s: float = 30.0
+    ws_ping_timeout_s: float = 20.0
+    unbind_grace_s: float = Field(default=10.0, ge=0)
+    shutdown_timeout_s: int = 5
+    ws_impl: str = "websockets-sansio"
+
+    @property
+    def jwt(self) -> JwtSettings:
+        return JwtSettings(
+            secret=self.jwt_secret,
+            public_key=self.jwt_public_key,
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+        )
+
+    @property
+    def topology(self) -> Topology:
+        return Topology(namespace=self.tocsin_namespace)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        items = (o.strip().rstrip("/") for o in self.allowed_origins.split(","))
+        return frozenset(o for o in items if o)

@@ -1,0 +1,158 @@
+"""This instance's queue on the broker and the per-user bindings that fill it.
+
+The instance owns one exclusive, auto-deleted queue `<ns>.realtime.<instance id>`. It is bound
+to the broadcast key and to `realtime.push.all` from the start, and to `*.*.<user key>` for each
+user it holds a socket of: the binding is added before the user's first socket is told it is
+connected, and removed `grace_s` after the user's last socket closed (a reconnect within the
+grace costs no broker round trip). So each instance receives the events of its own users, not
+every event of every user.
+
+The connection is aio-pika's robust one: after a broker restart it re-declares the queue,
+re-creates every binding it holds and resumes consuming. Messages are consumed without acks:
+a socket that misses an event because an instance died catches up with `since`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+)
+
+from contracts.realtime import REALTIME_PUSH
+from contracts.topology import BROADCAST_BINDING, Topology, binding_for_user, routing_key
+from messaging.topology import declare_events_exchange
+
+logger = logging.getLogger(__name__)
+
+MessageHandler = Callable[[AbstractIncomingMessage], None]
+
+
+class Subscription:
+    def __init__(
+        self,
+        amqp_url: str,
+        topology: Topology,
+        instance_id: str,
+        grace_s: float,
+        handler: MessageHandler,
+    ) -> None:
+        self.amqp_url = amqp_url
+        self.topology = topology
+        self.queue_name = topology.realtime_queue(instance_id)
+        self.grace_s = grace_s
+        self._handler = handler
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._bound: dict[str, asyncio.Future[None]] = {}
+        self._releases: dict[str, asyncio.TimerHandle] = {}
+        self._unbinding: dict[str, asyncio.Task[None]] = {}
+        self.binds = 0
+        self.unbinds = 0
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        channel = await self._connection.channel()
+        assert isinstance(channel, AbstractRobustChannel)
+        self._channel = channel
+        await declare_events_exchange(channel, self.topology)
+        self._queue = await channel.declare_queue(
+            self.queue_name, exclusive=True, auto_delete=True, durable=False
+        )
+        await self._queue.bind(self.topology.events_exchange, BROADCAST_BINDING)
+        await self._queue.bind(self.topology.events_exchange, routing_key(REALTIME_PUSH, "*"))
+        self._consumer_tag = await self._queue.consume(self._on_message, no_ack=True)
+        logger.info("consuming queue=%s", self.queue_name)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._handler(message)
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+            and self._consumer_tag is not None
+        )
+
+    async def acquire(self, user_id: str) -> None:
+        """Make sure this instance receives `user_id`'s events; returns once the broker bound it.
+
+        Raises whatever the broker raised when the binding failed.
+        """
+        release = self._releases.pop(user_id, None)
+        if release is not None:
+            release.cancel()
+        unbinding = self._unbinding.get(user_id)
+        if unbinding is not None:
+            await asyncio.shield(unbinding)
+        bound = self._bound.get(user_id)
+        if bound is None:
+            bound = asyncio.get_running_loop().create_future()
+            self._bound[user_id] = bound
+            try:
+                assert self._queue is not None
+                await self._queue.bind(self.topology.events_exchange, binding_for_user(user_id))
+                self.binds += 1
+                bound.set_result(None)
+            except BaseException as exc:
+                self._bound.pop(user_id, None)
+                bound.set_exception(exc)
+                bound.exception()  # retrieved: other waiters re-raise it themselves
+                raise
+        await asyncio.shield(bound)
+
+    def release(self, user_id: str) -> None:
+        """The user's last socket here closed: unbind after the grace period."""
+        if user_id not in self._bound or user_id in self._releases:
+            return
+        loop = asyncio.get_running_loop()
+        self._releases[user_id] = loop.call_later(self.grace_s, self._unbind_later, user_id)
+
+    def _unbind_later(self, user_id: str) -> None:
+        self._releases.pop(user_id, None)
+        bound = self._bound.pop(user_id, None)
+        if bound is None or self._queue is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._unbind(user_id))
+        self._unbinding[user_id] = task
+
+    async def _unbind(self, user_id: str) -> None:
+        try:
+            assert self._queue is not None
+            await self._queue.unbind(self.topology.events_exchange, binding_for_user(user_id))
+            self.unbinds += 1
+        except Exception:
+            logger.warning("unbind failed user_id=%s", user_id, exc_info=True)
+        finally:
+            self._unbinding.pop(user_id, None)
+
+    def bound_users(self) -> int:
+        return len(self._bound)
+
+    async def stop_consuming(self) -> None:
+        if self._queue is not None and self._consumer_tag is not None:
+            tag, self._consumer_tag = self._consumer_tag, None
+            try:
+                await asyncio.wait_for(self._queue.cancel(tag), 3)
+            except Exception:
+                logger.warning("cancelling the consumer failed", exc_info=True)
+
+    async def close(self) -> None:
+        for handle in self._releases.values():
+            handle.cancel()
+        self._releases.clear()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
