@@ -12,8 +12,10 @@ queue (`Topology.realtime_queue(instance_id)`), declared by the instance itself.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from contracts.topology import Topology
 from messaging.topology import ConsumerSpec
@@ -92,4 +94,30 @@ def consumer_spec(name: str, topology: Topology) -> ConsumerSpec:
     factory: SpecFactory | None = getattr(module, function, None)
     if factory is None:
         raise ConsumerNotInstalled(f"{name}: {found.factory_path} does not exist")
-    return factory(topology)
+    return factory(topology, **_tuning(factory, module_name))
+
+
+def _tuning(factory: Callable[..., ConsumerSpec], module_name: str) -> dict[str, Any]:
+    """Values for the factory's other parameters (retry delays, delivery limit, prefetch...)
+    taken from the service's own `Settings` (environment), so a declaration made by a tool
+    matches the one the service makes; parameters with defaults are left to them when the
+    service's settings cannot be read."""
+    wanted = [p for p in inspect.signature(factory).parameters.values()][1:]
+    if not wanted:
+        return {}
+    service_settings: object | None = None
+    settings_module = module_name.rsplit(".", 1)[0] + ".settings"
+    try:
+        service_settings = importlib.import_module(settings_module).Settings()
+    except Exception:  # missing module or required env vars: fall back to the defaults
+        service_settings = None
+    values: dict[str, Any] = {}
+    for parameter in wanted:
+        if service_settings is not None and hasattr(service_settings, parameter.name):
+            values[parameter.name] = getattr(service_settings, parameter.name)
+        elif parameter.default is inspect.Parameter.empty:
+            raise ConsumerNotInstalled(
+                f"{module_name}: cannot tell {parameter.name} for the consumer spec "
+                f"({settings_module}.Settings() could not be read)"
+            )
+    return values

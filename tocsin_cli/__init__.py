@@ -1,0 +1,1 @@
+"""`tocsin`: the operator's command line (tokens, sending, replay, dead letters, status)."""

@@ -1,0 +1,76 @@
+"""`tocsin topology declare` and `tocsin migrate`: idempotent set-up of broker and database."""
+
+from __future__ import annotations
+
+import importlib
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from database.engine import plain_url
+from messaging import registry
+from messaging.topology import ConsumerSpec, declare_all
+from tocsin_cli.connections import broker
+from tocsin_cli.errors import CliError, redact
+from tocsin_cli.settings import CliSettings
+
+STATEFUL_SERVICES = ("notification", "email", "webhook")
+
+
+async def declare_topology(settings: CliSettings) -> tuple[list[ConsumerSpec], list[str]]:
+    """Declare both exchanges and every installed consumer's queue, retry queues and DLQ.
+
+    Returns (declared specs, notes about consumers that could not be declared).
+    """
+    specs: list[ConsumerSpec] = []
+    notes: list[str] = []
+    for entry in registry.durable_consumers():
+        try:
+            specs.append(registry.consumer_spec(entry.name, settings.topology))
+        except registry.ConsumerNotInstalled as exc:
+            notes.append(str(exc))
+    async with broker(settings) as connection:
+        channel = await connection.channel()
+        await declare_all(channel, settings.topology, specs)
+    return specs, notes
+
+
+def migrate(settings: CliSettings) -> list[str]:
+    """Apply every stateful service's migrations; returns the services migrated."""
+    done = []
+    for service in STATEFUL_SERVICES:
+        try:
+            module = importlib.import_module(f"services.{service}.migrations")
+        except ModuleNotFoundError:
+            continue
+        try:
+            module.upgrade(settings.database_url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise CliError(
+                f"migrating {service} failed at {redact(settings.database_url)}: {exc}"
+            ) from exc
+        done.append(service)
+    return done
+
+
+async def create_database(settings: CliSettings) -> bool:
+    """Create the database named in DATABASE_URL when it does not exist; True if created."""
+    url = plain_url(settings.database_url)
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name:
+        raise CliError("DATABASE_URL names no database")
+    server = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    try:
+        connection = await asyncpg.connect(server, timeout=settings.connect_timeout_s)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise CliError(f"cannot reach Postgres at {redact(server)}: {exc}") from exc
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        quoted = name.replace('"', '""')
+        await connection.execute(f'CREATE DATABASE "{quoted}"')
+        return True
+    finally:
+        await connection.close()
