@@ -1,0 +1,5 @@
+from services.webhook.main import run
+from services.webhook.settings import Settings
+
+if __name__ == "__main__":
+    run(Settings())

@@ -1,0 +1,180 @@
+"""HTTP edge: endpoint registration under /api/v1/webhooks, health, readiness and metrics.
+
+Each route parses its input, calls one function of `endpoints`, and maps domain errors to
+`{"error": {"code", "message"}}` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from identity import TokenError, verify_token
+from identity.tokens import WRITE_SCOPE
+from services.webhook import endpoints
+from services.webhook.consumer import WebhookConsumer
+from services.webhook.endpoints import Attempt, Caller, Endpoint, EndpointError
+from services.webhook.metrics import Metrics
+from services.webhook.settings import Settings
+
+ERROR_STATUS: dict[type[EndpointError], int] = {
+    endpoints.EndpointNotFound: 404,
+    endpoints.Forbidden: 403,
+    endpoints.InvalidUrl: 422,
+    endpoints.UrlNotAllowed: 422,
+}
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    engine: AsyncEngine
+    metrics: Metrics
+    consumer: WebhookConsumer | None = None
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class EndpointCreated(Endpoint):
+    secret: str
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def state_of(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.webhook
+    return state
+
+
+State = Annotated[ServiceState, Depends(state_of)]
+
+
+def caller_of(state: State, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    token = None
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
+    try:
+        claims = verify_token(token, state.settings.jwt)
+    except TokenError as exc:
+        raise ApiError(401, exc.code, str(exc)) from exc
+    return Caller(user_id=claims.user_id, is_service=claims.has_scope(WRITE_SCOPE))
+
+
+Authenticated = Annotated[Caller, Depends(caller_of)]
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+@router.post("/endpoints", status_code=201, response_model=EndpointCreated)
+async def register_endpoint(
+    body: endpoints.RegisterEndpoint, caller: Authenticated, state: State
+) -> EndpointCreated:
+    """Register an endpoint; the response carries its `whsec_` secret, shown only this once."""
+    endpoint, secret = await endpoints.register(
+        state.engine, caller, body, state.settings.allow_private_networks
+    )
+    return EndpointCreated(**endpoint.model_dump(), secret=secret)
+
+
+@router.get("/endpoints", response_model=list[Endpoint])
+async def list_endpoints(caller: Authenticated, state: State) -> list[Endpoint]:
+    return await endpoints.list_endpoints(state.engine, caller)
+
+
+@router.get("/endpoints/{endpoint_id}", response_model=Endpoint)
+async def get_endpoint(endpoint_id: str, caller: Authenticated, state: State) -> Endpoint:
+    return await endpoints.get_endpoint(state.engine, caller, endpoint_id)
+
+
+@router.patch("/endpoints/{endpoint_id}", response_model=Endpoint)
+async def update_endpoint(
+    endpoint_id: str, body: endpoints.UpdateEndpoint, caller: Authenticated, state: State
+) -> Endpoint:
+    return await endpoints.update_endpoint(
+        state.engine, caller, endpoint_id, body, state.settings.allow_private_networks
+    )
+
+
+@router.delete("/endpoints/{endpoint_id}", status_code=204)
+async def delete_endpoint(endpoint_id: str, caller: Authenticated, state: State) -> Response:
+    await endpoints.delete_endpoint(state.engine, caller, endpoint_id)
+    return Response(status_code=204)
+
+
+@router.get("/endpoints/{endpoint_id}/attempts", response_model=list[Attempt])
+async def list_attempts(
+    endpoint_id: str,
+    caller: Authenticated,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[Attempt]:
+    """The endpoint's most recent attempts, newest first (status, duration, error, at)."""
+    return await endpoints.list_attempts(state.engine, caller, endpoint_id, limit)
+
+
+operations = APIRouter()
+
+
+@operations.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@operations.get("/readyz")
+async def readyz(state: State) -> JSONResponse:
+    problems = []
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        problems.append(f"database: {type(exc).__name__}")
+    if state.settings.consumer_enabled and not (state.consumer and state.consumer.ready):
+        problems.append("broker: consumer not running")
+    if problems:
+        return error_response(503, "not_ready", "; ".join(problems))
+    return JSONResponse({"status": "ready"})
+
+
+@operations.get("/metrics")
+async def metrics(state: State) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install(app: FastAPI) -> None:
+    """Add the routes and the error mapping to `app`."""
+    app.include_router(router)
+    app.include_router(operations)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(EndpointError)
+    async def endpoint_error(_: Request, exc: EndpointError) -> JSONResponse:
+        return error_response(ERROR_STATUS.get(type(exc), 400), exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))

@@ -1,0 +1,80 @@
+"""The webhook service: registration API and (unless disabled) the queue consumer, in one
+process whose resources live in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+import aio_pika
+from fastapi import FastAPI
+
+from contracts.topology import Topology
+from database.engine import create_engine
+from services.webhook import api
+from services.webhook.consumer import WebhookConsumer, consumer_spec
+from services.webhook.delivery import Deliverer, DeliveryPolicy
+from services.webhook.http import webhook_client
+from services.webhook.metrics import Metrics
+from services.webhook.outcomes import OutcomeEvents
+from services.webhook.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            engine = create_engine(
+                settings.database_url,
+                pool_size=settings.max_concurrency + 4,
+                application_name="tocsin-webhook",
+            )
+            stack.push_async_callback(engine.dispose)
+            state = api.ServiceState(settings=settings, engine=engine, metrics=Metrics())
+            app.state.webhook = state
+            if settings.consumer_enabled:
+                state.consumer = await _start_consumer(settings, state, stack)
+            yield
+
+    app = FastAPI(
+        title="Tocsin webhooks",
+        description="Register webhook endpoints and inspect their delivery attempts.",
+        lifespan=lifespan,
+    )
+    api.install(app)
+    return app
+
+
+async def _start_consumer(
+    settings: Settings, state: api.ServiceState, stack: AsyncExitStack
+) -> WebhookConsumer:
+    client = webhook_client(
+        settings.allow_private_networks, settings.timeout_s, settings.max_concurrency * 2
+    )
+    stack.push_async_callback(client.aclose)
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    stack.push_async_callback(connection.close)
+    topology = Topology(settings.namespace)
+    outcomes = OutcomeEvents(connection, topology)
+    await outcomes.start()
+    policy = DeliveryPolicy(
+        timeout_s=settings.timeout_s,
+        max_response_bytes=settings.max_response_bytes,
+        retry_delays_ms=settings.retry_delays_ms,
+        retry_jitter=settings.retry_jitter,
+        disable_after=timedelta(seconds=settings.disable_after_s),
+    )
+    deliverer = Deliverer(
+        state.engine, client, policy, state.metrics, outcomes.publish, settings.max_concurrency
+    )
+    spec = consumer_spec(
+        topology, settings.retry_delays_ms, settings.delivery_limit, settings.prefetch
+    )
+    consumer = WebhookConsumer(connection, topology, spec, deliverer, state.metrics)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    return consumer

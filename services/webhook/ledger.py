@@ -1,0 +1,203 @@
+"""The consumer's records: which endpoints an event goes to, how each delivery stands, and
+every attempt. All SQL of the delivery path lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.events import EventType
+from services.webhook import tables
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One pending delivery, locked by the caller's transaction."""
+
+    endpoint_id: str
+    url: str
+    secret: str
+    enabled: bool
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FinishedDelivery:
+    endpoint_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    notification_id: str | None
+
+
+def _subscribed(event_type: str) -> sa.ColumnElement[bool]:
+    types = tables.endpoints.c.event_types
+    clauses = [types.any_() == "*", types.any_() == event_type]
+    if event_type.startswith("notification."):
+        clauses.append(types.any_() == "notification.*")
+    return sa.or_(*clauses)
+
+
+async def plan(
+    engine: AsyncEngine,
+    event_id: str,
+    event_type: str,
+    user_id: str,
+    notification_id: str | None,
+) -> None:
+    """The first time an event is seen, record it with one pending delivery per matching
+    enabled endpoint (global ones, and the user's own). Later calls change nothing."""
+    e = tables.endpoints
+    owner: sa.ColumnElement[bool] = e.c.user_id.is_(None)
+    if event_type != EventType.NOTIFICATION_BROADCAST:
+        owner = sa.or_(owner, e.c.user_id == user_id)
+    async with engine.begin() as conn:
+        inserted = await conn.execute(
+            insert(tables.events)
+            .values(event_id=event_id, type=event_type, user_id=user_id)
+            .on_conflict_do_nothing()
+            .returning(tables.events.c.event_id)
+        )
+        if inserted.one_or_none() is None:
+            return
+        matching = sa.select(
+            sa.literal(event_id), e.c.id, sa.literal(notification_id, sa.Text)
+        ).where(e.c.enabled, owner, _subscribed(event_type))
+        await conn.execute(
+            insert(tables.deliveries)
+            .from_select(["event_id", "endpoint_id", "notification_id"], matching)
+            .on_conflict_do_nothing()
+        )
+
+
+async def pending_endpoints(engine: AsyncEngine, event_id: str) -> list[str]:
+    d = tables.deliveries
+    query = sa.select(d.c.endpoint_id).where(d.c.event_id == event_id, d.c.status == PENDING)
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).scalars())
+
+
+async def lock_target(conn: AsyncConnection, event_id: str, endpoint_id: str) -> Target | None:
+    """Lock one pending delivery for this transaction; None when it is no longer pending or
+    another consumer holds it (see `exists_pending` to tell them apart)."""
+    d, e = tables.deliveries, tables.endpoints
+    query = (
+        sa.select(d.c.attempts, d.c.next_attempt_at, e.c.id, e.c.url, e.c.secret, e.c.enabled)
+        .join(e, e.c.id == d.c.endpoint_id)
+        .where(d.c.event_id == event_id, d.c.endpoint_id == endpoint_id, d.c.status == PENDING)
+        .with_for_update(of=d, skip_locked=True)
+    )
+    row = (await conn.execute(query)).one_or_none()
+    if row is None:
+        return None
+    return Target(row.id, row.url, row.secret, row.enabled, row.attempts, row.next_attempt_at)
+
+
+async def exists_pending(conn: AsyncConnection, event_id: str, endpoint_id: str) -> bool:
+    d = tables.deliveries
+    query = sa.select(sa.literal(1)).where(
+        d.c.event_id == event_id, d.c.endpoint_id == endpoint_id, d.c.status == PENDING
+    )
+    return (await conn.execute(query)).one_or_none() is not None
+
+
+async def record_attempt(
+    conn: AsyncConnection, event_id: str, endpoint_id: str, **values: Any
+) -> None:
+    await conn.execute(
+        tables.attempts.insert().values(event_id=event_id, endpoint_id=endpoint_id, **values)
+    )
+
+
+async def update_delivery(
+    conn: AsyncConnection,
+    event_id: str,
+    endpoint_id: str,
+    *,
+    status: str,
+    attempts: int,
+    last_error: str | None,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    d = tables.deliveries
+    await conn.execute(
+        d.update()
+        .where(d.c.event_id == event_id, d.c.endpoint_id == endpoint_id)
+        .values(
+            status=status,
+            attempts=attempts,
+            last_error=last_error,
+            next_attempt_at=next_attempt_at,
+            completed_at=None if status == PENDING else sa.func.now(),
+        )
+    )
+
+
+async def endpoint_succeeded(conn: AsyncConnection, endpoint_id: str) -> None:
+    e = tables.endpoints
+    await conn.execute(
+        e.update()
+        .where(e.c.id == endpoint_id, e.c.failing_since.is_not(None))
+        .values(failing_since=None)
+    )
+
+
+async def endpoint_failed(
+    conn: AsyncConnection, endpoint_id: str, disable_after: timedelta
+) -> bool:
+    """Start or continue the endpoint's failure streak; disable it once the streak is older
+    than `disable_after`. Returns True when this call disabled it."""
+    e = tables.endpoints
+    row = (
+        await conn.execute(
+            e.update()
+            .where(e.c.id == endpoint_id)
+            .values(failing_since=sa.func.coalesce(e.c.failing_since, sa.func.now()))
+            .returning(e.c.failing_since, sa.func.now().label("now"), e.c.enabled)
+        )
+    ).one()
+    if row.enabled and row.now - row.failing_since >= disable_after:
+        await disable_endpoint(conn, endpoint_id, f"failing since {row.failing_since.isoformat()}")
+        return True
+    return False
+
+
+async def disable_endpoint(conn: AsyncConnection, endpoint_id: str, reason: str) -> None:
+    e = tables.endpoints
+    await conn.execute(
+        e.update()
+        .where(e.c.id == endpoint_id)
+        .values(enabled=False, disabled_reason=reason, updated_at=sa.func.now())
+    )
+
+
+async def unpublished_outcomes(engine: AsyncEngine, event_id: str) -> list[FinishedDelivery]:
+    d = tables.deliveries
+    query = sa.select(d).where(
+        d.c.event_id == event_id, d.c.status != PENDING, d.c.outcome_published.is_(False)
+    )
+    async with engine.connect() as conn:
+        return [
+            FinishedDelivery(r.endpoint_id, r.status, r.attempts, r.last_error, r.notification_id)
+            for r in await conn.execute(query)
+        ]
+
+
+async def mark_published(engine: AsyncEngine, event_id: str, endpoint_id: str) -> None:
+    d = tables.deliveries
+    async with engine.begin() as conn:
+        await conn.execute(
+            d.update()
+            .where(d.c.event_id == event_id, d.c.endpoint_id == endpoint_id)
+            .values(outcome_published=True)
+        )

@@ -1,0 +1,80 @@
+"""Configuration of the webhook service, read once from the environment by the entrypoint."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from identity import JwtSettings
+
+DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
+    5_000,
+    300_000,
+    1_800_000,
+    7_200_000,
+    18_000_000,
+    36_000_000,
+    36_000_000,
+)
+"""Waits before attempts 2..9: the first attempt is immediate, then 5 s, 5 min, 30 min, 2 h,
+5 h, 10 h, 10 h."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/tocsin", alias="DATABASE_URL"
+    )
+    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
+    namespace: str = Field(default="tocsin", alias="TOCSIN_NAMESPACE")
+    host: str = Field(default="0.0.0.0", alias="HOST")
+    port: int = Field(default=8003, alias="PORT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    jwt_secret: str | None = Field(default=None, alias="JWT_SECRET")
+    jwt_public_key: str | None = Field(default=None, alias="JWT_PUBLIC_KEY")
+    jwt_audience: str | None = Field(default=None, alias="JWT_AUDIENCE")
+    jwt_issuer: str | None = Field(default=None, alias="JWT_ISSUER")
+
+    consumer_enabled: bool = Field(default=True, alias="WEBHOOK_CONSUMER_ENABLED")
+    """False runs an API-only copy (no queue consumer)."""
+    allow_private_networks: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE_NETWORKS")
+    """Allow loopback/private/link-local targets (tests, local demos). Metadata addresses
+    stay refused."""
+    timeout_s: float = Field(default=15.0, gt=0, alias="WEBHOOK_TIMEOUT_S")
+    retry_delays_ms: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=DEFAULT_RETRY_DELAYS_MS, alias="WEBHOOK_RETRY_DELAYS_MS"
+    )
+    retry_jitter: float = Field(default=0.1, ge=0, lt=1, alias="WEBHOOK_RETRY_JITTER")
+    disable_after_s: float = Field(default=5 * 24 * 3600, gt=0, alias="WEBHOOK_DISABLE_AFTER_S")
+    """An endpoint failing without a single success for this long is disabled."""
+    prefetch: int = Field(default=32, ge=1, alias="WEBHOOK_PREFETCH")
+    max_concurrency: int = Field(default=16, ge=1, alias="WEBHOOK_MAX_CONCURRENCY")
+    max_response_bytes: int = Field(default=64 * 1024, ge=0, alias="WEBHOOK_MAX_RESPONSE_BYTES")
+    delivery_limit: int = Field(default=20, ge=1, alias="WEBHOOK_DELIVERY_LIMIT")
+
+    @field_validator("retry_delays_ms", mode="before")
+    @classmethod
+    def _split_delays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("retry_delays_ms")
+    @classmethod
+    def _positive_delays(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(delay <= 0 for delay in value):
+            raise ValueError("retry delays must be a non-empty list of positive milliseconds")
+        return value
+
+    @property
+    def jwt(self) -> JwtSettings:
+        return JwtSettings(
+            secret=self.jwt_secret,
+            public_key=self.jwt_public_key,
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+        )
