@@ -1,0 +1,1 @@
+"""The notification service: event store, REST API and outbox relay to RabbitMQ."""

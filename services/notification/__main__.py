@@ -1,0 +1,72 @@
+"""`python -m services.notification [serve|migrate|relay]` (serve is the default)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from services.notification.settings import Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.notification")
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "relay"]
+    )
+    args = parser.parse_args()
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if args.command == "migrate":
+        from services.notification.migrations import upgrade
+
+        upgrade(settings.database_url)
+    elif args.command == "relay":
+        from services.notification.app import relay_for
+
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
+        asyncio.run(relay_for(settings).run())
+    else:
+        serve(settings)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    if settings.workers > 1:
+        # Worker processes build their app from the same environment through the factory.
+        uvicorn.run(
+            "services.notification.asgi:app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+        return
+    from services.notification.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

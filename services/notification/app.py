@@ -1,0 +1,123 @@
+"""The notification service's ASGI app: `create_app(settings)`.
+
+Resources (database engine, the relay and any other background worker) live in the lifespan:
+started before the first request, stopped (and drained) at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from database.engine import create_engine
+from services.notification import http_errors
+from services.notification.outbox import Relay
+from services.notification.routes import health, internal, services, users
+from services.notification.service import NotificationService
+from services.notification.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What a background worker gets: the settings and the service layer."""
+
+    settings: Settings
+    service: NotificationService
+
+
+Worker = Callable[[AppContext], Awaitable[None]]
+"""A long-running coroutine started in the lifespan and cancelled at shutdown."""
+
+
+def relay_for(settings: Settings) -> Relay:
+    return Relay(
+        database_url=settings.database_url,
+        amqp_url=settings.amqp_url,
+        topology=settings.topology,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+    )
+
+
+async def run_relay(context: AppContext) -> None:
+    await relay_for(context.settings).run()
+
+
+def default_workers(settings: Settings) -> list[Worker]:
+    """The background workers the API process runs (the outbox relay unless disabled)."""
+    workers: list[Worker] = []
+    if settings.relay_enabled:
+        workers.append(run_relay)
+    return workers
+
+
+def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> FastAPI:
+    chosen = list(default_workers(settings) if workers is None else workers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            command_timeout_s=settings.db_command_timeout_s,
+            application_name="tocsin-notification",
+        )
+        service = NotificationService(engine, settings.cursor_key)
+        app.state.service = service
+        context = AppContext(settings=settings, service=service)
+        tasks = [asyncio.create_task(_supervised(worker, context)) for worker in chosen]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Tocsin notification service",
+        version="1.0",
+        description="Records notifications per person and publishes every change as an event.",
+        lifespan=lifespan,
+        default_response_class=http_errors.JSONResponse,
+    )
+    app.state.settings = settings
+    app.state.jwt = settings.jwt
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        max_age=600,
+    )
+    http_errors.install(app)
+    app.include_router(health.router)
+    app.include_router(users.router, prefix=API_PREFIX)
+    app.include_router(services.router, prefix=API_PREFIX)
+    app.include_router(internal.router, prefix=API_PREFIX)
+    return app
+
+
+async def _supervised(worker: Worker, context: AppContext) -> None:
+    """Run a worker; if it crashes, log and restart it after a pause (until cancelled)."""
+    while True:
+        try:
+            await worker(context)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("background worker %s crashed; restarting", worker.__name__)
+            await asyncio.sleep(1.0)

@@ -1,0 +1,15 @@
+"""Factory for uvicorn's multi-process mode: each worker reads the settings and builds its app.
+
+With several workers only the first relay to take the advisory lock publishes; the others wait.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.notification.app import create_app
+from services.notification.settings import Settings
+
+
+def app() -> FastAPI:
+    return create_app(Settings())

@@ -1,0 +1,163 @@
+"""The AMQP edge of incident ingestion: parse a message, call `ingest`, map the outcome.
+
+Queue `<ns>.notification-incidents` (quorum, bound to `<ns>.incidents` with `incident.*`),
+under `messaging.consuming.RetryingConsumer`. A message that can never be handled goes to
+`<ns>.notification-incidents.dlq` with `x-tocsin-reason` set to one of:
+
+| reason | when |
+|---|---|
+| `wrong_content_type` | content type is not `application/json` |
+| `not_json` | the body is not UTF-8 JSON |
+| `unsupported_schema_version` | `schema_version` missing, malformed, or not 1.x |
+| `unknown_event_type` | `type` is not one of the five incident event types |
+| `invalid_payload` | the body does not fit the contract (`x-tocsin-detail` says where) |
+| `no_recipients` | the rules name nobody to notify (apart from the actor) |
+
+Database outages are retried with delays; nothing blocks the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from contracts.incidents import (
+    IncidentEvent,
+    IncidentEventType,
+    UnsupportedSchemaVersion,
+    incident_event_from_dict,
+)
+from contracts.topology import Topology
+from messaging.consuming import PermanentFailure, RetryingConsumer
+from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents_exchange
+from services.notification.incidents.ingest import NoRecipients, ingest
+from services.notification.incidents.rules import IncidentRules
+
+logger = logging.getLogger(__name__)
+
+CONSUMER_NAME = "notification-incidents"
+JSON_CONTENT_TYPE = "application/json"
+RECONNECT_DELAY_S = 2.0
+
+OutcomeListener = Callable[[str, AbstractIncomingMessage, str | None], None]
+"""Called with (outcome, message, reason) after each message: acked, retried, dead_lettered."""
+
+
+def consumer_spec(topology: Topology) -> ConsumerSpec:
+    return ConsumerSpec(
+        name=CONSUMER_NAME,
+        exchange=topology.incidents_exchange,
+        bindings=["incident.*"],
+    )
+
+
+def _validation_detail(error: ValidationError) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(body)'}: {e['msg']}" for e in error.errors()
+    ]
+    return "; ".join(parts[:5])
+
+
+def parse_incident_message(message: AbstractIncomingMessage) -> IncidentEvent:
+    """The incident event in a message; raises PermanentFailure with a stable reason."""
+    content_type = (message.content_type or "").split(";", 1)[0].strip().lower()
+    if content_type != JSON_CONTENT_TYPE:
+        raise PermanentFailure(
+            "wrong_content_type", f"content type {message.content_type!r}, expected JSON"
+        )
+    try:
+        raw: Any = orjson.loads(message.body)
+    except orjson.JSONDecodeError as exc:
+        raise PermanentFailure("not_json", str(exc)) from None
+    if not isinstance(raw, dict):
+        raise PermanentFailure("invalid_payload", f"body is a JSON {type(raw).__name__}")
+    if raw.get("type") not in {t.value for t in IncidentEventType}:
+        raise PermanentFailure("unknown_event_type", f"type {raw.get('type')!r}")
+    try:
+        return incident_event_from_dict(raw)
+    except UnsupportedSchemaVersion as exc:
+        raise PermanentFailure("unsupported_schema_version", str(exc)) from None
+    except ValidationError as exc:
+        raise PermanentFailure("invalid_payload", _validation_detail(exc)) from None
+
+
+class IncidentHandler:
+    """The handler RetryingConsumer calls for each message."""
+
+    def __init__(self, engine: AsyncEngine, rules: IncidentRules) -> None:
+        self.engine = engine
+        self.rules = rules
+
+    async def __call__(self, message: AbstractIncomingMessage, attempt: int) -> None:
+        event = parse_incident_message(message)
+        try:
+            await ingest(self.engine, event, self.rules)
+        except NoRecipients as exc:
+            raise PermanentFailure("no_recipients", str(exc)) from None
+
+
+async def _consume_forever(
+    engine: AsyncEngine,
+    amqp_url: str,
+    topology: Topology,
+    rules: IncidentRules,
+    on_outcome: OutcomeListener | None,
+) -> None:
+    """Consume until cancelled; reconnect after the broker goes away or was never there."""
+    spec = consumer_spec(topology)
+    while True:
+        try:
+            connection = await aio_pika.connect_robust(amqp_url, timeout=10)
+        except Exception as exc:
+            logger.warning("incident consumer cannot reach RabbitMQ: %s", exc)
+            await asyncio.sleep(RECONNECT_DELAY_S)
+            continue
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=spec.prefetch)
+            await declare_incidents_exchange(channel, topology)
+            queue = await declare_consumer(channel, topology, spec)
+            consumer = RetryingConsumer(
+                channel, topology, spec, IncidentHandler(engine, rules), on_outcome
+            )
+            await queue.consume(consumer)
+            logger.info("incident consumer started", extra={"queue": queue.name})
+            await asyncio.Future()  # runs until cancelled; the robust connection reconnects
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("incident consumer failed; restarting")
+            await asyncio.sleep(RECONNECT_DELAY_S)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def incident_consumer(
+    engine: AsyncEngine,
+    amqp_url: str,
+    topology: Topology,
+    rules: IncidentRules,
+    on_outcome: OutcomeListener | None = None,
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the incident consumer as a background task for the duration of the block."""
+    task = asyncio.create_task(
+        _consume_forever(engine, amqp_url, topology, rules, on_outcome),
+        name="incident-consumer",
+    )
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,186 @@
+"""The outbox relay: publishes committed events to RabbitMQ in order, losing nothing.
+
+One relay is active at a time: it holds a session-level advisory lock on its own Postgres
+connection; other copies retry the lock every `lock_poll_interval_s` and take over when the
+holder's session ends (crash, kill, network loss).
+
+The active relay wakes on `LISTEN tocsin_events` and also polls. Each round, in one
+transaction, it takes the oldest committed events that have no global position yet (in
+insertion order), gives them the next positions, publishes them (pipelined, in that order, on
+a channel with publisher confirms, `mandatory`, persistent JSON, `message_id = event_id`),
+waits for every confirm and only then commits. A failure before the commit rolls the
+positions back, so the events are published again: consumers dedupe by `event_id`.
+
+An unroutable event (no queue bound for it) is logged and counted, not retried: it stays in
+the store for replay. A broker or database outage makes the relay retry with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+import aio_pika
+import asyncpg
+import orjson
+from aio_pika.abc import AbstractExchange
+
+from contracts.topology import Topology, routing_key
+from database.engine import plain_url
+from messaging.publisher import Unroutable, publish_confirmed
+from messaging.topology import declare_events_exchange
+
+logger = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "tocsin_events"
+LOCK_KEY = 0x746F6373696E  # "tocsin": one relay per database
+RELAY_HEADER = "x-tocsin-relay"
+
+_SELECT_BATCH = """
+SELECT id, event_id::text AS event_id, type, user_id, occurred_at, schema_version, seq,
+       data::text AS data, stats::text AS stats
+FROM notification.events WHERE position IS NULL ORDER BY id LIMIT $1
+"""
+_RESERVE_POSITIONS = (
+    "SELECT setval('notification.event_position', nextval('notification.event_position') + $1 - 1)"
+)
+_RECORD_POSITIONS = """
+UPDATE notification.events AS e SET position = t.position, published_at = now()
+FROM unnest($1::bigint[], $2::bigint[]) AS t(id, position) WHERE e.id = t.id
+"""
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    unroutable: int = 0
+    batches: int = 0
+    failures: int = 0
+
+
+@dataclass
+class Relay:
+    """Run with `await relay.run()` until cancelled."""
+
+    database_url: str
+    amqp_url: str
+    topology: Topology
+    batch_size: int = 200
+    poll_interval_s: float = 1.0
+    lock_poll_interval_s: float = 1.0
+    publish_timeout_s: float = 10.0
+    max_backoff_s: float = 10.0
+    relay_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    stats: RelayStats = field(default_factory=RelayStats)
+    active: bool = False
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._session()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.stats.failures += 1
+                logger.warning(
+                    "relay interrupted, retrying in %.1fs: %r",
+                    backoff,
+                    exc,
+                    extra={"relay_id": self.relay_id},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+
+    async def _session(self) -> None:
+        conn = await asyncpg.connect(plain_url(self.database_url), timeout=10)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110 - polling another process's lock
+                await asyncio.sleep(self.lock_poll_interval_s)
+            logger.info("relay active", extra={"relay_id": self.relay_id})
+            wake = asyncio.Event()
+            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
+            broker = await aio_pika.connect(self.amqp_url, timeout=10)
+            try:
+                channel = await broker.channel(publisher_confirms=True)
+                exchange = await declare_events_exchange(channel, self.topology)
+                self.active = True
+                while True:
+                    wake.clear()
+                    if await self.publish_batch(conn, exchange) >= self.batch_size:
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self.poll_interval_s)
+            finally:
+                self.active = False
+                with contextlib.suppress(Exception):
+                    await broker.close()
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+
+    async def publish_batch(self, conn: asyncpg.Connection, exchange: AbstractExchange) -> int:
+        """Publish the next batch; returns how many events it held. Raises on any failure
+        other than an unroutable event, after rolling back (the batch will be retried)."""
+        async with conn.transaction():
+            rows = await conn.fetch(_SELECT_BATCH, self.batch_size)
+            if not rows:
+                return 0
+            last = await conn.fetchval(_RESERVE_POSITIONS, len(rows))
+            positions = list(range(last - len(rows) + 1, last + 1))
+            await conn.execute(_RECORD_POSITIONS, [r["id"] for r in rows], positions)
+            # Tasks reach the channel's publish lock in creation order, so the broker gets
+            # the messages in position order while their confirms are awaited together.
+            results = await asyncio.gather(
+                *(
+                    publish_confirmed(
+                        exchange,
+                        self._message(row, position),
+                        routing_key(row["type"], row["user_id"]),
+                        timeout=self.publish_timeout_s,
+                    )
+                    for row, position in zip(rows, positions, strict=True)
+                ),
+                return_exceptions=True,
+            )
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, Unroutable):
+                    self.stats.unroutable += 1
+                    logger.warning(
+                        "event unroutable: no queue bound",
+                        extra={"event_id": row["event_id"], "user_id": row["user_id"]},
+                    )
+                elif isinstance(result, BaseException):
+                    raise result
+        self.stats.published += len(rows)
+        self.stats.batches += 1
+        return len(rows)
+
+    def _message(self, row: asyncpg.Record, position: int) -> aio_pika.Message:
+        """The same message `messaging.publisher.envelope_message` builds, assembled from the
+        stored JSON without re-validating it."""
+        seq = "null" if row["seq"] is None else str(int(row["seq"]))
+        body = (
+            f'{{"event_id":"{row["event_id"]}","type":"{row["type"]}",'
+            f'"schema_version":"{row["schema_version"]}",'
+            f'"occurred_at":"{row["occurred_at"].isoformat()}",'
+            f'"user_id":{_json_string(row["user_id"])},"seq":{seq},"position":{position},'
+            f'"data":{row["data"]},"stats":{row["stats"] or "null"}}}'
+        )
+        return aio_pika.Message(
+            body=body.encode(),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=row["event_id"],
+            type=row["type"],
+            timestamp=row["occurred_at"],
+            headers={"schema_version": row["schema_version"], RELAY_HEADER: self.relay_id},
+        )
+
+
+def _json_string(value: str) -> str:
+    return orjson.dumps(value).decode()

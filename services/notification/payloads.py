@@ -1,0 +1,108 @@
+"""Request and response bodies of the REST API, with the documented limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.events import EventEnvelope
+from contracts.notifications import (
+    ENTITY_URL_MAX,
+    MESSAGE_MAX,
+    NOTIFICATION_TYPE_PATTERN,
+    TITLE_MAX,
+    Channel,
+    NotificationData,
+    NotificationStats,
+    Priority,
+)
+
+RECIPIENTS_MAX = 1000
+PAGE_SIZE_MAX = 100
+USER_ID_MAX = 255
+EVENTS_PAGE_MAX = 1000
+
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=USER_ID_MAX)]
+NotificationType = Annotated[str, StringConstraints(pattern=NOTIFICATION_TYPE_PATTERN)]
+
+
+class CreateNotificationsBody(BaseModel):
+    """Notify every recipient (duplicates count once) with the same content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipients: list[UserId] = Field(min_length=1, max_length=RECIPIENTS_MAX)
+    type: NotificationType
+    priority: Priority = Priority.NORMAL
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    message: str = Field(default="", max_length=MESSAGE_MAX)
+    entity_type: str | None = Field(default=None, max_length=100)
+    entity_id: str | None = Field(default=None, max_length=255)
+    entity_url: str | None = Field(default=None, max_length=ENTITY_URL_MAX)
+
+
+class CreatedItem(BaseModel):
+    id: str
+    user_id: str
+    seq: int
+
+
+class CreateNotificationsResponse(BaseModel):
+    count: int
+    created_at: datetime
+    notifications: list[CreatedItem]
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationData]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end.")
+
+
+class PreferenceItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Annotated[str, StringConstraints(pattern=r"^(\*|[a-z][a-z0-9_.-]{0,63})$")] = Field(
+        description="A notification type, or `*` for every type."
+    )
+    channel: Channel
+    enabled: bool
+
+
+class PreferencesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    preferences: list[PreferenceItem] = Field(max_length=500)
+
+
+class PreferencesResponse(BaseModel):
+    preferences: list[PreferenceItem]
+    defaults: dict[Channel, bool]
+    critical_overrides: list[Channel] = Field(
+        description="Channels a `critical` notification uses even when opted out."
+    )
+
+
+class SubscriberBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str | None = Field(default=None, max_length=200)
+    locale: str | None = Field(
+        default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"
+    )
+
+
+class SubscriberResponse(SubscriberBody):
+    user_id: str
+
+
+class EventsPage(BaseModel):
+    events: list[EventEnvelope]
+    latest_seq: int
+    complete: bool = Field(description="False when more events follow the last one returned.")
+
+
+class Stats(NotificationStats):
+    pass

@@ -1,0 +1,195 @@
+"""The read side: notifications, stats, preferences, recipients and a user's event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contracts.notifications import Channel, Priority
+from services.notification import tables
+from services.notification.preferences import Preference
+from services.notification.store import stats_of
+
+n = tables.notifications
+
+NOTIFICATION_COLUMNS = (
+    n.c.id,
+    n.c.type,
+    n.c.priority,
+    n.c.title,
+    n.c.message,
+    n.c.entity_type,
+    n.c.entity_id,
+    n.c.entity_url,
+    n.c.is_read,
+    n.c.created_at,
+)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    unread: bool | None = None
+    type: str | None = None
+    priority: Priority | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: str
+    email: str | None
+    name: str | None
+    locale: str | None
+    preferences: list[Preference]
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["id"] = str(data["id"])
+    return data
+
+
+async def get_notification(
+    conn: AsyncConnection, user_id: str, notification_id: str
+) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            select(*NOTIFICATION_COLUMNS).where(n.c.id == notification_id, n.c.user_id == user_id)
+        )
+    ).first()
+    return None if row is None else _as_dict(row)
+
+
+async def list_notifications(
+    conn: AsyncConnection,
+    user_id: str,
+    filters: ListFilter,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first, the page after `after` = (created_at, id) of the previous page's last row."""
+    query = select(*NOTIFICATION_COLUMNS).where(n.c.user_id == user_id)
+    if filters.unread is not None:
+        query = query.where(n.c.is_read.is_(not filters.unread))
+    if filters.type is not None:
+        query = query.where(n.c.type == filters.type)
+    if filters.priority is not None:
+        query = query.where(n.c.priority == filters.priority.value)
+    if after is not None:
+        query = query.where(tuple_(n.c.created_at, n.c.id) < tuple_(*after))
+    query = query.order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit)
+    return [_as_dict(row) for row in (await conn.execute(query)).all()]
+
+
+async def stats(conn: AsyncConnection, user_id: str) -> dict[str, Any]:
+    s = tables.user_streams
+    row = (await conn.execute(select(s).where(s.c.user_id == user_id))).first()
+    return stats_of(row)
+
+
+async def counted_stats(conn: AsyncConnection, user_id: str) -> dict[str, Any]:
+    """Stats from a fresh COUNT over the projection (what the counters must always equal)."""
+    unread = n.c.is_read.is_(False)
+    row = (
+        await conn.execute(
+            select(
+                func.count().label("total"),
+                func.count().filter(unread).label("unread"),
+                *[
+                    func.count().filter(and_(unread, n.c.priority == p.value)).label(p.value)
+                    for p in Priority
+                ],
+            ).where(n.c.user_id == user_id)
+        )
+    ).one()
+    m = row._mapping
+    return {
+        "total": m["total"],
+        "unread": m["unread"],
+        "unread_by_priority": {p.value: m[p.value] for p in Priority},
+    }
+
+
+async def recipients(
+    conn: AsyncConnection, user_ids: Sequence[str], notification_type: str
+) -> list[Recipient]:
+    """Subscriber details and the preferences that apply to `notification_type`, per user."""
+    sub = tables.subscribers
+    pref = tables.preferences
+    found = {
+        row.user_id: row
+        for row in (await conn.execute(select(sub).where(sub.c.user_id.in_(user_ids)))).all()
+    }
+    prefs: dict[str, list[Preference]] = {}
+    pref_rows = await conn.execute(
+        select(pref).where(
+            pref.c.user_id.in_(user_ids),
+            or_(pref.c.type == notification_type, pref.c.type == "*"),
+        )
+    )
+    for row in pref_rows.all():
+        prefs.setdefault(row.user_id, []).append(
+            Preference(type=row.type, channel=Channel(row.channel), enabled=row.enabled)
+        )
+    result = []
+    for user_id in user_ids:
+        subscriber = found.get(user_id)
+        result.append(
+            Recipient(
+                user_id=user_id,
+                email=subscriber.email if subscriber else None,
+                name=subscriber.name if subscriber else None,
+                locale=subscriber.locale if subscriber else None,
+                preferences=prefs.get(user_id, []),
+            )
+        )
+    return result
+
+
+async def preferences_of(conn: AsyncConnection, user_id: str) -> list[Preference]:
+    pref = tables.preferences
+    rows = await conn.execute(
+        select(pref).where(pref.c.user_id == user_id).order_by(pref.c.type, pref.c.channel)
+    )
+    return [
+        Preference(type=row.type, channel=Channel(row.channel), enabled=row.enabled)
+        for row in rows.all()
+    ]
+
+
+async def events_after(
+    conn: AsyncConnection, user_id: str, after_seq: int, limit: int
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """The user's events with seq > after_seq in seq order (at most `limit`), the user's latest
+    seq, and whether the list is complete (nothing more follows it)."""
+    e = tables.events
+    rows = (
+        await conn.execute(
+            select(
+                e.c.event_id,
+                e.c.type,
+                e.c.schema_version,
+                e.c.occurred_at,
+                e.c.user_id,
+                e.c.seq,
+                e.c.position,
+                e.c.data,
+                e.c.stats,
+            )
+            .where(e.c.user_id == user_id, e.c.seq > after_seq)
+            .order_by(e.c.seq)
+            .limit(limit + 1)
+        )
+    ).all()
+    s = tables.user_streams
+    latest = (await conn.execute(select(s.c.last_seq).where(s.c.user_id == user_id))).scalar()
+    events = []
+    for row in rows[:limit]:
+        event = dict(row._mapping)
+        event["event_id"] = str(event["event_id"])
+        events.append(event)
+    return events, int(latest or 0), len(rows) <= limit

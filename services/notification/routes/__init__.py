@@ -1,0 +1,1 @@
+"""HTTP routes: parse, call one service function, return. Errors map in `http_errors`."""

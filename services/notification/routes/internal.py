@@ -1,0 +1,29 @@
+"""Internal calls between Tocsin's services (scope `events:read` or `notifications:write`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from services.notification.auth import EventReader
+from services.notification.payloads import EVENTS_PAGE_MAX, USER_ID_MAX, EventsPage
+from services.notification.routes.dependencies import Service
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+
+@router.get("/users/{user_id}/events", response_model=EventsPage)
+async def user_events(
+    user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX)],
+    caller: EventReader,
+    service: Service,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = 100,
+) -> dict[str, Any]:
+    """The user's events with `seq > after_seq`, in seq order, at most `limit`.
+
+    `complete` is false when more events follow (the caller should reload rather than replay).
+    """
+    events, latest, complete = await service.events_after(user_id, after_seq, limit)
+    return {"events": events, "latest_seq": latest, "complete": complete}

@@ -1,0 +1,78 @@
+"""Calls made by other services (token with the `notifications:write` scope)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path
+
+from services.notification.auth import Writer
+from services.notification.http_errors import JSONResponse
+from services.notification.idempotency import KEY_MAX
+from services.notification.payloads import (
+    USER_ID_MAX,
+    CreateNotificationsBody,
+    CreateNotificationsResponse,
+    SubscriberBody,
+    SubscriberResponse,
+)
+from services.notification.routes.dependencies import Service
+from services.notification.service import CreateNotifications, Subscriber
+from services.notification.store import Content
+
+router = APIRouter(tags=["services"])
+
+
+@router.post(
+    "/notifications",
+    status_code=201,
+    response_model=CreateNotificationsResponse,
+    responses={409: {"description": "`idempotency_key_reused`: same key, different body"}},
+)
+async def create_notifications(
+    body: CreateNotificationsBody,
+    caller: Writer,
+    service: Service,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=KEY_MAX)
+    ] = None,
+) -> JSONResponse:
+    """Create one notification per recipient, in one transaction.
+
+    With an `Idempotency-Key`, repeating the same request returns the first response; the
+    same key with a different body answers 409 `idempotency_key_reused`.
+    """
+    recipients = list(dict.fromkeys(body.recipients))
+    command = CreateNotifications(
+        recipients=recipients,
+        content=Content(
+            type=body.type,
+            priority=body.priority,
+            title=body.title,
+            message=body.message,
+            entity_type=body.entity_type,
+            entity_id=body.entity_id,
+            entity_url=body.entity_url,
+        ),
+    )
+    result = await service.create(
+        command,
+        caller=caller.user_id,
+        idempotency_key=idempotency_key,
+        request_body=body.model_dump(mode="json") if idempotency_key else None,
+    )
+    return JSONResponse(result.body, status_code=result.status_code)
+
+
+@router.put("/subscribers/{user_id}", response_model=SubscriberResponse)
+async def put_subscriber(
+    user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX)],
+    body: SubscriberBody,
+    caller: Writer,
+    service: Service,
+) -> dict[str, Any]:
+    """Create or replace what Tocsin knows about a person (used in `notification.created`)."""
+    await service.upsert_subscriber(
+        Subscriber(user_id=user_id, email=body.email, name=body.name, locale=body.locale)
+    )
+    return {"user_id": user_id, **body.model_dump()}

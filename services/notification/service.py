@@ -1,0 +1,243 @@
+"""The service layer: one function per command or query, each one transaction.
+
+Routes call exactly one of these and map the domain errors in `errors.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.notification import idempotency, queries, store, tables
+from services.notification.cursor import decode_cursor, encode_cursor
+from services.notification.errors import NotificationNotFound
+from services.notification.preferences import Preference, resolve_channels
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CreateNotifications:
+    """Command: notify each recipient (distinct user ids) with the same content."""
+
+    recipients: Sequence[str]
+    content: store.Content
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    user_id: str
+    email: str | None
+    name: str | None
+    locale: str | None
+
+
+class _Lost(Exception):
+    """A concurrent request with the same idempotency key committed first."""
+
+
+def _valid_uuid(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+class NotificationService:
+    def __init__(self, engine: AsyncEngine, cursor_key: bytes) -> None:
+        self.engine = engine
+        self.cursor_key = cursor_key
+
+    # ---- commands -------------------------------------------------------------------------
+
+    async def create(
+        self,
+        command: CreateNotifications,
+        *,
+        caller: str,
+        idempotency_key: str | None = None,
+        request_body: dict[str, Any] | None = None,
+    ) -> idempotency.StoredResponse:
+        """Create one notification per recipient in one transaction.
+
+        With an idempotency key, the first response for (caller, key) is returned again for
+        the same body; raises IdempotencyKeyReused for a different body.
+        """
+        body_hash = idempotency.request_hash(request_body or {})
+        for _ in range(3):
+            try:
+                return await self._create_once(command, caller, idempotency_key, body_hash)
+            except _Lost:
+                continue
+        raise RuntimeError("idempotency key contention did not settle")
+
+    async def _create_once(
+        self,
+        command: CreateNotifications,
+        caller: str,
+        key: str | None,
+        body_hash: str,
+    ) -> idempotency.StoredResponse:
+        content = command.content
+        async with self.engine.begin() as conn:
+            if key is not None:
+                stored = await idempotency.find(conn, caller, key, body_hash)
+                if stored is not None:
+                    return stored
+            found = await queries.recipients(conn, command.recipients, content.type)
+            deliveries = [
+                store.Delivery(
+                    user_id=r.user_id,
+                    email=r.email,
+                    name=r.name,
+                    locale=r.locale,
+                    channels=resolve_channels(content.type, content.priority, r.preferences),
+                )
+                for r in found
+            ]
+            now = datetime.now(UTC)
+            created = await store.create_notifications(conn, content, deliveries, now)
+            response = idempotency.StoredResponse(
+                status_code=201,
+                body={
+                    "count": len(created),
+                    "created_at": now.isoformat(),
+                    "notifications": [
+                        {"id": c.id, "user_id": c.user_id, "seq": c.seq} for c in created
+                    ],
+                },
+            )
+            if key is not None and not await idempotency.save(
+                conn, caller, key, body_hash, response
+            ):
+                raise _Lost()
+        if logger.isEnabledFor(logging.DEBUG):
+            for c in created:
+                logger.debug(
+                    "notification created",
+                    extra={"event_id": c.event_id, "user_id": c.user_id, "notification_id": c.id},
+                )
+        return response
+
+    async def mark(self, user_id: str, notification_id: str, *, read: bool) -> dict[str, Any]:
+        """Mark read or unread; returns the notification. Raises NotificationNotFound."""
+        valid = _valid_uuid(notification_id)
+        if valid is None:
+            raise NotificationNotFound("no such notification")
+        async with self.engine.begin() as conn:
+            change = await store.set_read(conn, user_id, valid, read, datetime.now(UTC))
+            if change is None:
+                raise NotificationNotFound("no such notification")
+            notification = await queries.get_notification(conn, user_id, valid)
+        assert notification is not None
+        self._log_change("notification marked", user_id, change)
+        return notification
+
+    async def read_all(self, user_id: str) -> dict[str, Any]:
+        """Mark everything read; returns the stats after."""
+        async with self.engine.begin() as conn:
+            change = await store.read_all(conn, user_id, datetime.now(UTC))
+        self._log_change("notifications read", user_id, change)
+        return change.stats
+
+    async def delete(self, user_id: str, notification_id: str) -> None:
+        """Raises NotificationNotFound."""
+        valid = _valid_uuid(notification_id)
+        if valid is None:
+            raise NotificationNotFound("no such notification")
+        async with self.engine.begin() as conn:
+            change = await store.delete(conn, user_id, valid, datetime.now(UTC))
+        if change is None:
+            raise NotificationNotFound("no such notification")
+        self._log_change("notification deleted", user_id, change)
+
+    async def set_preferences(
+        self, user_id: str, preferences: Sequence[Preference]
+    ) -> list[Preference]:
+        """Replace all of the user's preferences."""
+        pref = tables.preferences
+        async with self.engine.begin() as conn:
+            await conn.execute(sql_delete(pref).where(pref.c.user_id == user_id))
+            if preferences:
+                unique = {(p.type, p.channel): p for p in preferences}
+                await conn.execute(
+                    insert(pref),
+                    [
+                        {"user_id": user_id, "type": t, "channel": c.value, "enabled": p.enabled}
+                        for (t, c), p in unique.items()
+                    ],
+                )
+            return await queries.preferences_of(conn, user_id)
+
+    async def upsert_subscriber(self, subscriber: Subscriber) -> None:
+        sub = tables.subscribers
+        values = {
+            "user_id": subscriber.user_id,
+            "email": subscriber.email,
+            "name": subscriber.name,
+            "locale": subscriber.locale,
+            "updated_at": datetime.now(UTC),
+        }
+        statement = insert(sub).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[sub.c.user_id],
+            set_={k: statement.excluded[k] for k in values if k != "user_id"},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
+
+    # ---- queries --------------------------------------------------------------------------
+
+    async def get(self, user_id: str, notification_id: str) -> dict[str, Any]:
+        valid = _valid_uuid(notification_id)
+        if valid is not None:
+            async with self.engine.connect() as conn:
+                found = await queries.get_notification(conn, user_id, valid)
+            if found is not None:
+                return found
+        raise NotificationNotFound("no such notification")
+
+    async def page(
+        self, user_id: str, filters: queries.ListFilter, cursor: str | None, limit: int
+    ) -> Page:
+        """Raises InvalidCursor for a cursor this service did not issue."""
+        after = decode_cursor(cursor, self.cursor_key) if cursor else None
+        async with self.engine.connect() as conn:
+            items = await queries.list_notifications(conn, user_id, filters, after, limit)
+        next_cursor = None
+        if len(items) == limit:
+            last = items[-1]
+            next_cursor = encode_cursor(last["created_at"], last["id"], self.cursor_key)
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def stats(self, user_id: str) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            return await queries.stats(conn, user_id)
+
+    async def preferences(self, user_id: str) -> list[Preference]:
+        async with self.engine.connect() as conn:
+            return await queries.preferences_of(conn, user_id)
+
+    async def events_after(
+        self, user_id: str, after_seq: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int, bool]:
+        async with self.engine.connect() as conn:
+            return await queries.events_after(conn, user_id, after_seq, limit)
+
+    @staticmethod
+    def _log_change(what: str, user_id: str, change: store.Change) -> None:
+        logger.info(what, extra={"event_id": change.event_id, "user_id": user_id})

@@ -1,0 +1,59 @@
+"""Configuration of the notification service, read from the environment once at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts.topology import DEFAULT_NAMESPACE, Topology
+from identity import JwtSettings
+
+DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
+
+
+class Settings(BaseSettings):
+    """Every setting has an environment variable of the same name in upper case."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias="TOCSIN_NAMESPACE")
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    host: str = "0.0.0.0"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "INFO"
+    relay_enabled: bool = True
+    cors_origins: str = DEFAULT_CORS_ORIGINS
+    db_pool_size: int = 20
+    db_command_timeout_s: float = 5.0
+    cursor_secret: str | None = Field(
+        default=None, description="Signs pagination cursors; defaults to the JWT secret."
+    )
+    relay_batch_size: int = 200
+    relay_poll_interval_s: float = 1.0
+
+    @property
+    def topology(self) -> Topology:
+        return Topology(self.namespace)
+
+    @property
+    def jwt(self) -> JwtSettings:
+        return JwtSettings(
+            secret=self.jwt_secret,
+            public_key=self.jwt_public_key,
+            audience=self.jwt_audience,
+            issuer=self.jwt_issuer,
+        )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def cursor_key(self) -> bytes:
+        return (self.cursor_secret or self.jwt_secret or self.jwt_public_key or "tocsin").encode()
