@@ -87,7 +87,7 @@ class SocketEndpoint:
             connection.mark_disconnected()
 
     def _origin_allowed(self, scope: dict[str, Any]) -> bool:
-        if not self.origins:
+        if not self.origins or "*" in self.origins:
             return True
         for name, value in scope.get("headers", ()):
             if name == b"origin":

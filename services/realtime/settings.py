@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topology import Topology
@@ -32,9 +32,10 @@ class Settings(BaseSettings):
     catchup_timeout_s: float = 5.0
 
     allowed_origins: str = Field(
-        default="",
+        default="http://localhost:8080,http://127.0.0.1:8080",
+        validation_alias=AliasChoices("ALLOWED_ORIGINS", "CORS_ORIGINS", "allowed_origins"),
         description="Comma-separated browser origins allowed to connect (the API's "
-        "CORS_ORIGINS); empty means any. A handshake without Origin is always allowed.",
+        "CORS_ORIGINS); `*` allows any. A handshake without Origin is always allowed.",
     )
     max_connections_per_user: int = Field(default=20, ge=1)
     outbound_buffer_messages: int = Field(default=512, ge=1)
