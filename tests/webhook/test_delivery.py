@@ -1,0 +1,192 @@
+"""Delivery behaviour as an endpoint owner sees it: signed requests, retries, disabling,
+idempotency and fan-out, against a real HTTP receiver, real RabbitMQ and real Postgres."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aio_pika.abc import AbstractQueue
+
+from contracts.events import EventType
+from contracts.notifications import Channel
+from tests.support.waiting import eventually
+from tests.webhook.conftest import (
+    WebhookService,
+    created_event,
+    drain,
+    service_token,
+    unique_user,
+    user_token,
+)
+from tests.webhook.receiver import Receiver, Reply
+
+
+async def test_receiver_verifies_the_delivery_with_the_standard_webhooks_library(
+    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+) -> None:
+    user = unique_user()
+    endpoint = await service.register(receiver, "hooks/a", user_token(user))
+    event = created_event(user, title="<script>alert(1)</script> & friends")
+
+    await service.publish(event)
+
+    [request] = await eventually(lambda: receiver.at("hooks/a"), what="one delivery")
+    assert request.verified
+    assert request.webhook_id == event.event_id
+    assert request.headers["content-type"] == "application/json"
+    assert request.payload["type"] == "notification.created"
+    assert request.payload["data"]["event_id"] == event.event_id
+    notification = request.payload["data"]["data"]["notification"]
+    assert notification["title"] == "<script>alert(1)</script> & friends"
+    [outcome] = await drain(outcomes, 1)
+    assert outcome.type == EventType.DELIVERY_SUCCEEDED
+    assert outcome.data["target"] == endpoint["id"]
+    assert outcome.data["notification_id"] == notification["id"]
+    assert outcome.data["channel"] == "webhook"
+
+
+async def test_500_500_200_records_three_attempts_and_one_success(
+    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+) -> None:
+    user = unique_user()
+    endpoint = await service.register(receiver, "flaky", user_token(user))
+    receiver.script("flaky", 500, 500, 200)
+    event = created_event(user)
+
+    await service.publish(event)
+
+    attempts = await eventually(
+        lambda: service.attempts(endpoint["id"]),
+        lambda seen: any(a["result"] == "succeeded" for a in seen),
+        what="a successful attempt",
+    )
+    assert [(a["attempt"], a["result"], a["status_code"]) for a in attempts] == [
+        (1, "retry", 500),
+        (2, "retry", 500),
+        (3, "succeeded", 200),
+    ]
+    assert all(a["duration_ms"] >= 0 for a in attempts)
+    assert attempts[0]["error"] == "HTTP 500"
+    requests = receiver.at("flaky")
+    assert [r.replied for r in requests] == [500, 500, 200]
+    assert {r.webhook_id for r in requests} == {event.event_id}
+    assert all(r.verified for r in requests)
+    [outcome] = await drain(outcomes, 1)
+    assert outcome.type == EventType.DELIVERY_SUCCEEDED
+    assert outcome.data["attempts"] == 3
+
+
+async def test_410_gone_disables_the_endpoint_and_later_events_skip_it(
+    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+) -> None:
+    user = unique_user()
+    gone = await service.register(receiver, "gone", user_token(user))
+    alive = await service.register(receiver, "alive", user_token(user))
+    receiver.script("gone", 410)
+
+    await service.publish(created_event(user))
+    await eventually(lambda: receiver.at("alive"), what="first event at the live endpoint")
+    state = await eventually(
+        lambda: service.endpoint(gone["id"]), lambda e: not e["enabled"], what="disabled"
+    )
+    assert "410" in state["disabled_reason"]
+    failed = [e for e in await drain(outcomes, 2) if e.type == EventType.DELIVERY_FAILED]
+    assert [e.data["target"] for e in failed] == [gone["id"]]
+
+    await service.publish(created_event(user))
+    await eventually(lambda: len(receiver.at("alive")) == 2, what="second event delivered")
+    assert len(receiver.at("gone")) == 1
+    assert alive["id"] != gone["id"]
+
+
+async def test_events_without_the_webhook_channel_are_not_delivered(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    user = unique_user()
+    await service.register(receiver, "prefs", user_token(user))
+    opted_out = created_event(user, channels=[Channel.IN_APP, Channel.EMAIL])
+    wanted = created_event(user)
+
+    await service.publish(opted_out)
+    await service.publish(wanted)
+
+    await eventually(lambda: receiver.at("prefs"), what="the wanted event")
+    assert [r.webhook_id for r in receiver.at("prefs")] == [wanted.event_id]
+
+
+async def test_the_same_event_published_twice_is_delivered_once(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    user = unique_user()
+    endpoint = await service.register(receiver, "once", user_token(user))
+    event = created_event(user)
+    marker = created_event(user)
+
+    await service.publish(event)
+    await eventually(lambda: receiver.at("once"), what="first delivery")
+    await service.publish(event)
+    await service.publish(marker)
+
+    await eventually(
+        lambda: {r.webhook_id for r in receiver.at("once")} >= {marker.event_id},
+        what="the marker event, published after the duplicate",
+    )
+    ids = [r.webhook_id for r in receiver.at("once")]
+    assert ids.count(event.event_id) == 1
+    assert len(await service.attempts(endpoint["id"])) == 2
+
+
+async def test_an_event_fans_out_to_the_users_endpoints_and_global_ones_only(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    alice, bob = unique_user(), unique_user()
+    await service.register(receiver, "alice", user_token(alice))
+    await service.register(receiver, "bob", user_token(bob))
+    await service.register(receiver, "global", service_token(), scope="global")
+    await service.register(
+        receiver, "alice-reads", user_token(alice), event_types=["notification.read"]
+    )
+    event = created_event(alice)
+
+    await service.publish(event)
+
+    await eventually(
+        lambda: receiver.at("alice") and receiver.at("global"), what="alice's and global"
+    )
+    bob_marker = created_event(bob)
+    await service.publish(bob_marker)
+    await eventually(lambda: receiver.at("bob"), what="bob's own event")
+    assert [r.webhook_id for r in receiver.at("bob")] == [bob_marker.event_id]
+    assert receiver.at("alice-reads") == []
+    assert all(r.verified for r in receiver.received)
+
+
+async def test_retry_after_is_honoured_before_the_next_attempt(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    user = unique_user()
+    endpoint = await service.register(receiver, "busy", user_token(user))
+    receiver.script("busy", Reply(429, headers={"retry-after": "1"}), 200)
+
+    await service.publish(created_event(user))
+
+    attempts = await eventually(
+        lambda: service.attempts(endpoint["id"]), lambda seen: len(seen) == 2, what="2 attempts"
+    )
+    assert [a["status_code"] for a in attempts] == [429, 200]
+    gap = datetime.fromisoformat(attempts[1]["at"]) - datetime.fromisoformat(attempts[0]["at"])
+    assert gap >= timedelta(seconds=1)
+
+
+async def test_a_redirect_is_not_followed(service: WebhookService, receiver: Receiver) -> None:
+    user = unique_user()
+    endpoint = await service.register(receiver, "moved", user_token(user))
+    receiver.script("moved", Reply(302, headers={"location": receiver.url("internal-admin")}))
+
+    await service.publish(created_event(user))
+
+    attempts = await eventually(
+        lambda: service.attempts(endpoint["id"]), what="the redirect attempt"
+    )
+    assert [(a["status_code"], a["result"]) for a in attempts] == [(302, "failed")]
+    assert receiver.at("internal-admin") == []
