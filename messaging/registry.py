@@ -42,7 +42,7 @@ CONSUMERS: dict[str, ConsumerEntry] = {
         ConsumerEntry("webhook", "services.webhook.consumer:consumer_spec", "webhook delivery"),
         ConsumerEntry(
             "notification-incidents",
-            "services.notification.incidents:consumer_spec",
+            "services.notification.incidents.consumer:consumer_spec",
             "incident events → notifications",
         ),
         ConsumerEntry(

@@ -87,7 +87,7 @@ def send(
     to: Annotated[list[str], typer.Option("--to", help="Recipient user id (repeatable).")],
     title: Annotated[str, typer.Option(help="Title shown in the bell.")],
     message: Annotated[str, typer.Option(help="Body text.")] = "",
-    priority: Annotated[str, typer.Option(help="low, normal, high or urgent.")] = "normal",
+    priority: Annotated[str, typer.Option(help="low, normal, high or critical.")] = "normal",
     type_: Annotated[str, typer.Option("--type", help="Notification type.")] = "system.message",
     entity_url: Annotated[str | None, typer.Option(help="Link to open.")] = None,
     api_url: Annotated[
@@ -113,7 +113,7 @@ def send(
 def announce(
     title: Annotated[str, typer.Option(help="Title shown to every connected user.")],
     message: Annotated[str, typer.Option(help="Body text.")] = "",
-    priority: Annotated[str, typer.Option(help="low, normal, high or urgent.")] = "normal",
+    priority: Annotated[str, typer.Option(help="low, normal, high or critical.")] = "normal",
     api_url: Annotated[
         str | None, typer.Option(envvar="TOCSIN_API_URL", help="Notification API base URL.")
     ] = None,
@@ -127,7 +127,7 @@ def announce(
 # -- set-up ------------------------------------------------------------------------------------
 
 
-@app.command(epilog="Example: DATABASE_URL=postgresql://postgres@db/tocsin tocsin migrate")
+@app.command(epilog="Example: tocsin migrate --create-database")
 @cli_errors
 def migrate(
     create_database: Annotated[
@@ -142,7 +142,7 @@ def migrate(
         typer.echo(f"migrated {service}")
 
 
-@topology_app.command("declare", epilog="Example: TOCSIN_NAMESPACE=tocsin tocsin topology declare")
+@topology_app.command("declare", epilog="Example: tocsin topology declare")
 @cli_errors
 def topology_declare() -> None:
     """Declare the exchanges and every consumer's queue, retry queues and DLQ (idempotent)."""

@@ -58,6 +58,11 @@ async def collect(
     report = Report()
     async with broker(settings) as connection:
         for entry in registry.durable_consumers():
+            try:
+                registry.consumer_spec(entry.name, settings.topology)
+            except registry.ConsumerNotInstalled as exc:
+                report.warnings.append(f"not checked: {exc}")
+                continue
             queue = settings.topology.queue(entry.name)
             depth = await queue_depth(connection, queue)
             dlq = await queue_depth(connection, settings.topology.dead_letter_queue(entry.name))

@@ -1,0 +1,104 @@
+"""Running the real `tocsin` console script against this test's own broker namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import pytest
+
+from contracts.topology import Topology
+from messaging import registry
+
+TOCSIN = str(Path(sys.executable).parent / "tocsin")
+JWT_SECRET = "cli-test-secret"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    async def __call__(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> CliResult:
+        process = await asyncio.create_subprocess_exec(
+            TOCSIN,
+            *args,
+            env={**os.environ, **self.env, **(env or {}), "COLUMNS": "200"},
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(
+            process.communicate(input.encode() if input is not None else None), 60
+        )
+        assert process.returncode is not None
+        return CliResult(process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+def cli_env(topology: Topology, amqp_url: str, database_url: str) -> dict[str, str]:
+    return {
+        "TOCSIN_NAMESPACE": topology.namespace,
+        "AMQP_URL": amqp_url,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": JWT_SECRET,
+        "TOCSIN_SERVICE_URLS": "",
+        "TOCSIN_REALTIME_URLS": "",
+    }
+
+
+@pytest.fixture
+def cli(cli_env: dict[str, str]) -> Cli:
+    return Cli(cli_env)
+
+
+@pytest.fixture
+async def declared(
+    cli: Cli, topology: Topology, broker_cleanup: list[str]
+) -> AsyncIterator[Topology]:
+    """The test namespace with `tocsin topology declare` run; every queue deleted afterwards."""
+    result = await cli("topology", "declare")
+    assert result.exit_code == 0, result.stderr
+    for entry in registry.durable_consumers():
+        try:
+            spec = registry.consumer_spec(entry.name, topology)
+        except registry.ConsumerNotInstalled:
+            continue
+        broker_cleanup.append(topology.queue(spec.name))
+        broker_cleanup.append(topology.dead_letter_queue(spec.name))
+        broker_cleanup.extend(topology.retry_queue(spec.name, d) for d in spec.retry_delays_ms)
+    yield topology
+
+
+async def queue_messages(
+    connection: aio_pika.abc.AbstractConnection, name: str
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message in a queue, taken (acked) so the caller can inspect them."""
+    channel = await connection.channel()
+    queue = await channel.declare_queue(name, passive=True)
+    taken = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        taken.append(message)
+    await channel.close()
+    return taken
+
+
+async def depth(connection: aio_pika.abc.AbstractConnection, name: str) -> int:
+    channel = await connection.channel()
+    queue = await channel.declare_queue(name, passive=True)
+    count = int(queue.declaration_result.message_count or 0)
+    await channel.close()
+    return count
