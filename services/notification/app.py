@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
 from services.notification import http_errors
+from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay
 from services.notification.routes import health, internal, services, users
 from services.notification.service import NotificationService
@@ -58,6 +59,8 @@ def default_workers(settings: Settings) -> list[Worker]:
     workers: list[Worker] = []
     if settings.relay_enabled:
         workers.append(run_relay)
+    if settings.incidents_enabled:
+        workers.append(incident_worker(settings.incident_rules_path))
     return workers
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -36,6 +38,12 @@ class Settings(BaseSettings):
     )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
+    incidents_enabled: bool = Field(
+        default=True, description="Consume incident.* events (services/notification/incidents)."
+    )
+    incident_rules_path: Path | None = Field(
+        default=None, description="Rules file; default services/notification/incidents/rules.yaml."
+    )
 
     @property
     def topology(self) -> Topology:

@@ -4,6 +4,7 @@ from services.notification.incidents.consumer import (
     CONSUMER_NAME,
     consumer_spec,
     incident_consumer,
+    incident_worker,
 )
 
-__all__ = ["CONSUMER_NAME", "consumer_spec", "incident_consumer"]
+__all__ = ["CONSUMER_NAME", "consumer_spec", "incident_consumer", "incident_worker"]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import aio_pika
 import orjson
@@ -40,7 +41,10 @@ from contracts.topology import Topology
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents_exchange
 from services.notification.incidents.ingest import NoRecipients, ingest
-from services.notification.incidents.rules import IncidentRules
+from services.notification.incidents.rules import IncidentRules, load_rules
+
+if TYPE_CHECKING:
+    from services.notification.app import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -161,3 +165,20 @@ async def incident_consumer(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def incident_worker(rules_path: Path | None = None) -> Callable[[AppContext], Awaitable[None]]:
+    """The background worker the notification app runs (see `app.default_workers`).
+
+    The rules are read and checked now, so a broken rules file stops the service's start
+    with InvalidRules instead of failing on the first event.
+    """
+    rules = load_rules(rules_path)
+
+    async def consume_incidents(context: AppContext) -> None:
+        settings = context.settings
+        await _consume_forever(
+            context.service.engine, settings.amqp_url, settings.topology, rules, None
+        )
+
+    return consume_incidents
