@@ -147,15 +147,23 @@ class Relay:
                 ),
                 return_exceptions=True,
             )
+            unroutable = 0
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, Unroutable):
-                    self.stats.unroutable += 1
-                    logger.warning(
+                    unroutable += 1
+                    logger.debug(
                         "event unroutable: no queue bound",
                         extra={"event_id": row["event_id"], "user_id": row["user_id"]},
                     )
                 elif isinstance(result, BaseException):
                     raise result
+            if unroutable:
+                self.stats.unroutable += unroutable
+                logger.warning(
+                    "%d of %d events unroutable (no queue bound); kept in the store for replay",
+                    unroutable,
+                    len(rows),
+                )
         self.stats.published += len(rows)
         self.stats.batches += 1
         return len(rows)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import DateTime, and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.notifications import Channel, Priority
@@ -80,7 +80,11 @@ async def list_notifications(
     if filters.priority is not None:
         query = query.where(n.c.priority == filters.priority.value)
     if after is not None:
-        query = query.where(tuple_(n.c.created_at, n.c.id) < tuple_(*after))
+        created_at, last_id = after
+        query = query.where(
+            tuple_(n.c.created_at, n.c.id)
+            < tuple_(literal(created_at, DateTime(timezone=True)), literal(last_id, n.c.id.type))
+        )
     query = query.order_by(n.c.created_at.desc(), n.c.id.desc()).limit(limit)
     return [_as_dict(row) for row in (await conn.execute(query)).all()]
 
