@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
-from services.notification import http_errors
+from services.notification import announcements, http_errors
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay
 from services.notification.routes import health, internal, services, users
@@ -109,6 +109,7 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
     app.include_router(health.router)
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(services.router, prefix=API_PREFIX)
+    app.include_router(announcements.router, prefix=API_PREFIX)
     app.include_router(internal.router, prefix=API_PREFIX)
     return app
 
