@@ -1,0 +1,8 @@
+export { NotificationBell } from "./NotificationBell";
+export type { NotificationBellProps } from "./NotificationBell";
+export { useNotificationFeed } from "./useNotificationFeed";
+export { useNotificationWebSocket } from "./useNotificationWebSocket";
+export type {
+  UseNotificationWebSocketOptions,
+  UseNotificationWebSocketResult,
+} from "./useNotificationWebSocket";

@@ -1,0 +1,107 @@
+import { useCallback, useEffect, useMemo, useReducer } from "react";
+import type { TokenSource } from "../core/client";
+import { NotificationsApi } from "../core/rest";
+import type { NotificationData, NotificationStats, ServerMessage } from "../core/types";
+
+export interface Feed {
+  items: NotificationData[];
+  stats: NotificationStats;
+  loaded: boolean;
+}
+
+type Action =
+  | { kind: "loaded"; items: NotificationData[]; stats: NotificationStats }
+  | { kind: "added"; notification: NotificationData }
+  | { kind: "marked"; ids: string[] | null; read: boolean }
+  | { kind: "deleted"; id: string }
+  | { kind: "stats"; stats: NotificationStats };
+
+function reduce(limit: number) {
+  return (feed: Feed, action: Action): Feed => {
+    switch (action.kind) {
+      case "loaded":
+        return { items: action.items.slice(0, limit), stats: action.stats, loaded: true };
+      case "added": {
+        const rest = feed.items.filter((n) => n.id !== action.notification.id);
+        return { ...feed, items: [action.notification, ...rest].slice(0, limit) };
+      }
+      case "marked": {
+        const ids = action.ids && new Set(action.ids);
+        const items = feed.items.map((n) =>
+          !ids || ids.has(n.id) ? { ...n, is_read: action.read } : n,
+        );
+        return { ...feed, items };
+      }
+      case "deleted":
+        return { ...feed, items: feed.items.filter((n) => n.id !== action.id) };
+      case "stats":
+        return { ...feed, stats: action.stats };
+    }
+  };
+}
+
+const EMPTY: Feed = { items: [], stats: { total: 0, unread: 0 }, loaded: false };
+
+/**
+ * The recent notifications and counters of one user: loaded over REST, kept live by the
+ * realtime events passed to `apply`, and changed by the user through `markRead` / `markAllRead`
+ * (optimistically; the server's next `stats:updated` is authoritative).
+ */
+export function useNotificationFeed(apiUrl: string, getToken: TokenSource, limit = 10) {
+  const reducer = useMemo(() => reduce(limit), [limit]);
+  const [feed, dispatch] = useReducer(reducer, EMPTY);
+  const api = useMemo(() => new NotificationsApi(apiUrl, getToken), [apiUrl, getToken]);
+
+  const reload = useCallback(async () => {
+    try {
+      const [items, stats] = await Promise.all([api.list(limit), api.stats()]);
+      dispatch({ kind: "loaded", items, stats });
+    } catch {
+      // Offline or the API is down: the socket's events and the next resync fill in.
+    }
+  }, [api, limit]);
+
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  const apply = useCallback((message: ServerMessage) => {
+    const data = message.data as { id?: string; ids?: string[] } & NotificationStats;
+    switch (message.event) {
+      case "notification:new":
+        return dispatch({ kind: "added", notification: message.data as NotificationData });
+      case "notification:read":
+      case "notification:unread":
+        return dispatch({
+          kind: "marked",
+          ids: [String(data.id)],
+          read: message.event === "notification:read",
+        });
+      case "notification:read_all":
+        return dispatch({ kind: "marked", ids: data.ids ?? null, read: true });
+      case "notification:deleted":
+        return dispatch({ kind: "deleted", id: String(data.id) });
+      case "stats:updated":
+        return dispatch({ kind: "stats", stats: data });
+    }
+  }, []);
+
+  const markRead = useCallback(
+    async (notification: NotificationData) => {
+      if (notification.is_read) return;
+      dispatch({ kind: "marked", ids: [notification.id], read: true });
+      const { total, unread } = feed.stats;
+      dispatch({ kind: "stats", stats: { total, unread: Math.max(0, unread - 1) } });
+      await api.markRead(notification.id).catch(() => reload());
+    },
+    [api, feed.stats, reload],
+  );
+
+  const markAllRead = useCallback(async () => {
+    dispatch({ kind: "marked", ids: null, read: true });
+    dispatch({ kind: "stats", stats: { total: feed.stats.total, unread: 0 } });
+    await api.markAllRead().catch(() => reload());
+  }, [api, feed.stats.total, reload]);
+
+  return { feed, reload, apply, markRead, markAllRead };
+}

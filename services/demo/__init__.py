@@ -1,0 +1,1 @@
+"""The demo page server: the browser demo, dev tokens for demo users, test notifications."""
