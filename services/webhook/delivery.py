@@ -181,6 +181,7 @@ class Deliverer:
         scheduled_s: float,
     ) -> float | None:
         body = payload(envelope)
+        started = datetime.now(UTC)
         headers = signed_headers(target.secret, envelope.event_id, int(time.time()), body)
         result = await post(
             self.client,
@@ -195,17 +196,6 @@ class Deliverer:
         status, error = verdict.status, verdict.error
         if status == ledger.PENDING and final:
             status, error = ledger.FAILED, f"retries exhausted: {error}"
-        await ledger.record_attempt(
-            conn,
-            envelope.event_id,
-            target.endpoint_id,
-            attempt=number,
-            result="retry" if status == ledger.PENDING else status,
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            error=result.error or verdict.error,
-            response_excerpt=result.excerpt,
-        )
         wait: float | None = None
         next_at: datetime | None = None
         if status == ledger.SUCCEEDED:
@@ -218,10 +208,25 @@ class Deliverer:
             )
             if disabled and status == ledger.PENDING:
                 status, error = ledger.FAILED, f"endpoint disabled after failing: {error}"
+        await ledger.record_attempt(
+            conn,
+            envelope.event_id,
+            target.endpoint_id,
+            attempt=number,
+            result="retry" if status == ledger.PENDING else status,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error or verdict.error,
+            response_excerpt=result.excerpt,
+            at=started,
+        )
         if status == ledger.PENDING:
-            wait = max(scheduled_s, result.retry_after_s or 0.0)
-            early = wait * self.policy.retry_jitter + 0.5
-            next_at = datetime.now(UTC) + timedelta(seconds=max(0.0, wait - early))
+            # Jitter may bring the message back a little early: tolerate that for the
+            # schedule, never for the receiver's Retry-After.
+            retry_after = result.retry_after_s or 0.0
+            wait = max(scheduled_s, retry_after)
+            earliest = max(scheduled_s * (1 - self.policy.retry_jitter), retry_after)
+            next_at = started + timedelta(seconds=result.duration_ms / 1000 + earliest)
         await ledger.update_delivery(
             conn,
             envelope.event_id,

@@ -88,9 +88,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def settings_for(
-    database_url: str, amqp_url: str, topology: Topology
-) -> Callable[..., Settings]:
+def settings_for(database_url: str, amqp_url: str, topology: Topology) -> Callable[..., Settings]:
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": database_url,

@@ -3,7 +3,9 @@ idempotency and fan-out, against a real HTTP receiver, real RabbitMQ and real Po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aio_pika.abc import AbstractQueue
 
@@ -162,20 +164,23 @@ async def test_an_event_fans_out_to_the_users_endpoints_and_global_ones_only(
 
 
 async def test_retry_after_is_honoured_before_the_next_attempt(
-    service: WebhookService, receiver: Receiver
+    service_factory: Callable[..., Any], receiver: Receiver
 ) -> None:
-    user = unique_user()
-    endpoint = await service.register(receiver, "busy", user_token(user))
-    receiver.script("busy", Reply(429, headers={"retry-after": "1"}), 200)
+    async with service_factory(retry_delays_ms=(100, 200, 1500)) as service:
+        user = unique_user()
+        endpoint = await service.register(receiver, "busy", user_token(user))
+        receiver.script("busy", Reply(429, headers={"retry-after": "1"}), 200)
 
-    await service.publish(created_event(user))
+        await service.publish(created_event(user))
 
-    attempts = await eventually(
-        lambda: service.attempts(endpoint["id"]), lambda seen: len(seen) == 2, what="2 attempts"
-    )
+        attempts = await eventually(
+            lambda: service.attempts(endpoint["id"]),
+            lambda seen: len(seen) == 2,
+            what="2 attempts",
+        )
     assert [a["status_code"] for a in attempts] == [429, 200]
-    gap = datetime.fromisoformat(attempts[1]["at"]) - datetime.fromisoformat(attempts[0]["at"])
-    assert gap >= timedelta(seconds=1)
+    first, second = (datetime.fromisoformat(a["at"]) for a in attempts)
+    assert second - first >= timedelta(seconds=1), attempts
 
 
 async def test_a_redirect_is_not_followed(service: WebhookService, receiver: Receiver) -> None:
