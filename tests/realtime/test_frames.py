@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import os
-import socket
-import struct
-
 import aio_pika
 
 from contracts.realtime import REALTIME_PUSH, RealtimePush
 from contracts.topology import Topology, routing_key
 from tests.realtime.conftest import StartRealtime, new_user, token
-from tests.realtime.sockets import Tab
+from tests.realtime.sockets import Tab, close_code_after_reading_everything, stalled_socket
 from tests.support.waiting import eventually
 
 
@@ -104,7 +98,7 @@ async def test_a_client_that_stops_reading_is_closed_4008_and_a_reader_keeps_rec
     user = new_user()
     reader = await Tab.open(realtime.url(token(user)), max_size=None)
     await reader.established()
-    stalled = await _stalled_socket(realtime.port, token(user))
+    stalled = await stalled_socket(realtime.port, token(user))
 
     channel = await amqp_connection.channel()
     exchange = await channel.get_exchange(topology.events_exchange)
@@ -125,60 +119,7 @@ async def test_a_client_that_stops_reading_is_closed_4008_and_a_reader_keeps_rec
         lambda n: n == 1,
         what="one slow-consumer close",
     )
-    assert await _close_code_after_reading_everything(stalled) == 4008
+    assert await close_code_after_reading_everything(stalled) == 4008
     assert reader.close_code is None
     await channel.close()
     await reader.close()
-
-
-async def _stalled_socket(port: int, tok: str) -> socket.socket:
-    """A WebSocket handshake over a tiny receive buffer, then never read again."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    loop = asyncio.get_running_loop()
-    await loop.sock_connect(sock, ("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /api/v1/ws/notifications?token={tok} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    await loop.sock_sendall(sock, request.encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += await loop.sock_recv(sock, 1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
-
-
-async def _close_code_after_reading_everything(sock: socket.socket) -> int | None:
-    """Read frames until the server's close frame; its code."""
-    loop = asyncio.get_running_loop()
-    buffer = b""
-
-    async def need(n: int) -> None:
-        nonlocal buffer
-        while len(buffer) < n:
-            chunk = await asyncio.wait_for(loop.sock_recv(sock, 1 << 20), 20)
-            if not chunk:
-                raise AssertionError("connection ended without a close frame")
-            buffer += chunk
-
-    try:
-        while True:
-            await need(2)
-            opcode, length = buffer[0] & 0x0F, buffer[1] & 0x7F
-            offset = 2
-            if length == 126:
-                await need(4)
-                length, offset = struct.unpack("!H", buffer[2:4])[0], 4
-            elif length == 127:
-                await need(10)
-                length, offset = struct.unpack("!Q", buffer[2:10])[0], 10
-            await need(offset + length)
-            payload, buffer = buffer[offset : offset + length], buffer[offset + length :]
-            if opcode == 0x8:
-                return int(struct.unpack("!H", payload[:2])[0]) if len(payload) >= 2 else None
-    finally:
-        sock.close()
