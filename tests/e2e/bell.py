@@ -18,12 +18,16 @@ class BellPage:
         self.badge: Locator = page.get_by_test_id("tocsin-badge")
         self.dot: Locator = page.get_by_test_id("tocsin-connection")
         self.panel: Locator = page.get_by_role("region", name="Recent notifications")
+        self.sockets: list[Any] = []  # WebSockets the page opened, when opened through `open`
 
     @classmethod
     def open(cls, context: Any, system: System, user: str) -> BellPage:
         page = context.new_page()
+        sockets: list[Any] = []
+        page.on("websocket", sockets.append)
         page.goto(system.page_url(user))
         bell = cls(page)
+        bell.sockets = sockets
         bell.expect_state("connected")
         return bell
 

@@ -150,6 +150,7 @@ def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[Syste
             "DATABASE_URL": database_url,
             "CORS_ORIGINS": demo_origin,
             "INCIDENTS_ENABLED": "false",
+            "DELIVERIES_ENABLED": "false",
             "RELAY_POLL_INTERVAL_S": "0.2",
         },
         health_url=f"{api_url}/readyz",

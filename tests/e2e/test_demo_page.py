@@ -15,11 +15,15 @@ from tests.e2e.test_bell import title
 def test_signing_in_shows_the_bell_connected(system: System, context: Any) -> None:
     user = system.new_user()
     page = context.new_page()
+    sockets: list[Any] = []
+    page.on("websocket", sockets.append)
     page.goto(system.demo_url)
     page.get_by_role("button", name=user).click()
     expect(page.get_by_test_id("signed-in-as")).to_have_text(f"Signed in as {user}")
     BellPage(page).expect_state("connected")
     expect(page.get_by_test_id("connection-status")).to_have_text("connected")
+    # The demo renders in React StrictMode, which mounts effects twice: still one socket.
+    assert len(sockets) == 1
 
 
 def test_the_demo_form_sends_to_one_user_and_broadcast_reaches_everyone(

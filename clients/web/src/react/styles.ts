@@ -20,8 +20,8 @@ const CSS = `
 .tocsin-panel{position:absolute;right:0;top:48px;z-index:1000;width:360px;max-width:calc(100vw - 24px);background:var(--t-bg);border:1px solid var(--t-line);border-radius:12px;box-shadow:var(--t-shadow);overflow:hidden}
 .tocsin-head{display:flex;align-items:center;justify-content:space-between;padding:12px 14px;border-bottom:1px solid var(--t-line)}
 .tocsin-head h2{margin:0;font-size:15px}
-.tocsin-link{background:none;border:0;padding:2px 4px;color:var(--t-accent);font-size:13px;text-decoration:none}
-.tocsin-link:disabled{color:var(--t-muted);cursor:default}
+.tocsin .tocsin-link{background:none;border:0;padding:2px 4px;color:var(--t-accent);font-size:13px;text-decoration:none}
+.tocsin .tocsin-link:disabled{color:var(--t-muted);cursor:default}
 .tocsin-list{list-style:none;margin:0;padding:0;max-height:380px;overflow:auto}
 .tocsin-item{display:flex;gap:10px;width:100%;padding:11px 14px;border:0;border-bottom:1px solid var(--t-line);background:none;text-align:left}
 .tocsin-item:hover{background:var(--t-hover)}
