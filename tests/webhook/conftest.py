@@ -219,3 +219,17 @@ async def drain(queue: AbstractQueue, count: int, timeout: float = 15.0) -> list
 
     await eventually(read, lambda n: n >= count, timeout=timeout, what=f"{count} events")
     return seen
+
+
+async def publish_events(amqp_url: str, topology: Topology, events: list[EventEnvelope]) -> None:
+    """Publish events to the events exchange (which must exist) with confirms."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(topology.events_exchange)
+        for envelope in events:
+            await publish_confirmed(
+                exchange, envelope_message(envelope), routing_key(envelope.type, envelope.user_id)
+            )
+    finally:
+        await connection.close()
