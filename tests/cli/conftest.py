@@ -14,6 +14,7 @@ import pytest
 
 from contracts.topology import Topology
 from messaging import registry
+from tests.cli.eventstore import EventStore
 
 TOCSIN = str(Path(sys.executable).parent / "tocsin")
 JWT_SECRET = "cli-test-secret"
@@ -102,3 +103,10 @@ async def depth(connection: aio_pika.abc.AbstractConnection, name: str) -> int:
     count = int(queue.declaration_result.message_count or 0)
     await channel.close()
     return count
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    events = EventStore(database_url)
+    yield events
+    await events.remove_added()
