@@ -1,0 +1,257 @@
+"""Incident events/s ingested end to end: published on the incidents exchange → notifications
+committed → `notification.created` on the events exchange.
+
+python -m bench.incident_ingest [--events 1000] [--workers 1]
+
+Starts the notification service as a real process (its own database and broker namespace,
+both removed at the end), publishes incident events with the IncidentPublisher (confirms,
+pipelined), and waits for every `notification.created` on a queue bound to the events
+exchange. Latency is per incident event: publish start → its last `notification.created`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import httpx
+import orjson
+
+from contracts.incidents import Incident, IncidentCreated, IncidentEvent, Person, Severity
+from contracts.topology import Topology
+from messaging.incidents import IncidentPublisher
+from messaging.topology import declare_consumer, declare_events_exchange
+from services.notification.incidents import consumer_spec
+from services.notification.migrations import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+DATABASE_SERVER = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tocsin")
+AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+PIPELINE = 200
+
+
+@dataclass
+class Row:
+    scenario: str
+    events: int
+    notifications: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    @property
+    def notifications_per_s(self) -> float:
+        return self.notifications / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_database(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def events(count: int, recipients: int) -> list[IncidentEvent]:
+    run = uuid.uuid4().hex[:6]
+    actor = Person(id=f"bench-actor-{run}")
+    made: list[IncidentEvent] = []
+    for i in range(count):
+        incident_id = f"bench-{run}-{i}"
+        made.append(
+            IncidentCreated(
+                event_id=str(uuid.uuid4()),
+                occurred_at=datetime.now(UTC),
+                incident=Incident(
+                    id=incident_id,
+                    key=f"INC-2024-{i:04d}",
+                    title="Bench incident",
+                    severity=Severity.SEV2,
+                    status="open",
+                    url=f"/incidents/{incident_id}",
+                ),
+                actor=actor,
+                watchers=[
+                    actor,
+                    *(Person(id=f"bench-{run}-u{(i + k) % 500}") for k in range(recipients)),
+                ],
+            )
+        )
+    return made
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def run_scenario(
+    name: str, topology: Topology, count: int, recipients: int, probe: aio_pika.abc.AbstractQueue
+) -> Row:
+    batch = events(count, recipients)
+    expected = {e.incident.id: recipients for e in batch}
+    started: dict[str, float] = {}
+    finished: dict[str, float] = {}
+    done = asyncio.Event()
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        data = orjson.loads(message.body)["data"]["notification"]
+        incident_id = data.get("entity_id")
+        if incident_id in expected:
+            expected[incident_id] -= 1
+            if expected[incident_id] == 0:
+                finished[incident_id] = time.perf_counter()
+                if len(finished) == count:
+                    done.set()
+
+    tag = await probe.consume(on_message, no_ack=True)
+    async with IncidentPublisher(AMQP_URL, namespace=topology.namespace) as publisher:
+        t0 = time.perf_counter()
+        for start in range(0, count, PIPELINE):
+            chunk = batch[start : start + PIPELINE]
+            for event in chunk:
+                started[event.incident.id] = time.perf_counter()
+            await asyncio.gather(*(publisher.publish(e) for e in chunk))
+        await asyncio.wait_for(done.wait(), timeout=300)
+        elapsed = time.perf_counter() - t0
+    await probe.cancel(tag)
+    latencies = [(finished[i] - started[i]) * 1000 for i in finished]
+    return Row(
+        name,
+        count,
+        count * recipients,
+        elapsed,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+    )
+
+
+async def bench(count: int, workers: int) -> list[Row]:
+    database = f"tocsin_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(with_database(DATABASE_SERVER, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    database_url = with_database(DATABASE_SERVER, database)
+    topology = Topology(f"tocsin-bench-{uuid.uuid4().hex[:8]}")
+    spec = consumer_spec(topology)
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    channel = await connection.channel()
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        await asyncio.to_thread(upgrade, database_url)
+        exchange = await declare_events_exchange(channel, topology)
+        await channel.declare_exchange(
+            topology.incidents_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await declare_consumer(channel, topology, spec)
+        probe = await channel.declare_queue(f"{topology.namespace}.probe")
+        await probe.bind(exchange, "notification.created.*")
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": AMQP_URL,
+            "TOCSIN_NAMESPACE": topology.namespace,
+            "JWT_SECRET": "bench",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WORKERS": str(workers),
+            "LOG_LEVEL": "WARNING",
+            "RELAY_POLL_INTERVAL_S": "0.2",
+        }
+        process = start_service(env)
+        await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        rows = [await run_scenario("warm-up", topology, min(100, count), 1, probe)]
+        rows.append(await run_scenario("1 recipient / event", topology, count, 1, probe))
+        rows.append(await run_scenario("10 recipients / event", topology, count, 10, probe))
+        return rows[1:]
+    finally:
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        channel = await connection.channel()
+        for queue in (
+            f"{topology.namespace}.probe",
+            topology.queue(spec.name),
+            topology.dead_letter_queue(spec.name),
+            *(topology.retry_queue(spec.name, d) for d in spec.retry_delays_ms),
+        ):
+            await channel.queue_delete(queue)
+        await channel.exchange_delete(topology.events_exchange)
+        await channel.exchange_delete(topology.incidents_exchange)
+        await connection.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+
+
+def start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.notification"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"notification service exited with {process.returncode}")
+            try:
+                if (await client.get(url, timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("notification service did not become healthy in 30 s")
+
+
+def print_table(rows: list[Row], workers: int) -> None:
+    print(f"incident ingest, end to end (notification service: {workers} worker process(es))")
+    header = (
+        f"{'scenario':<24}{'events':>8}{'notifs':>8}{'seconds':>9}"
+        f"{'events/s':>10}{'notifs/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.scenario:<24}{r.events:>8}{r.notifications:>8}{r.seconds:>9.2f}"
+            f"{r.events_per_s:>10.0f}{r.notifications_per_s:>10.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    print_table(asyncio.run(bench(args.events, args.workers)), args.workers)
+
+
+if __name__ == "__main__":
+    main()
