@@ -28,7 +28,7 @@ class Settings(BaseSettings):
 
     notification_api_url: str = "http://127.0.0.1:8000"
     notification_api_token: str | None = None
-    catchup_limit: int = Field(default=1000, ge=1, le=10_000)
+    catchup_limit: int = Field(default=1000, ge=1, le=1000)
     catchup_timeout_s: float = 5.0
 
     allowed_origins: str = Field(

@@ -18,6 +18,7 @@ from contracts.notifications import NotificationStats
 from contracts.topology import Topology, routing_key
 from contracts.websocket import WS_PATH
 from identity import JwtSettings, mint_token
+from identity.tokens import WRITE_SCOPE
 from messaging.publisher import envelope_message
 from messaging.topology import declare_events_exchange
 from tests.support.infra import free_port
@@ -166,3 +167,68 @@ def created(user_id: str, seq: int, notification_id: str | None = None) -> Event
         unread=seq,
         total=seq,
     )
+
+
+@dataclass
+class NotificationApi:
+    """The real notification service, as a process, and a client of its REST API."""
+
+    process: ServiceProcess
+    url: str
+
+    def service_headers(self) -> dict[str, str]:
+        tok = mint_token(JWT, f"svc-{uuid.uuid4().hex[:6]}", scopes=[WRITE_SCOPE])
+        return {"Authorization": f"Bearer {tok}"}
+
+    async def create(self, user_ids: list[str], title: str = "Disk full") -> list[str]:
+        """Create a notification for each user; their ids, in the order of `user_ids`."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            response = await client.post(
+                "/api/v1/notifications",
+                json={
+                    "recipients": user_ids,
+                    "type": "incident_created",
+                    "priority": "high",
+                    "title": title,
+                    "entity_type": "incident",
+                    "entity_id": "inc-1",
+                },
+                headers=self.service_headers(),
+            )
+        assert response.status_code == 201, response.text
+        by_user = {n["user_id"]: n["id"] for n in response.json()["notifications"]}
+        return [by_user[u] for u in user_ids]
+
+    async def as_user(self, user_id: str, method: str, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            response = await client.request(
+                method, f"/api/v1{path}", headers={"Authorization": f"Bearer {token(user_id)}"}
+            )
+        assert response.status_code < 300, response.text
+        return response
+
+
+@pytest.fixture
+def notification_api(
+    database_url: str, amqp_url: str, topology: Topology, broker_cleanup: list[str]
+) -> Iterator[NotificationApi]:
+    port = free_port()
+    process = ServiceProcess.python_module(
+        f"notification-{topology.namespace}",
+        "services.notification",
+        {
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "TOCSIN_NAMESPACE": topology.namespace,
+            "JWT_SECRET": JWT_SECRET,
+            "INCIDENTS_ENABLED": "false",
+            "RELAY_POLL_INTERVAL_S": "0.2",
+            "DB_POOL_SIZE": "5",
+        },
+        health_url=f"http://127.0.0.1:{port}/readyz",
+    )
+    process.start()
+    yield NotificationApi(process, f"http://127.0.0.1:{port}")
+    process.stop()
