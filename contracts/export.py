@@ -19,6 +19,7 @@ from contracts import asyncapi
 from contracts.events import EVENT_DATA_MODELS, EventEnvelope
 from contracts.incidents import INCIDENT_EVENT_MODELS
 from contracts.notifications import NotificationData, NotificationStats
+from contracts.realtime import RealtimePush
 from contracts.websocket import ConnectionEstablished, ServerMessage
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -36,6 +37,7 @@ def message_models() -> dict[str, type[BaseModel]]:
         "notification-stats": NotificationStats,
         "ws-server-message": ServerMessage,
         "ws-connection-established": ConnectionEstablished,
+        "realtime.push": RealtimePush,
     }
     for event_type, model in EVENT_DATA_MODELS.items():
         models[f"{event_type.value}.data"] = model
