@@ -17,9 +17,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
 from services.notification import announcements, http_errors
+from services.notification.deliveries import deliveries_worker
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay
-from services.notification.routes import health, internal, services, users
+from services.notification.routes import health, internal, services, unsubscribe, users
 from services.notification.service import NotificationService
 from services.notification.settings import Settings
 
@@ -61,6 +62,8 @@ def default_workers(settings: Settings) -> list[Worker]:
         workers.append(run_relay)
     if settings.incidents_enabled:
         workers.append(incident_worker(settings.incident_rules_path))
+    if settings.deliveries_enabled:
+        workers.append(deliveries_worker)
     return workers
 
 
@@ -111,6 +114,7 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
     app.include_router(services.router, prefix=API_PREFIX)
     app.include_router(announcements.router, prefix=API_PREFIX)
     app.include_router(internal.router, prefix=API_PREFIX)
+    app.include_router(unsubscribe.router, prefix=API_PREFIX)
     return app
 
 

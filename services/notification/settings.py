@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     incident_rules_path: Path | None = Field(
         default=None, description="Rules file; default services/notification/incidents/rules.yaml."
     )
+    deliveries_enabled: bool = Field(
+        default=True, description="Record delivery.* outcomes (services/notification/deliveries)."
+    )
+    unsubscribe_secret: str = Field(
+        default="change-me-unsubscribe-secret",
+        description="Verifies email unsubscribe links; the email consumer's UNSUBSCRIBE_SECRET.",
+    )
 
     @property
     def topology(self) -> Topology:

@@ -30,6 +30,7 @@ def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
         jwt_secret=JWT_SECRET,
         relay_poll_interval_s=0.2,
         db_pool_size=4,
+        deliveries_enabled=False,  # its queues are tested in tests/deliveries
     )
 
 

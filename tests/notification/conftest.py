@@ -33,6 +33,7 @@ def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
         relay_poll_interval_s=0.2,
         db_pool_size=5,
         incidents_enabled=False,  # the incident consumer's queues are tested in tests/incidents
+        deliveries_enabled=False,  # the delivery-status consumer is tested in tests/deliveries
     )
 
 

@@ -145,6 +145,7 @@ async def test_list_filters_by_unread_type_and_priority(
         "entity_url",
         "is_read",
         "created_at",
+        "deliveries",  # per-channel delivery status, see tests/deliveries
     }
 
 

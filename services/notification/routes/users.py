@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from contracts.notifications import NOTIFICATION_TYPE_PATTERN, Channel, NotificationData, Priority
 from services.notification.auth import User
+from services.notification.deliveries import NotificationDetail, notification_detail
 from services.notification.payloads import (
     PAGE_SIZE_MAX,
     NotificationPage,
@@ -57,10 +58,11 @@ async def read_all(user: User, service: Service) -> dict[str, Any]:
 
 
 @router.get(
-    "/notifications/{notification_id}", response_model=NotificationData, responses=NOT_FOUND
+    "/notifications/{notification_id}", response_model=NotificationDetail, responses=NOT_FOUND
 )
 async def get_notification(notification_id: str, user: User, service: Service) -> dict[str, Any]:
-    return await service.get(user.user_id, notification_id)
+    """The notification and, per channel, its latest delivery outcome (`deliveries`)."""
+    return await notification_detail(service, user.user_id, notification_id)
 
 
 @router.post(

@@ -1,0 +1,223 @@
+"""Delivery status per notification and channel, recorded from `delivery.*` events.
+
+The email and webhook consumers publish `delivery.succeeded` / `delivery.failed`
+(contracts.DeliveryOutcome). This module consumes them from the quorum queue
+`<ns>.notification-deliveries` (bound to `delivery.succeeded.*` and `delivery.failed.*`) and
+keeps the latest outcome per (notification, channel, target): an outcome older than the one
+recorded never overwrites it. Idempotent by event id (`processed_delivery_events`, written in
+the same transaction). `GET /api/v1/notifications/{id}` shows the result as `deliveries`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contracts.events import DeliveryOutcome, EventEnvelope, EventType, event_from_json
+from contracts.notifications import NotificationData
+from contracts.topology import Topology, binding_for_type
+from messaging.consuming import PermanentFailure, RetryingConsumer
+from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
+
+if TYPE_CHECKING:
+    from services.notification.app import AppContext
+    from services.notification.service import NotificationService
+
+logger = logging.getLogger(__name__)
+
+CONSUMER_NAME = "notification-deliveries"
+RECONNECT_DELAY_S = 2.0
+STATUS_OF = {EventType.DELIVERY_SUCCEEDED: "succeeded", EventType.DELIVERY_FAILED: "failed"}
+
+metadata = MetaData(schema="notification")
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("notification_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("target", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event_id", Text, nullable=False),
+)
+processed_delivery_events = Table(
+    "processed_delivery_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("processed_at", DateTime(timezone=True)),
+)
+
+
+class DeliveryStatus(BaseModel):
+    """The latest outcome of one channel; `targets` lists each target when there are several
+    (a notification delivered to more than one webhook endpoint)."""
+
+    status: str
+    attempts: int
+    detail: str | None = None
+    at: datetime
+    target: str | None = None
+    targets: list[DeliveryStatus] | None = None
+
+
+class NotificationDetail(NotificationData):
+    deliveries: dict[str, DeliveryStatus] = {}
+
+
+def consumer_spec(topology: Topology) -> ConsumerSpec:
+    return ConsumerSpec(
+        name=CONSUMER_NAME,
+        exchange=topology.events_exchange,
+        bindings=[
+            binding_for_type(EventType.DELIVERY_SUCCEEDED),
+            binding_for_type(EventType.DELIVERY_FAILED),
+        ],
+    )
+
+
+async def record_outcome(engine: AsyncEngine, envelope: EventEnvelope) -> bool:
+    """Record a delivery outcome; False when this event was recorded before.
+    Raises pydantic.ValidationError / KeyError for an event that is not an outcome."""
+    status = STATUS_OF[envelope.type]
+    outcome = envelope.data_as(DeliveryOutcome)
+    async with engine.begin() as connection:
+        first = await connection.execute(
+            insert(processed_delivery_events)
+            .values(event_id=envelope.event_id, processed_at=envelope.occurred_at)
+            .on_conflict_do_nothing()
+            .returning(processed_delivery_events.c.event_id)
+        )
+        if first.first() is None:
+            return False
+        statement = insert(deliveries).values(
+            notification_id=outcome.notification_id,
+            channel=outcome.channel.value,
+            target=outcome.target or "",
+            user_id=envelope.user_id,
+            status=status,
+            attempts=outcome.attempts,
+            detail=outcome.detail,
+            at=envelope.occurred_at,
+            event_id=envelope.event_id,
+        )
+        changed = ("user_id", "status", "attempts", "detail", "at", "event_id")
+        await connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    deliveries.c.notification_id,
+                    deliveries.c.channel,
+                    deliveries.c.target,
+                ],
+                set_={name: statement.excluded[name] for name in changed},
+                where=deliveries.c.at <= statement.excluded.at,
+            )
+        )
+    return True
+
+
+async def deliveries_of(
+    connection: AsyncConnection, user_id: str, notification_id: str
+) -> dict[str, DeliveryStatus]:
+    """Per channel, the latest outcome (and every target's when there are several)."""
+    rows = (
+        await connection.execute(
+            select(deliveries)
+            .where(deliveries.c.notification_id == notification_id, deliveries.c.user_id == user_id)
+            .order_by(deliveries.c.channel, deliveries.c.at.desc())
+        )
+    ).all()
+    result: dict[str, DeliveryStatus] = {}
+    for row in rows:
+        status = DeliveryStatus(
+            status=row.status,
+            attempts=row.attempts,
+            detail=row.detail,
+            at=row.at,
+            target=row.target or None,
+        )
+        latest = result.get(row.channel)
+        if latest is None:
+            result[row.channel] = status
+        else:
+            if latest.targets is None:
+                latest.targets = [latest.model_copy()]
+            latest.targets.append(status)
+    return result
+
+
+async def notification_detail(
+    service: NotificationService, user_id: str, notification_id: str
+) -> dict[str, Any]:
+    """The notification with its delivery status; raises NotificationNotFound."""
+    found = await service.get(user_id, notification_id)
+    async with service.engine.connect() as connection:
+        found["deliveries"] = await deliveries_of(connection, user_id, found["id"])
+    return found
+
+
+class DeliveryHandler:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, message: AbstractIncomingMessage, attempt: int) -> None:
+        try:
+            envelope = event_from_json(message.body)
+        except (ValidationError, ValueError) as exc:
+            raise PermanentFailure("invalid_message", str(exc)[:500]) from None
+        if envelope.type not in STATUS_OF:
+            raise PermanentFailure("unknown_event_type", f"type {envelope.type!r}")
+        try:
+            recorded = await record_outcome(self.engine, envelope)
+        except ValidationError as exc:
+            raise PermanentFailure("invalid_payload", str(exc)[:500]) from None
+        logger.info(
+            "delivery outcome recorded" if recorded else "duplicate delivery outcome",
+            extra={"event_id": envelope.event_id, "user_id": envelope.user_id},
+        )
+
+
+async def consume_deliveries(engine: AsyncEngine, amqp_url: str, topology: Topology) -> None:
+    """Consume until cancelled; reconnect after the broker goes away or was never there."""
+    spec = consumer_spec(topology)
+    while True:
+        try:
+            connection = await aio_pika.connect_robust(amqp_url, timeout=10)
+        except Exception as exc:
+            logger.warning("deliveries consumer cannot reach RabbitMQ: %s", exc)
+            await asyncio.sleep(RECONNECT_DELAY_S)
+            continue
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=spec.prefetch)
+            await declare_events_exchange(channel, topology)
+            queue = await declare_consumer(channel, topology, spec)
+            await queue.consume(RetryingConsumer(channel, topology, spec, DeliveryHandler(engine)))
+            logger.info("deliveries consumer started", extra={"queue": queue.name})
+            await asyncio.Future()  # until cancelled; the robust connection reconnects
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("deliveries consumer failed; restarting")
+            await asyncio.sleep(RECONNECT_DELAY_S)
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
+async def deliveries_worker(context: AppContext) -> None:
+    """The background worker the notification app runs (setting DELIVERIES_ENABLED)."""
+    settings = context.settings
+    await consume_deliveries(context.service.engine, settings.amqp_url, settings.topology)

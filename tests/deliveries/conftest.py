@@ -1,0 +1,110 @@
+"""The notification service (relay + delivery-status consumer) and the email consumer, both
+in-process, over real Postgres, RabbitMQ and an in-process SMTP server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from contracts.topology import Topology
+from identity import JwtSettings, mint_token
+from identity.tokens import WRITE_SCOPE
+from messaging.topology import DEFAULT_RETRY_DELAYS_MS
+from services.notification.app import create_app
+from services.notification.deliveries import CONSUMER_NAME
+from services.notification.settings import Settings
+from tests.email.conftest import (  # noqa: F401 - fixtures
+    UNSUBSCRIBE_SECRET,
+    email_app,
+    email_db,
+    email_settings,
+    smtp,
+)
+
+JWT_SECRET = "test-secret-for-deliveries"
+JWT = JwtSettings(secret=JWT_SECRET)
+
+
+@pytest.fixture
+def notification_settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
+    return Settings(
+        database_url=database_url,
+        amqp_url=amqp_url,
+        namespace=topology.namespace,
+        jwt_secret=JWT_SECRET,
+        relay_poll_interval_s=0.2,
+        db_pool_size=4,
+        incidents_enabled=False,
+        deliveries_enabled=True,
+        unsubscribe_secret=UNSUBSCRIBE_SECRET,
+    )
+
+
+@pytest.fixture
+async def api(
+    notification_settings: Settings, topology: Topology, broker_cleanup: list[str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The notification service with its relay and delivery-status consumer running."""
+    broker_cleanup.extend(
+        [
+            topology.queue(CONSUMER_NAME),
+            topology.dead_letter_queue(CONSUMER_NAME),
+            *(topology.retry_queue(CONSUMER_NAME, d) for d in DEFAULT_RETRY_DELAYS_MS),
+        ]
+    )
+    app: FastAPI = create_app(notification_settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://notification.test"
+        ) as client,
+    ):
+        yield client
+
+
+def user_headers(user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(JWT, user_id)}"}
+
+
+def service_headers() -> dict[str, str]:
+    token = mint_token(JWT, f"svc-{uuid.uuid4().hex[:8]}", scopes=[WRITE_SCOPE])
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def subscribe(api: httpx.AsyncClient, user_id: str, email: str) -> None:
+    response = await api.put(
+        f"/api/v1/subscribers/{user_id}",
+        json={"email": email, "name": "Grace Hopper", "locale": None},
+        headers=service_headers(),
+    )
+    assert response.status_code == 200, response.text
+
+
+async def notify(
+    api: httpx.AsyncClient, user_id: str, notification_type: str = "incident_created"
+) -> str:
+    response = await api.post(
+        "/api/v1/notifications",
+        json={
+            "recipients": [user_id],
+            "type": notification_type,
+            "priority": "high",
+            "title": "Disk almost full on db-1",
+            "message": "92% used",
+        },
+        headers=service_headers(),
+    )
+    assert response.status_code in (200, 201), response.text
+    return str(response.json()["notifications"][0]["id"])
+
+
+async def deliveries(api: httpx.AsyncClient, user_id: str, notification_id: str) -> dict:
+    response = await api.get(
+        f"/api/v1/notifications/{notification_id}", headers=user_headers(user_id)
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json().get("deliveries") or {})
