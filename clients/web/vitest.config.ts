@@ -1,5 +1,6 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  test: { include: ["test/**/*.test.ts"], environment: "node", testTimeout: 15000 },
+  esbuild: { jsx: "automatic" },
+  test: { include: ["test/**/*.test.{ts,tsx}"], environment: "node", testTimeout: 15000 },
 });

@@ -130,6 +130,26 @@ describe("NotificationClient", () => {
     await eventually(() => server.connections.length === 5 && client?.state === "connected", "connected again");
   });
 
+  it.each([1001, 1006, 4008, 4029])("reconnects with backoff after close %i", async (code) => {
+    server.onConnection = (c, i) => (i === 0 ? establish(c) : establish(c, { seq: 0 }));
+    const seen = start();
+    await eventually(() => client?.state === "connected", "connected");
+    if (code === 1006) server.last.socket.terminate();
+    else server.last.socket.close(code);
+    await eventually(() => server.connections.length === 2 && client?.state === "connected", "reconnected");
+    expect(seen.states).toEqual(["connecting", "connected", "disconnected", "connecting", "connected"]);
+  });
+
+  it("backs off instead of looping when fresh tokens keep being refused (4002)", async () => {
+    let issued = 0;
+    server.onConnection = (c) => c.socket.close(4002, "invalid token");
+    const seen = start({ getToken: () => `token-${++issued}`, maxReconnectAttempts: 2, reconnectInterval: 5 });
+    await eventually(() => client?.state === "error", "error state");
+    expect(server.connections.length).toBe(3);
+    expect(issued).toBe(3);
+    expect(seen.errors.map((e) => e.code)).toEqual(["reconnect_exhausted"]);
+  });
+
   it.each([4001, 4003])("stops and reports an auth error on close %i", async (code) => {
     server.onConnection = (c) => c.socket.close(code, "auth");
     const seen = start({ reconnectInterval: 1 });

@@ -61,10 +61,10 @@ function BellIcon() {
  */
 export function NotificationBell(props: NotificationBellProps) {
   const { apiUrl, wsUrl } = resolveEndpoints({ apiUrl: props.apiUrl, wsUrl: props.wsUrl });
-  const tokenRef = useRef(props);
-  tokenRef.current = props;
+  const latest = useRef(props);
+  latest.current = props;
   const getToken = useCallback<TokenSource>(
-    () => (tokenRef.current.getToken ? tokenRef.current.getToken() : tokenRef.current.token),
+    () => (latest.current.getToken ? latest.current.getToken() : latest.current.token),
     [],
   );
   const { feed, reload, apply, markRead, markAllRead } = useNotificationFeed(apiUrl, getToken, props.limit);
@@ -85,7 +85,7 @@ export function NotificationBell(props: NotificationBellProps) {
   });
 
   useEffect(injectStyles, []);
-  useEffect(() => props.onConnectionStateChange?.(connectionState), [connectionState]); // eslint-disable-line
+  useEffect(() => latest.current.onConnectionStateChange?.(connectionState), [connectionState]);
 
   useEffect(() => {
     if (!open) return;
