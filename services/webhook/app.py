@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from contracts.topology import Topology
 from database.engine import create_engine
+from observability.tracing import TraceparentMiddleware
 from services.webhook import api
 from services.webhook.consumer import WebhookConsumer, consumer_spec
 from services.webhook.delivery import Deliverer, DeliveryPolicy
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Register webhook endpoints and inspect their delivery attempts.",
         lifespan=lifespan,
     )
+    app.add_middleware(TraceparentMiddleware)
     api.install(app)
     return app
 

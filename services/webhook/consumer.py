@@ -20,11 +20,14 @@ from aio_pika.abc import (
 from pydantic import ValidationError
 
 from contracts.events import EVENT_DATA_MODELS, NOTIFICATION_EVENT_TYPES, event_from_json
+from contracts.headers import is_forced
 from contracts.topology import BROADCAST_BINDING, Topology, binding_for_type
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
+from observability.tracing import trace_from_headers, use_trace
 from services.webhook.delivery import Deliverer
 from services.webhook.metrics import Metrics
+from services.webhook.settings import DEFAULT_RETRY_DELAYS_MS
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +37,9 @@ STOP_GRACE_S = 20.0
 
 def consumer_spec(
     topology: Topology,
-    retry_delays_ms: Sequence[int],
-    delivery_limit: int,
-    prefetch: int,
+    retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS,
+    delivery_limit: int = 20,
+    prefetch: int = 32,
 ) -> ConsumerSpec:
     """Queue `<ns>.webhook`, bound to every per-user notification event type and broadcasts."""
     bindings = [binding_for_type(t.value) for t in NOTIFICATION_EVENT_TYPES]
@@ -105,19 +108,23 @@ class WebhookConsumer:
         return self._channel is not None and not self._channel.is_closed
 
     async def _handle(self, message: AbstractIncomingMessage, attempt: int) -> None:
-        try:
-            envelope = event_from_json(message.body)
-            envelope.data_as(EVENT_DATA_MODELS[envelope.type])
-        except ValidationError as exc:
-            raise PermanentFailure("invalid_event", str(exc)[:500]) from exc
-        self._in_flight += 1
-        self._idle.clear()
-        try:
-            await self.deliverer.handle(envelope, attempt)
-        finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+        with use_trace(trace_from_headers(message.headers)):
+            try:
+                envelope = event_from_json(message.body)
+                envelope.data_as(EVENT_DATA_MODELS[envelope.type])
+            except ValidationError as exc:
+                raise PermanentFailure("invalid_event", str(exc)[:500]) from exc
+            # A forced replay re-sends what was delivered before, once: its retries must not
+            # re-send to the endpoints that succeeded during the replay.
+            force = is_forced(dict(message.headers or {})) and attempt == 1
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await self.deliverer.handle(envelope, attempt, force=force)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
 
     def _count(self, outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
         self.metrics.messages.labels(outcome, reason or "").inc()

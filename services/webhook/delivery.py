@@ -117,9 +117,11 @@ class Deliverer:
         self.publish_outcome = publish_outcome
         self._slots = asyncio.Semaphore(max_concurrency)
 
-    async def handle(self, envelope: EventEnvelope, attempt: int) -> None:
+    async def handle(self, envelope: EventEnvelope, attempt: int, force: bool = False) -> None:
         """Deliver `envelope` to its pending endpoints. Raises RetryLater when some are still
-        pending; on the last message attempt a transient failure becomes final instead."""
+        pending; on the last message attempt a transient failure becomes final instead.
+        `force` (an operator's forced replay) first makes finished deliveries to enabled
+        endpoints pending again."""
         if not wants(envelope):
             return
         final = attempt > len(self.policy.retry_delays_ms)
@@ -130,6 +132,8 @@ class Deliverer:
             envelope.user_id,
             notification_id_of(envelope),
         )
+        if force:
+            await ledger.reopen(self.engine, envelope.event_id)
         pending = await ledger.pending_endpoints(self.engine, envelope.event_id)
         scheduled_s = 0.0 if final else self.policy.retry_delays_ms[attempt - 1] / 1000
         waits = await asyncio.gather(

@@ -80,6 +80,20 @@ async def plan(
         )
 
 
+async def reopen(engine: AsyncEngine, event_id: str) -> None:
+    """Make the event's finished deliveries to enabled endpoints pending again (forced replay)."""
+    d, e = tables.deliveries, tables.endpoints
+    enabled = sa.select(e.c.id).where(e.c.enabled)
+    async with engine.begin() as conn:
+        await conn.execute(
+            d.update()
+            .where(d.c.event_id == event_id, d.c.endpoint_id.in_(enabled))
+            .values(
+                status=PENDING, next_attempt_at=None, completed_at=None, outcome_published=False
+            )
+        )
+
+
 async def pending_endpoints(engine: AsyncEngine, event_id: str) -> list[str]:
     d = tables.deliveries
     query = sa.select(d.c.endpoint_id).where(d.c.event_id == event_id, d.c.status == PENDING)

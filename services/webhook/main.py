@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
+from observability.logs import configure_logging
 from services.webhook.app import create_app
 from services.webhook.settings import Settings
 
 
 def run(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("webhook", settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=30,
     )

@@ -16,6 +16,7 @@ from contracts.notifications import Channel
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message, publish_confirmed
 from messaging.topology import declare_events_exchange
+from observability.tracing import publish_headers
 from services.webhook import ledger
 
 OUTCOME_NAMESPACE = uuid.UUID("5f1c7e0e-3f43-4c1b-9a51-8f0d0c3b7a11")
@@ -67,7 +68,7 @@ class OutcomeEvents:
         envelope = outcome_envelope(source, finished)
         await publish_confirmed(
             self._exchange,
-            envelope_message(envelope),
+            envelope_message(envelope, headers=publish_headers()),
             routing_key(envelope.type.value, envelope.user_id),
             mandatory=False,
         )

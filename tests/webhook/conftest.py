@@ -143,12 +143,16 @@ class WebhookService:
         endpoint: dict[str, Any] = response.json()
         return endpoint
 
-    async def publish(self, envelope: EventEnvelope) -> None:
+    async def publish(
+        self, envelope: EventEnvelope, headers: dict[str, object] | None = None
+    ) -> None:
         channel = await self.connection.channel(publisher_confirms=True)
         try:
             exchange = await channel.get_exchange(self.topology.events_exchange)
             await publish_confirmed(
-                exchange, envelope_message(envelope), routing_key(envelope.type, envelope.user_id)
+                exchange,
+                envelope_message(envelope, headers),
+                routing_key(envelope.type, envelope.user_id),
             )
         finally:
             await channel.close()
