@@ -1,0 +1,62 @@
+"""Reading docker-compose.yml and the nginx gateway config the way Docker and nginx would."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+NGINX_CONF = REPO_ROOT / "infra" / "nginx" / "nginx.conf"
+
+_DEFAULTED = re.compile(r"\$\{([A-Z0-9_]+):-([^}]*)\}")
+
+
+def load_compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def interpolate(value: object) -> str:
+    """`${VAR:-default}` → default (what compose uses when VAR is not set)."""
+    return _DEFAULTED.sub(lambda m: m.group(2), str(value))
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): interpolate(v) for k, v in env.items()}
+
+
+def env_names(settings_class: type[BaseSettings]) -> set[str]:
+    """Upper-case environment variable names that `settings_class` reads."""
+    prefix = str(settings_class.model_config.get("env_prefix", "") or "")
+    names: set[str] = set()
+    for name, field in settings_class.model_fields.items():
+        aliases: list[str] = []
+        if isinstance(field.validation_alias, str):
+            aliases.append(field.validation_alias)
+        elif isinstance(field.validation_alias, AliasChoices):
+            aliases.extend(c for c in field.validation_alias.choices if isinstance(c, str))
+        if field.alias:
+            aliases.append(field.alias)
+        names.update(a.upper() for a in aliases)
+        if not aliases:
+            names.add(f"{prefix}{name}".upper())
+    return names
+
+
+def nginx_upstreams(conf: str) -> dict[str, list[tuple[str, int]]]:
+    """upstream name → [(host, port)] from an nginx config."""
+    upstreams: dict[str, list[tuple[str, int]]] = {}
+    for match in re.finditer(r"upstream\s+(\S+)\s*\{(.*?)\}", conf, re.S):
+        servers = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", match.group(2), re.M)
+        upstreams[match.group(1)] = [(h, int(p)) for h, p in servers]
+    return upstreams
