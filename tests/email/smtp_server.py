@@ -45,7 +45,18 @@ class ScriptedSmtp:
     replies: deque[str] = field(default_factory=deque)
     delay_s: float = 0.0
     port: int = 0
+    controller: Controller | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def go_down(self) -> None:
+        """Stop listening: connections to the port are refused."""
+        assert self.controller is not None
+        self.controller.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port (a Controller cannot be restarted: make a new one)."""
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
 
     def reply_next(self, *replies: str) -> None:
         with self._lock:
@@ -73,12 +84,14 @@ class ScriptedSmtp:
 class SmtpServer:
     def __init__(self, handler: ScriptedSmtp) -> None:
         self.handler = handler
-        handler.port = free_port()
+        handler.port = handler.port or free_port()
         self.controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+        handler.controller = self.controller
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
+        assert self.handler.controller is not None
+        self.handler.controller.stop(no_assert=True)

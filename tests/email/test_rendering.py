@@ -1,0 +1,80 @@
+"""Templates: the set chosen for a type and locale, and unsubscribe tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from contracts.notifications import NotificationData, Priority, Recipient
+from identity.unsubscribe import InvalidUnsubscribeToken, sign_unsubscribe, verify_unsubscribe
+from services.email.rendering import Renderer
+
+
+def notification(**fields: object) -> NotificationData:
+    base: dict[str, object] = {
+        "id": "n-1",
+        "type": "incident_assigned",
+        "priority": Priority.NORMAL,
+        "title": "INC-7 assigned",
+        "created_at": datetime.now(UTC),
+    }
+    return NotificationData.model_validate({**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("notification_type", "locale", "expected"),
+    [
+        ("incident_assigned", None, "incident_assigned"),
+        ("something_new", None, "default"),
+        ("something_new", "fr-CA", "fr/default"),
+        ("incident_assigned", "fr_FR", "fr/default"),
+        ("incident_assigned", "de", "incident_assigned"),
+        ("incident_assigned", "../../etc", "incident_assigned"),
+    ],
+)
+def test_template_set_falls_back_from_locale_and_type_to_default(
+    notification_type: str, locale: str | None, expected: str
+) -> None:
+    renderer = Renderer.create("https://app.test")
+    assert renderer.template_set(notification_type, locale) == expected
+
+
+def test_templates_dir_overrides_the_built_in_templates(tmp_path: Path) -> None:
+    (tmp_path / "incident_assigned.html").write_text("<p>{{ notification.title }}</p>")
+    (tmp_path / "incident_assigned.txt").write_text("custom {{ notification.title }}")
+    (tmp_path / "incident_assigned.subject.txt").write_text("Custom: {{ notification.title }}\n")
+    renderer = Renderer.create("https://app.test", str(tmp_path))
+    rendered = renderer.render(
+        notification(title="<i>x</i>"), Recipient(user_id="u"), "https://u.test"
+    )
+    assert rendered.subject == "Custom: <i>x</i>"
+    assert rendered.text == "custom <i>x</i>"
+    assert rendered.html == "<p>&lt;i&gt;x&lt;/i&gt;</p>"
+
+
+@pytest.mark.parametrize(
+    ("entity_url", "link"),
+    [
+        ("/incidents/7", "https://app.test/incidents/7"),
+        ("https://other.test/x", "https://other.test/x"),
+        ("javascript:alert(1)", None),
+        (None, None),
+    ],
+)
+def test_only_http_links_reach_the_email(entity_url: str | None, link: str | None) -> None:
+    assert Renderer.create("https://app.test").absolute_link(entity_url) == link
+
+
+def test_unsubscribe_token_round_trip_and_tampering() -> None:
+    token = sign_unsubscribe("secret", "user.1", "incident_created")
+    request = verify_unsubscribe("secret", token)
+    assert (request.user_id, request.notification_type) == ("user.1", "incident_created")
+    _payload, signature = token.split(".")
+    other = sign_unsubscribe("secret", "user.2", "incident_created").split(".")[0]
+    for bad in (f"{other}.{signature}", token + "A", "x.y", "", None, "a.b.c"):
+        with pytest.raises(InvalidUnsubscribeToken):
+            verify_unsubscribe("secret", bad)
+    with pytest.raises(InvalidUnsubscribeToken):
+        verify_unsubscribe("another-secret", token)
