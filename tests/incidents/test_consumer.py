@@ -18,7 +18,12 @@ from contracts.topology import Topology
 from messaging.consuming import REASON_HEADER
 from messaging.incidents import IncidentPublisher, incident_message
 from messaging.publisher import publish_confirmed
-from services.notification.incidents.ingest import ingest
+from services.notification.incidents.ingest import (
+    IngestResult,
+    NoRecipients,
+    ingest,
+    ingest_batch,
+)
 from services.notification.incidents.rules import load_rules
 from tests.incidents.conftest import (
     Outcomes,
@@ -179,3 +184,22 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_valid_ones_still
     assert reasons == {f"bad-{reason}": reason for reason in bad}
     assert all(consumer.of(f"bad-{reason}") == ["dead_lettered"] for reason in bad)
     assert await notifications_about(engine, nobody.incident.id) == []
+
+
+async def test_a_batch_ingests_each_event_once_and_keeps_failures_to_their_own_event(
+    engine: AsyncEngine,
+) -> None:
+    rules = load_rules()
+    before = sample_created_event(watchers=1, team=0)
+    await ingest(engine, before, rules)
+    fresh = sample_created_event(watchers=2, team=0)
+    nobody = sample_created_event(watchers=0, team=0)
+
+    outcomes = await ingest_batch(engine, [before, fresh, nobody, fresh], rules)
+
+    assert isinstance(outcomes[0], IngestResult) and outcomes[0].duplicate
+    assert isinstance(outcomes[1], IngestResult) and len(outcomes[1].created) == 2
+    assert isinstance(outcomes[2], NoRecipients)
+    assert isinstance(outcomes[3], IngestResult) and outcomes[3].duplicate
+    assert len(await notifications_about(engine, before.incident.id)) == 1
+    assert len(await notifications_about(engine, fresh.incident.id)) == 2

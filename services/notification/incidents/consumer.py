@@ -40,7 +40,8 @@ from contracts.incidents import (
 from contracts.topology import Topology
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents_exchange
-from services.notification.incidents.ingest import NoRecipients, ingest
+from services.notification.incidents.batching import MAX_BATCH, IngestBatcher, running_batcher
+from services.notification.incidents.ingest import NoRecipients
 from services.notification.incidents.rules import IncidentRules, load_rules
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def consumer_spec(topology: Topology) -> ConsumerSpec:
         name=CONSUMER_NAME,
         exchange=topology.incidents_exchange,
         bindings=["incident.*"],
+        prefetch=MAX_BATCH,  # a full batch can be in flight (see batching.py)
     )
 
 
@@ -95,16 +97,15 @@ def parse_incident_message(message: AbstractIncomingMessage) -> IncidentEvent:
 
 
 class IncidentHandler:
-    """The handler RetryingConsumer calls for each message."""
+    """The handler RetryingConsumer calls for each message (concurrently, up to prefetch)."""
 
-    def __init__(self, engine: AsyncEngine, rules: IncidentRules) -> None:
-        self.engine = engine
-        self.rules = rules
+    def __init__(self, batcher: IngestBatcher) -> None:
+        self.batcher = batcher
 
     async def __call__(self, message: AbstractIncomingMessage, attempt: int) -> None:
         event = parse_incident_message(message)
         try:
-            await ingest(self.engine, event, self.rules)
+            await self.batcher.submit(event)
         except NoRecipients as exc:
             raise PermanentFailure("no_recipients", str(exc)) from None
 
@@ -130,12 +131,13 @@ async def _consume_forever(
             await channel.set_qos(prefetch_count=spec.prefetch)
             await declare_incidents_exchange(channel, topology)
             queue = await declare_consumer(channel, topology, spec)
-            consumer = RetryingConsumer(
-                channel, topology, spec, IncidentHandler(engine, rules), on_outcome
-            )
-            await queue.consume(consumer)
-            logger.info("incident consumer started", extra={"queue": queue.name})
-            await asyncio.Future()  # runs until cancelled; the robust connection reconnects
+            async with running_batcher(engine, rules) as batcher:
+                consumer = RetryingConsumer(
+                    channel, topology, spec, IncidentHandler(batcher), on_outcome
+                )
+                await queue.consume(consumer)
+                logger.info("incident consumer started", extra={"queue": queue.name})
+                await asyncio.Future()  # until cancelled; the robust connection reconnects
         except asyncio.CancelledError:
             raise
         except Exception:
