@@ -135,3 +135,13 @@ def test_a_rules_file_missing_an_event_type_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(InvalidRules, match=r"incident\.assigned"):
         load_rules(broken)
+
+
+def test_the_notification_app_refuses_to_start_with_a_broken_rules_file(tmp_path: Path) -> None:
+    from services.notification.app import create_app
+    from services.notification.settings import Settings
+
+    broken = tmp_path / "rules.yaml"
+    broken.write_text("events: [not, a, mapping]\n")
+    with pytest.raises(InvalidRules, match=r"rules\.yaml"):
+        create_app(Settings(jwt_secret="x", incident_rules_path=broken))
