@@ -18,6 +18,7 @@ from contracts.topology import Topology
 from messaging.consuming import REASON_HEADER
 from messaging.incidents import IncidentPublisher, incident_message
 from messaging.publisher import publish_confirmed
+from services.notification.incidents.batching import IngestBatcher
 from services.notification.incidents.ingest import (
     IngestResult,
     NoRecipients,
@@ -203,3 +204,44 @@ async def test_a_batch_ingests_each_event_once_and_keeps_failures_to_their_own_e
     assert isinstance(outcomes[3], IngestResult) and outcomes[3].duplicate
     assert len(await notifications_about(engine, before.incident.id)) == 1
     assert len(await notifications_about(engine, fresh.incident.id)) == 2
+
+
+async def test_a_failing_event_does_not_take_its_batch_down_with_it(engine: AsyncEngine) -> None:
+    """Postgres refuses NUL in text: the batch fails, then each event is tried alone."""
+    good = [sample_created_event(watchers=1, team=0) for _ in range(3)]
+    poison = sample_created_event(watchers=1, team=0)
+    poison = poison.model_copy(
+        update={"incident": poison.incident.model_copy(update={"title": "bad\x00title"})}
+    )
+    batcher = IngestBatcher(engine, load_rules())
+    submitted = [asyncio.ensure_future(batcher.submit(e)) for e in [*good, poison]]
+    runner = asyncio.create_task(batcher.run())
+    try:
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*submitted, return_exceptions=True), timeout=30
+        )
+    finally:
+        runner.cancel()
+    assert [isinstance(o, IngestResult) for o in outcomes] == [True, True, True, False]
+    for event in good:
+        assert len(await notifications_about(engine, event.incident.id)) == 1
+    assert await notifications_about(engine, poison.incident.id) == []
+
+
+async def test_a_string_with_nul_is_dead_lettered_as_invalid_payload(
+    consumer: Outcomes,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    engine: AsyncEngine,
+) -> None:
+    event = sample_created_event()
+    body = json.loads(event.model_dump_json())
+    body["incident"]["title"] = "bad\x00title"
+    channel = await amqp_connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(topology.incidents_exchange)
+    message = raw_message(json.dumps(body).encode(), content_type="application/json")
+    message.message_id = event.event_id
+    await publish_confirmed(exchange, message, "incident.created")
+    await channel.close()
+    [letter] = await dead_letters(amqp_connection, topology, 1)
+    assert (letter.headers or {}).get(REASON_HEADER) == "invalid_payload"

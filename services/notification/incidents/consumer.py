@@ -73,6 +73,17 @@ def _validation_detail(error: ValidationError) -> str:
     return "; ".join(parts[:5])
 
 
+def _has_nul(value: Any) -> bool:
+    """Postgres text cannot hold NUL: such a body would fail in the database on every retry."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def parse_incident_message(message: AbstractIncomingMessage) -> IncidentEvent:
     """The incident event in a message; raises PermanentFailure with a stable reason."""
     content_type = (message.content_type or "").split(";", 1)[0].strip().lower()
@@ -86,6 +97,8 @@ def parse_incident_message(message: AbstractIncomingMessage) -> IncidentEvent:
         raise PermanentFailure("not_json", str(exc)) from None
     if not isinstance(raw, dict):
         raise PermanentFailure("invalid_payload", f"body is a JSON {type(raw).__name__}")
+    if _has_nul(raw):
+        raise PermanentFailure("invalid_payload", "a string contains a NUL character")
     if raw.get("type") not in {t.value for t in IncidentEventType}:
         raise PermanentFailure("unknown_event_type", f"type {raw.get('type')!r}")
     try:
