@@ -96,10 +96,10 @@ def send(
 ) -> None:
     """Create a notification through the REST API, as a service (token minted from JWT_SECRET)."""
     body: dict[str, object] = {
-        "recipients": [{"user_id": user} for user in to],
+        "recipients": to,
         "type": type_,
         "title": title,
-        "message": message or title,
+        "message": message,
         "priority": priority,
     }
     if entity_url:
@@ -114,12 +114,18 @@ def announce(
     title: Annotated[str, typer.Option(help="Title shown to every connected user.")],
     message: Annotated[str, typer.Option(help="Body text.")] = "",
     priority: Annotated[str, typer.Option(help="low, normal, high or critical.")] = "normal",
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="Only these users (repeatable).")
+    ] = None,
     api_url: Annotated[
         str | None, typer.Option(envvar="TOCSIN_API_URL", help="Notification API base URL.")
     ] = None,
 ) -> None:
-    """Broadcast an announcement to every connected user (not stored per user)."""
-    body = {"title": title, "message": message or title, "priority": priority}
+    """Announce to every known user (or the --to users): one notification each, delivered live
+    to connected users and by their preferred channels."""
+    body: dict[str, object] = {"title": title, "message": message, "priority": priority}
+    if to:
+        body["recipients"] = to
     result = api.post(_settings(), "/api/v1/announcements", body, api_url)
     typer.echo(json.dumps(result, indent=2, default=str))
 
