@@ -9,6 +9,7 @@ The current trace (see `observability.tracing`) is added to every line automatic
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -50,13 +51,33 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Route every logger (including uvicorn's and aio-pika's) to one JSON handler.
+class TextFormatter(JsonFormatter):
+    """For a person at a terminal (`LOG_FORMAT=text`): `ts level service logger: message k=v`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = orjson.loads(super().format(record))
+        head = " ".join(str(entry.pop(k)) for k in ("ts", "level", "service"))
+        logger_name, message = entry.pop("logger"), entry.pop("message")
+        exception = entry.pop("exception", None)
+        extras = " ".join(f"{k}={v}" for k, v in entry.items() if k != "span_id")
+        line = f"{head} {logger_name}: {message}" + (f" {extras}" if extras else "")
+        return f"{line}\n{exception}" if exception else line
+
+
+def configure_logging(
+    service: str,
+    level: str = "INFO",
+    stream: TextIO | None = None,
+    log_format: str | None = None,
+) -> None:
+    """Route every logger (including uvicorn's and aio-pika's) to one handler: JSON lines, or
+    text when `log_format` (default: the LOG_FORMAT environment variable) is `text`.
 
     Idempotent: calling it again replaces the handler instead of adding a second one.
     """
+    chosen = (log_format or os.environ.get("LOG_FORMAT") or "json").lower()
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
+    handler.setFormatter(TextFormatter(service) if chosen == "text" else JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

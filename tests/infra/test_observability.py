@@ -101,3 +101,17 @@ def test_metric_name_check_flags_names_outside_the_convention() -> None:
     Counter("tocsin_email_deliveries_total", "ok", registry=registry)
     Counter("emails_sent_total", "bad", registry=registry)
     assert badly_named_metrics(registry) == ["emails_sent"]
+
+
+def test_text_format_is_one_readable_line_with_the_same_ids() -> None:
+    stream = io.StringIO()
+    configure_logging("webhook", "INFO", stream=stream, log_format="text")
+    try:
+        logging.getLogger("services.webhook.delivery").warning(
+            "endpoint refused", extra={"event_id": "e-2", "user_id": "u-2"}
+        )
+    finally:
+        logging.getLogger().handlers[:] = []
+    line = stream.getvalue().strip()
+    assert " warning webhook services.webhook.delivery: endpoint refused" in line
+    assert "event_id=e-2" in line and "user_id=u-2" in line
