@@ -5,7 +5,8 @@ files it references, so a producer in another language can build against those f
 and `--check` fails when the document no longer matches the models.
 
 Channels on `<namespace>.events` (Tocsin sends): every notification and delivery event,
-address `<event type>.<user key>`. Channels on `<namespace>.incidents` (Tocsin receives): every
+address `<event type>.<user key>`, and the `realtime.push` command the realtime service
+receives. Channels on `<namespace>.incidents` (Tocsin receives): every
 incident event, address = event type. The document shows the default namespace `tocsin`.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from contracts.events import EVENT_DATA_MODELS, SCHEMA_VERSION, EventType
 from contracts.incidents import INCIDENT_EVENT_MODELS, INCIDENT_SCHEMA_VERSION
+from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_USER_KEY, Topology
 
 AMQP_BINDING_VERSION = "0.3.0"
@@ -165,6 +167,42 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
             "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
         }
+
+    name = _camel(REALTIME_PUSH)
+    messages[name] = {
+        "name": REALTIME_PUSH,
+        "title": REALTIME_PUSH,
+        "summary": "A message for every open socket of one user (or of everyone); not stored.",
+        "contentType": "application/json",
+        "payload": {"$ref": schema_file(REALTIME_PUSH)},
+        "bindings": {
+            "amqp": {"messageType": REALTIME_PUSH, "bindingVersion": AMQP_BINDING_VERSION}
+        },
+    }
+    channels[name] = {
+        "address": f"{REALTIME_PUSH}.{{userKey}}",
+        "title": REALTIME_PUSH,
+        "description": (
+            f"Routing key on `{topology.events_exchange}`: the user key of one user, or "
+            f"`{BROADCAST_USER_KEY}` for every connected socket. Realtime instances bind the "
+            "users they hold."
+        ),
+        "parameters": {"userKey": {"$ref": "#/components/parameters/userKey"}},
+        "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": _exchange(topology.events_exchange),
+                "bindingVersion": AMQP_BINDING_VERSION,
+            }
+        },
+    }
+    operations["receiveRealtimePush"] = {
+        "action": "receive",
+        "title": "The realtime service pushes to open sockets",
+        "channel": {"$ref": f"#/channels/{name}"},
+        "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+    }
 
     return {
         "asyncapi": "3.0.0",

@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT202012
 from contracts import export
 from contracts.events import EVENT_DATA_MODELS
 from contracts.incidents import INCIDENT_EVENT_MODELS
+from contracts.realtime import REALTIME_PUSH
 from tests.incidents.samples import sample_created_event
 
 CONTRACTS = Path(export.__file__).parent
@@ -89,6 +90,7 @@ def test_every_message_tocsin_publishes_or_consumes_is_described() -> None:
     document = load_document()
     names = {message["name"] for message in document["components"]["messages"].values()}
     expected = {t.value for t in EVENT_DATA_MODELS} | {t.value for t in INCIDENT_EVENT_MODELS}
+    expected.add(REALTIME_PUSH)
     assert names == expected
     actions = {op["action"] for op in document["operations"].values()}
     assert actions == {"send", "receive"}
