@@ -21,7 +21,7 @@ from observability.tracing import current_trace
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
-) | {"message", "asctime", "taskName"}
+) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

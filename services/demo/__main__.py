@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
+from observability.logs import configure_logging
 from services.demo.app import create_app
 from services.demo.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("demo", settings.log_level)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 
 from contracts.websocket import MAX_INBOUND_FRAME_BYTES
+from observability.logs import configure_logging
 from services.realtime.app import RealtimeApp, create_app
 from services.realtime.settings import Settings
 
@@ -42,10 +43,7 @@ class _Server(uvicorn.Server):
 
 
 def run(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("realtime", settings.log_level)
     logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
     app = create_app(settings)
     config = uvicorn.Config(
@@ -61,6 +59,7 @@ def run(settings: Settings) -> None:
         ws_per_message_deflate=False,
         lifespan="on",
         access_log=False,
+        log_config=None,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         backlog=4096,
