@@ -11,6 +11,7 @@ a crash in between re-delivers rather than loses.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -115,9 +116,12 @@ class RetryingConsumer:
         headers[ATTEMPT_HEADER] = attempt + 1
         headers[REASON_HEADER] = reason
         headers[DETAIL_HEADER] = detail[:500]
+        retry = _copy(message, headers)
+        if self.spec.retry_jitter > 0:
+            retry.expiration = delay * (1 - random.uniform(0, self.spec.retry_jitter)) / 1000
         await publish_confirmed(
             self.channel.default_exchange,
-            _copy(message, headers),
+            retry,
             self.topology.retry_queue(self.spec.name, delay),
             mandatory=False,
         )

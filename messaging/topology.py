@@ -31,6 +31,11 @@ class ConsumerSpec:
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT
     prefetch: int = 32
     extra_arguments: dict[str, Any] = field(default_factory=dict)
+    retry_jitter: float = 0.0
+    """Share (0..1) by which a retry may come back early: each retried message gets a random
+    per-message TTL in [delay * (1 - jitter), delay], so messages that failed together do not
+    all return together. Per-message TTLs expire at the head of the retry queue, so a retry
+    never waits longer than its queue's delay."""
 
 
 async def declare_events_exchange(channel: AbstractChannel, topology: Topology) -> AbstractExchange:

@@ -74,7 +74,11 @@ async def _start_consumer(
         state.engine, client, policy, state.metrics, outcomes.publish, settings.max_concurrency
     )
     spec = consumer_spec(
-        topology, settings.retry_delays_ms, settings.delivery_limit, settings.prefetch
+        topology,
+        settings.retry_delays_ms,
+        settings.delivery_limit,
+        settings.prefetch,
+        settings.retry_jitter,
     )
     consumer = WebhookConsumer(connection, topology, spec, deliverer, state.metrics)
     await consumer.start()

@@ -40,6 +40,7 @@ def consumer_spec(
     retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS,
     delivery_limit: int = 20,
     prefetch: int = 32,
+    retry_jitter: float = 0.1,
 ) -> ConsumerSpec:
     """Queue `<ns>.webhook`, bound to every per-user notification event type and broadcasts."""
     bindings = [binding_for_type(t.value) for t in NOTIFICATION_EVENT_TYPES]
@@ -50,6 +51,7 @@ def consumer_spec(
         retry_delays_ms=tuple(retry_delays_ms),
         delivery_limit=delivery_limit,
         prefetch=prefetch,
+        retry_jitter=retry_jitter,
     )
 
 

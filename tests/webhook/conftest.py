@@ -15,6 +15,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
@@ -22,6 +23,7 @@ from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from messaging.publisher import envelope_message, publish_confirmed
+from services.webhook import tables
 from services.webhook.app import create_app
 from services.webhook.settings import Settings
 from tests.support.waiting import eventually
@@ -167,6 +169,15 @@ class WebhookService:
             await channel.close()
 
 
+async def forget_global_endpoints(engine: AsyncEngine, since: datetime) -> None:
+    """Global endpoints receive every test's events: delete the ones this test created."""
+    endpoints = tables.endpoints
+    async with engine.begin() as conn:
+        await conn.execute(
+            endpoints.delete().where(endpoints.c.user_id.is_(None), endpoints.c.created_at >= since)
+        )
+
+
 @pytest.fixture
 def service_factory(
     settings_for: Callable[..., Settings],
@@ -182,10 +193,14 @@ def service_factory(
         settings = settings_for(**overrides)
         broker_cleanup.extend(webhook_queues(topology, tuple(settings.retry_delays_ms)))
         app = create_app(settings)
+        started = datetime.now(UTC)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as http:
-                yield WebhookService(app, settings, http, topology, amqp_connection)
+            try:
+                async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as h:
+                    yield WebhookService(app, settings, h, topology, amqp_connection)
+            finally:
+                await forget_global_endpoints(app.state.webhook.engine, since=started)
 
     return run
 
