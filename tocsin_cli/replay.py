@@ -125,7 +125,8 @@ async def replay(
         total, summary.pending = await count_events(db, where)
         channel = None
         if not dry_run:
-            await existing_queue(connection, queue_name)
+            if consumer != "realtime":  # an instance's queue is exclusive: no passive declare
+                await existing_queue(connection, queue_name)
             channel = await connection.channel(publisher_confirms=True)
         progress = Progress(
             TextColumn(f"replay → {queue_name}"),
@@ -185,7 +186,10 @@ async def _publish(
     results = await asyncio.gather(*publishes, return_exceptions=True)
     for event, result in zip(events, results, strict=True):
         if isinstance(result, Unroutable):
-            raise CliError(f"queue {queue_name!r} disappeared during the replay")
+            raise CliError(
+                f"queue {queue_name!r} does not exist (any more): is the consumer or "
+                "instance running? (`tocsin topology declare` for durable queues)"
+            )
         if isinstance(result, PublishNotConfirmed):
             raise CliError(
                 f"the broker did not confirm event {event.envelope.event_id} ({result}); "
