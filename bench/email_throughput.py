@@ -1,0 +1,242 @@
+"""Emails per second one email consumer sustains against a local SMTP server, and its memory.
+
+    python -m bench.email_throughput [--events 1500] [--connections 1,4,8]
+
+For each SMTP_CONNECTIONS value: creates a fresh database, starts `python -m services.email`
+as a real process against an SMTP server that accepts and discards every message (aiosmtpd,
+in this process, on its own thread), publishes `--events` notification.created events to
+the events exchange with confirms, and measures the time from the first publish until the
+SMTP server has accepted the last email. Also reports the consumer's resident memory when
+idle (after start-up) and after the batch. Prints one table. Not a test: numbers depend on
+the machine (and on whatever else runs on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+from aiosmtpd.controller import Controller
+
+from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.notifications import Channel, NotificationData, Priority, Recipient
+from contracts.topology import Topology, routing_key
+from messaging.publisher import envelope_message
+from services.email.migrations import upgrade
+
+
+@dataclass
+class Result:
+    connections: int
+    events: int
+    seconds: float
+    rss_idle_mb: float
+    rss_after_mb: float
+    cpu_ms_per_email: float
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+class CountingSmtp:
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def created(index: int) -> EventEnvelope:
+    user = f"bench-{index % 200}"
+    now = datetime.now(UTC)
+    data = NotificationCreated(
+        notification=NotificationData(
+            id=str(uuid.uuid4()),
+            type="incident_assigned",
+            priority=Priority.HIGH,
+            title=f"INC-{index} assigned to you",
+            message="Database latency is high on db-1.",
+            entity_url=f"/incidents/{index}",
+            created_at=now,
+        ),
+        recipient=Recipient(user_id=user, email=f"{user}@bench.test", name="Bench User"),
+        channels=[Channel.IN_APP, Channel.EMAIL],
+    )
+    return EventEnvelope(
+        event_id=str(uuid.uuid4()),
+        type=EventType.NOTIFICATION_CREATED,
+        occurred_at=now,
+        user_id=user,
+        seq=1,
+        data=data.model_dump(mode="json"),
+    )
+
+
+async def with_database(server_url: str, name: str, create: bool) -> str:
+    conn = await asyncpg.connect(server_url.rpartition("/")[0] + "/postgres")
+    try:
+        if create:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+    return server_url.rpartition("/")[0] + f"/{name}"
+
+
+async def wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise RuntimeError("the email consumer exited during start-up")
+            try:
+                if (await client.get(url, timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the email consumer did not become healthy")
+
+
+async def run_one(
+    connections: int,
+    events: int,
+    database_server: str,
+    amqp_url: str,
+    smtp: CountingSmtp,
+    smtp_port: int,
+) -> Result:
+    topology = Topology(f"bench-email-{uuid.uuid4().hex[:8]}")
+    db_name = f"tocsin_bench_email_{uuid.uuid4().hex[:8]}"
+    database_url = await with_database(database_server, db_name, create=True)
+    await asyncio.to_thread(upgrade, database_url)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.email",
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "TOCSIN_NAMESPACE": topology.namespace,
+            "PORT": str(port),
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SMTP_CONNECTIONS": str(connections),
+            "PREFETCH": str(max(16, connections * 4)),
+            "DB_POOL_SIZE": str(connections + 2),
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
+        idle = rss_mb(process.pid)
+        batch = [created(i) for i in range(events)]
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(topology.events_exchange)
+        start_count = smtp.count
+        cpu_before = cpu_s(process.pid)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(exchange.publish(envelope_message(e), routing_key(e.type, e.user_id)) for e in batch)
+        )
+        deadline = time.monotonic() + 300
+        while smtp.count - start_count < events:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {smtp.count - start_count} of {events} emails arrived")
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        after = rss_mb(process.pid)
+        cpu_used = cpu_s(process.pid) - cpu_before
+    finally:
+        process.terminate()
+        await process.wait()
+        channel = await connection.channel()
+        for delay in (1_000, 5_000, 30_000, 300_000, 1_800_000):
+            await channel.queue_delete(topology.retry_queue("email", delay))
+        await channel.queue_delete(topology.queue("email"))
+        await channel.queue_delete(topology.dead_letter_queue("email"))
+        await channel.exchange_delete(topology.events_exchange)
+        await connection.close()
+        await with_database(database_server, db_name, create=False)
+    return Result(connections, events, elapsed, idle, after, cpu_used * 1000 / events)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1500)
+    parser.add_argument("--connections", default="1,4,8")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    )
+    args = parser.parse_args(argv)
+    smtp = CountingSmtp()
+    smtp_port = free_port()
+    controller = Controller(smtp, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        results = [
+            await run_one(int(c), args.events, args.database_url, args.amqp_url, smtp, smtp_port)
+            for c in args.connections.split(",")
+        ]
+    finally:
+        controller.stop()
+    print(f"\nemail consumer, one process, {args.events} events per run, local SMTP server")
+    print(
+        f"{'SMTP connections':>16} | {'emails/s':>9} | {'seconds':>8} | {'RSS idle MB':>11} | "
+        f"{'RSS after MB':>12} | {'consumer CPU ms/email':>21}"
+    )
+    print(f"{'-' * 16}-+-{'-' * 9}-+-{'-' * 8}-+-{'-' * 11}-+-{'-' * 12}-+-{'-' * 21}")
+    for r in results:
+        print(
+            f"{r.connections:>16} | {r.per_s:>9.0f} | {r.seconds:>8.2f} | "
+            f"{r.rss_idle_mb:>11.1f} | {r.rss_after_mb:>12.1f} | {r.cpu_ms_per_email:>21.2f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
