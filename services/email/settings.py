@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_timeout_s: float = 30.0
     smtp_validate_certs: bool = True
+    smtp_ca_file: str | None = Field(
+        default=None, description="CA bundle (PEM) that signs the SMTP server's certificate."
+    )
     smtp_connections: int = Field(
         default=4,
         ge=1,

@@ -1,7 +1,10 @@
 """Sending over SMTP with a small pool of open connections (aiosmtplib).
 
 Every failure is classified once here: a 4xx reply, a refused or dropped connection or a
-timeout is `SmtpTransient` (worth retrying); a 5xx reply is `SmtpPermanent`.
+timeout is `SmtpTransient` (worth retrying); a 5xx reply to the message is `SmtpPermanent`.
+A failure while connecting (greeting, TLS, login — even a 535 for a wrong password) is
+transient: it is about this service's setup, not the message, and retrying gives an
+operator time to fix it instead of dead-lettering every email.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class SmtpOptions:
     password: str | None = None
     timeout_s: float = 30.0
     validate_certs: bool = True
+    ca_file: str | None = None
     connections: int = 4
 
     @classmethod
@@ -54,6 +58,7 @@ class SmtpOptions:
             password=settings.smtp_password,
             timeout_s=settings.smtp_timeout_s,
             validate_certs=settings.smtp_validate_certs,
+            ca_file=settings.smtp_ca_file,
             connections=settings.smtp_connections,
         )
 
@@ -117,12 +122,14 @@ class SmtpPool:
             password=options.password,
             timeout=options.timeout_s,
             validate_certs=options.validate_certs,
+            cert_bundle=options.ca_file,
         )
         try:
             await client.connect()
-        except Exception as exc:
+        except Exception as exc:  # greeting, TLS or login: about our setup, not the message
             await _close(client)
-            raise classify(exc) from exc
+            failure = classify(exc)
+            raise SmtpTransient(failure.code, failure.detail) from exc
         return client, False
 
     @staticmethod
