@@ -87,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
             "ws_url": settings.public_ws_url.rstrip("/"),
             "users": users.names,
             "reconnect_interval_ms": settings.demo_reconnect_interval_ms,
+            "reconnect_max_delay_ms": settings.demo_reconnect_max_delay_ms,
         }
 
     @app.post("/demo/token")

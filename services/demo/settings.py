@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     demo_users: str = "alice,bob,carol"
     demo_token_ttl_s: int = Field(default=3600, ge=60)
     demo_reconnect_interval_ms: int = Field(default=1000, ge=1)
+    demo_reconnect_max_delay_ms: int = Field(default=30000, ge=1)
     static_dir: Path = DEFAULT_STATIC_DIR
     request_timeout_s: float = 5.0
 

@@ -24,7 +24,7 @@ class BellPage:
     def open(cls, context: Any, system: System, user: str) -> BellPage:
         page = context.new_page()
         sockets: list[Any] = []
-        page.on("websocket", sockets.append)
+        page.on("websocket", lambda socket: sockets.append(socket))
         page.goto(system.page_url(user))
         bell = cls(page)
         bell.sockets = sockets

@@ -179,6 +179,7 @@ def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[Syste
             "PUBLIC_WS_URL": f"ws://127.0.0.1:{realtime_port}",
             "DEMO_USERS": ",".join(users),
             "DEMO_RECONNECT_INTERVAL_MS": "300",
+            "DEMO_RECONNECT_MAX_DELAY_MS": "1500",
             "STATIC_DIR": str(demo_build),
         },
         health_url=f"{demo_origin}/healthz",

@@ -16,7 +16,7 @@ def test_signing_in_shows_the_bell_connected(system: System, context: Any) -> No
     user = system.new_user()
     page = context.new_page()
     sockets: list[Any] = []
-    page.on("websocket", sockets.append)
+    page.on("websocket", lambda socket: sockets.append(socket))
     page.goto(system.demo_url)
     page.get_by_role("button", name=user).click()
     expect(page.get_by_test_id("signed-in-as")).to_have_text(f"Signed in as {user}")

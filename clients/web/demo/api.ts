@@ -7,6 +7,7 @@ export interface DemoConfig {
   ws_url: string;
   users: string[];
   reconnect_interval_ms: number;
+  reconnect_max_delay_ms: number;
 }
 
 export interface Draft {

@@ -130,6 +130,7 @@ function App({ config }: { config: DemoConfig }) {
           getToken={getToken}
           theme={dark ? "dark" : "light"}
           reconnectInterval={config.reconnect_interval_ms}
+          maxReconnectDelay={config.reconnect_max_delay_ms}
           notificationsPageUrl={`${config.api_url}/api/v1/notifications`}
           onNavigate={(url) => setOpened(url)}
           onConnectionStateChange={setState}

@@ -175,6 +175,12 @@ describe("NotificationClient", () => {
     expect(server.connections[0].received).toContainEqual({ type: "ping" });
   });
 
+  it("abandons a handshake that is never established and tries again", async () => {
+    server.onConnection = (c, i) => (i === 0 ? undefined : establish(c));
+    start({ connectTimeout: 50 });
+    await eventually(() => server.connections.length === 2 && client?.state === "connected", "second try");
+  });
+
   it("keeps a connection whose pings are answered", async () => {
     server.onConnection = (c) => {
       establish(c);

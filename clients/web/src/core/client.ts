@@ -48,6 +48,8 @@ export interface ClientOptions extends ClientHandlers {
   pingInterval?: number;
   /** A ping not answered within this many ms means the connection is dead (default 10000). */
   pongTimeout?: number;
+  /** No `connection:established` within this many ms abandons the attempt (default 10000). */
+  connectTimeout?: number;
   /** Refresh the token in-band this many ms before it expires (default 60000). */
   refreshBeforeExpiry?: number;
   /** A page hidden at least this long reconnects or re-checks at once when shown (default 60000). */
@@ -79,7 +81,8 @@ export class NotificationClient {
   private stopped = true;
   private generation = 0;
   private hiddenAt?: number;
-  private timers: Record<"retry" | "ping" | "pong" | "refresh", Timer | undefined> = {
+  private timers: Record<"retry" | "ping" | "pong" | "refresh" | "open", Timer | undefined> = {
+    open: undefined,
     retry: undefined,
     ping: undefined,
     pong: undefined,
@@ -141,7 +144,8 @@ export class NotificationClient {
     url.searchParams.set("token", token);
     this.resuming = this.haveSeq;
     if (this.haveSeq) url.searchParams.set("since", String(this.lastSeq));
-    const Socket = this.options.WebSocket ?? WebSocket;
+    const o = this.options;
+    const Socket = o.WebSocket ?? WebSocket;
     const ws = new Socket(url.toString());
     this.ws = ws;
     let established = false;
@@ -149,6 +153,7 @@ export class NotificationClient {
       if (generation !== this.generation) return;
       if (this.receive(String(event.data))) established = true;
     };
+    this.timers.open = setTimeout(() => this.abandon("handshake timeout"), o.connectTimeout ?? 10000);
     ws.onerror = () => {}; // a close event always follows
     ws.onclose = (event) => {
       if (generation === this.generation) this.closed(event.code, event.reason, established);
@@ -203,6 +208,7 @@ export class NotificationClient {
       this.haveSeq = true;
     }
     this.attempts = 0;
+    this.clear("open");
     this.lastMessage = message;
     this.setState("connected");
     this.startPing();
@@ -214,6 +220,7 @@ export class NotificationClient {
 
   private closed(code: number, reason: string, wasConnected: boolean): void {
     this.ws = undefined;
+    this.clear("open");
     this.clear("ping");
     this.clear("pong");
     this.clear("refresh");
@@ -266,11 +273,17 @@ export class NotificationClient {
     if (!this.send({ type: "ping" }) || this.timers.pong) return;
     this.timers.pong = setTimeout(() => {
       this.timers.pong = undefined;
-      const ws = this.ws;
-      this.generation++;
-      ws?.close();
-      this.closed(1006, "no pong", true);
+      this.abandon("no pong");
     }, this.options.pongTimeout ?? 10000);
+  }
+
+  /** Gives up on the current socket without waiting for its close handshake, then retries. */
+  private abandon(reason: string): void {
+    const ws = this.ws;
+    const wasConnected = this.state === "connected";
+    this.generation++;
+    ws?.close();
+    this.closed(1006, reason, wasConnected);
   }
 
   private scheduleRefresh(): void {

@@ -24,6 +24,7 @@ export interface NotificationBellProps {
   toastDuration?: number;
   reconnectInterval?: number;
   maxReconnectAttempts?: number;
+  maxReconnectDelay?: number;
   /** Follows a notification's `entity_url`; defaults to a page navigation. */
   onNavigate?: (url: string, notification: NotificationData) => void;
   /** Observes the connection state (e.g. to show it elsewhere on the page). */
@@ -79,6 +80,7 @@ export function NotificationBell(props: NotificationBellProps) {
     getToken,
     reconnectInterval: props.reconnectInterval,
     maxReconnectAttempts: props.maxReconnectAttempts,
+    maxReconnectDelay: props.maxReconnectDelay,
     onEvent: apply,
     onNotification: toasts.push,
     onResync: reload,

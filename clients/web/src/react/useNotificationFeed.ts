@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useReducer } from "react";
+import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
 import type { TokenSource } from "../core/client";
 import { NotificationsApi } from "../core/rest";
 import type { NotificationData, NotificationStats, ServerMessage } from "../core/types";
@@ -7,20 +7,32 @@ export interface Feed {
   items: NotificationData[];
   stats: NotificationStats;
   loaded: boolean;
+  /** How many live changes were applied: a REST answer that raced one must not undo it. */
+  changes: number;
 }
 
 type Action =
-  | { kind: "loaded"; items: NotificationData[]; stats: NotificationStats }
+  | { kind: "loaded"; items: NotificationData[]; stats: NotificationStats; mark: number }
   | { kind: "added"; notification: NotificationData }
   | { kind: "marked"; ids: string[] | null; read: boolean }
   | { kind: "deleted"; id: string }
   | { kind: "stats"; stats: NotificationStats };
 
 function reduce(limit: number) {
-  return (feed: Feed, action: Action): Feed => {
+  return (state: Feed, action: Action): Feed => {
+    if (action.kind === "loaded") {
+      if (state.changes === action.mark) {
+        return { ...state, items: action.items.slice(0, limit), stats: action.stats, loaded: true };
+      }
+      // Live events arrived while the request was in flight: they are newer than its answer.
+      const known = new Set(state.items.map((n) => n.id));
+      const items = [...state.items, ...action.items.filter((n) => !known.has(n.id))]
+        .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at))
+        .slice(0, limit);
+      return { ...state, items, loaded: true };
+    }
+    const feed = { ...state, changes: state.changes + 1 };
     switch (action.kind) {
-      case "loaded":
-        return { items: action.items.slice(0, limit), stats: action.stats, loaded: true };
       case "added": {
         const rest = feed.items.filter((n) => n.id !== action.notification.id);
         return { ...feed, items: [action.notification, ...rest].slice(0, limit) };
@@ -40,7 +52,7 @@ function reduce(limit: number) {
   };
 }
 
-const EMPTY: Feed = { items: [], stats: { total: 0, unread: 0 }, loaded: false };
+const EMPTY: Feed = { items: [], stats: { total: 0, unread: 0 }, loaded: false, changes: 0 };
 
 /**
  * The recent notifications and counters of one user: loaded over REST, kept live by the
@@ -52,10 +64,14 @@ export function useNotificationFeed(apiUrl: string, getToken: TokenSource, limit
   const [feed, dispatch] = useReducer(reducer, EMPTY);
   const api = useMemo(() => new NotificationsApi(apiUrl, getToken), [apiUrl, getToken]);
 
+  const changes = useRef(0);
+  changes.current = feed.changes;
+
   const reload = useCallback(async () => {
+    const mark = changes.current;
     try {
       const [items, stats] = await Promise.all([api.list(limit), api.stats()]);
-      dispatch({ kind: "loaded", items, stats });
+      dispatch({ kind: "loaded", items, stats, mark });
     } catch {
       // Offline or the API is down: the socket's events and the next resync fill in.
     }

@@ -20,6 +20,8 @@ export interface UseNotificationWebSocketOptions {
   autoReconnect?: boolean;
   reconnectInterval?: number;
   maxReconnectAttempts?: number;
+  /** Upper bound of one backoff delay, in ms (default 60000). */
+  maxReconnectDelay?: number;
   /** Realtime service URL; defaults to NEXT_PUBLIC_WS_URL, then the API origin. */
   url?: string;
   /** The user's JWT, or `getToken` to fetch a fresh one (called again on 4002 and before expiry). */
@@ -55,7 +57,8 @@ export function useNotificationWebSocket(
   const [connectionState, setConnectionState] = useState<ConnectionState>("disconnected");
   const [lastMessage, setLastMessage] = useState<ServerMessage | null>(null);
   const clientRef = useRef<NotificationClient | null>(null);
-  const { url, autoReconnect, reconnectInterval, maxReconnectAttempts } = options;
+  const { url, autoReconnect, reconnectInterval, maxReconnectAttempts, maxReconnectDelay } =
+    options;
   const hasCredentials = Boolean(options.token || options.getToken);
   const autoConnect = options.autoConnect ?? true;
 
@@ -68,6 +71,7 @@ export function useNotificationWebSocket(
       autoReconnect,
       reconnectInterval,
       maxReconnectAttempts,
+      maxReconnectDelay,
       onStateChange: setConnectionState,
       onMessage: (message) => {
         setLastMessage(message);
@@ -86,7 +90,15 @@ export function useNotificationWebSocket(
       client.disconnect();
       if (clientRef.current === client) clientRef.current = null;
     };
-  }, [url, autoReconnect, reconnectInterval, maxReconnectAttempts, hasCredentials, autoConnect]);
+  }, [
+    url,
+    autoReconnect,
+    reconnectInterval,
+    maxReconnectAttempts,
+    maxReconnectDelay,
+    hasCredentials,
+    autoConnect,
+  ]);
 
   const connect = useCallback(() => clientRef.current?.connect(), []);
   const disconnect = useCallback(() => clientRef.current?.disconnect(), []);
