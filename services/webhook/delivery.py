@@ -100,6 +100,15 @@ def payload(envelope: EventEnvelope) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@dataclass(frozen=True)
+class Step:
+    """The result of one delivery step: `wait_s` before the next attempt while pending, or
+    the `finished` delivery (None for both when another run already finished it)."""
+
+    wait_s: float | None = None
+    finished: ledger.FinishedDelivery | None = None
+
+
 class Deliverer:
     def __init__(
         self,
@@ -125,22 +134,28 @@ class Deliverer:
         if not wants(envelope):
             return
         final = attempt > len(self.policy.retry_delays_ms)
-        await ledger.plan(
+        planned = await ledger.plan(
             self.engine,
             envelope.event_id,
             envelope.type.value,
             envelope.user_id,
             notification_id_of(envelope),
         )
+        fresh = planned is not None and not force
         if force:
             await ledger.reopen(self.engine, envelope.event_id)
-        pending = await ledger.pending_endpoints(self.engine, envelope.event_id)
+        pending = planned if fresh and planned is not None else None
+        if pending is None:
+            pending = await ledger.pending_endpoints(self.engine, envelope.event_id)
         scheduled_s = 0.0 if final else self.policy.retry_delays_ms[attempt - 1] / 1000
-        waits = await asyncio.gather(
+        steps = await asyncio.gather(
             *(self._deliver(envelope, endpoint, final, scheduled_s) for endpoint in pending)
         )
-        await self._publish_outcomes(envelope)
-        remaining = [wait for wait in waits if wait is not None]
+        # A fresh event's outcomes can only come from this run; otherwise a crash may have
+        # left finished deliveries whose outcome was never published.
+        finished = [step.finished for step in steps if step.finished is not None]
+        await self._publish_outcomes(envelope, finished, look_back=not fresh)
+        remaining = [step.wait_s for step in steps if step.wait_s is not None]
         if remaining:
             raise RetryLater(
                 "endpoints_pending",
@@ -150,31 +165,47 @@ class Deliverer:
 
     async def _deliver(
         self, envelope: EventEnvelope, endpoint_id: str, final: bool, scheduled_s: float
-    ) -> float | None:
-        """One delivery attempt; returns the seconds to wait before the next one, or None when
-        this delivery is finished."""
+    ) -> Step:
+        """One delivery attempt to one endpoint, in its own transaction."""
         event_id = envelope.event_id
         async with self._slots, self.engine.connect() as conn, conn.begin():
             target = await ledger.lock_target(conn, event_id, endpoint_id)
             if target is None:
                 if await ledger.exists_pending(conn, event_id, endpoint_id):
-                    return scheduled_s or 1.0  # another consumer is sending it right now
-                return None
+                    return Step(wait_s=scheduled_s or 1.0)  # another consumer is sending it
+                return Step()
             if not target.enabled:
+                error = "endpoint disabled"
                 await ledger.update_delivery(
                     conn,
                     event_id,
                     endpoint_id,
                     status=ledger.FAILED,
                     attempts=target.attempts,
-                    last_error="endpoint disabled",
+                    last_error=error,
                 )
                 self.metrics.deliveries.labels(ledger.FAILED).inc()
-                return None
+                return Step(finished=self._finished(envelope, target, ledger.FAILED, error))
             now = datetime.now(UTC)
             if not final and target.next_attempt_at is not None and target.next_attempt_at > now:
-                return (target.next_attempt_at - now).total_seconds()
+                return Step(wait_s=(target.next_attempt_at - now).total_seconds())
             return await self._attempt(conn, envelope, target, final, scheduled_s)
+
+    @staticmethod
+    def _finished(
+        envelope: EventEnvelope,
+        target: ledger.Target,
+        status: str,
+        error: str | None,
+        attempts: int | None = None,
+    ) -> ledger.FinishedDelivery:
+        return ledger.FinishedDelivery(
+            endpoint_id=target.endpoint_id,
+            status=status,
+            attempts=target.attempts if attempts is None else attempts,
+            last_error=error,
+            notification_id=notification_id_of(envelope),
+        )
 
     async def _attempt(
         self,
@@ -183,7 +214,7 @@ class Deliverer:
         target: ledger.Target,
         final: bool,
         scheduled_s: float,
-    ) -> float | None:
+    ) -> Step:
         body = payload(envelope)
         started = datetime.now(UTC)
         headers = signed_headers(target.secret, envelope.event_id, int(time.time()), body)
@@ -203,7 +234,8 @@ class Deliverer:
         wait: float | None = None
         next_at: datetime | None = None
         if status == ledger.SUCCEEDED:
-            await ledger.endpoint_succeeded(conn, target.endpoint_id)
+            if target.failing_since is not None:
+                await ledger.endpoint_succeeded(conn, target.endpoint_id)
         elif verdict.disable_reason is not None:
             await ledger.disable_endpoint(conn, target.endpoint_id, verdict.disable_reason)
         else:
@@ -241,7 +273,9 @@ class Deliverer:
             next_attempt_at=next_at,
         )
         self._observe(envelope, target, result, status, error, number)
-        return wait
+        if status == ledger.PENDING:
+            return Step(wait_s=wait)
+        return Step(finished=self._finished(envelope, target, status, error, number))
 
     def _observe(
         self,
@@ -273,9 +307,19 @@ class Deliverer:
             },
         )
 
-    async def _publish_outcomes(self, envelope: EventEnvelope) -> None:
+    async def _publish_outcomes(
+        self, envelope: EventEnvelope, finished: list[ledger.FinishedDelivery], look_back: bool
+    ) -> None:
+        """Publish the outcome of every finished delivery whose outcome is not out yet, then
+        remember that it is. Raises PublishNotConfirmed (the message is retried)."""
         if envelope.type != EventType.NOTIFICATION_CREATED:
             return
-        for finished in await ledger.unpublished_outcomes(self.engine, envelope.event_id):
-            await self.publish_outcome(envelope, finished)
-            await ledger.mark_published(self.engine, envelope.event_id, finished.endpoint_id)
+        outcomes = {f.endpoint_id: f for f in finished}
+        if look_back:
+            for earlier in await ledger.unpublished_outcomes(self.engine, envelope.event_id):
+                outcomes.setdefault(earlier.endpoint_id, earlier)
+        if not outcomes:
+            return
+        for outcome in outcomes.values():
+            await self.publish_outcome(envelope, outcome)
+        await ledger.mark_published(self.engine, envelope.event_id, list(outcomes))

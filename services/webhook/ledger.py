@@ -29,6 +29,7 @@ class Target:
     enabled: bool
     attempts: int
     next_attempt_at: datetime | None
+    failing_since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,10 @@ async def plan(
     event_type: str,
     user_id: str,
     notification_id: str | None,
-) -> None:
+) -> list[str] | None:
     """The first time an event is seen, record it with one pending delivery per matching
-    enabled endpoint (global ones, and the user's own). Later calls change nothing."""
+    enabled endpoint (global ones, and the user's own) and return those endpoints' ids.
+    Later calls change nothing and return None."""
     e = tables.endpoints
     owner: sa.ColumnElement[bool] = e.c.user_id.is_(None)
     if event_type != EventType.NOTIFICATION_BROADCAST:
@@ -69,15 +71,17 @@ async def plan(
             .returning(tables.events.c.event_id)
         )
         if inserted.one_or_none() is None:
-            return
+            return None
         matching = sa.select(
             sa.literal(event_id), e.c.id, sa.literal(notification_id, sa.Text)
         ).where(e.c.enabled, owner, _subscribed(event_type))
-        await conn.execute(
+        planned = await conn.execute(
             insert(tables.deliveries)
             .from_select(["event_id", "endpoint_id", "notification_id"], matching)
             .on_conflict_do_nothing()
+            .returning(tables.deliveries.c.endpoint_id)
         )
+        return list(planned.scalars())
 
 
 async def reopen(engine: AsyncEngine, event_id: str) -> None:
@@ -106,7 +110,15 @@ async def lock_target(conn: AsyncConnection, event_id: str, endpoint_id: str) ->
     another consumer holds it (see `exists_pending` to tell them apart)."""
     d, e = tables.deliveries, tables.endpoints
     query = (
-        sa.select(d.c.attempts, d.c.next_attempt_at, e.c.id, e.c.url, e.c.secret, e.c.enabled)
+        sa.select(
+            d.c.attempts,
+            d.c.next_attempt_at,
+            e.c.id,
+            e.c.url,
+            e.c.secret,
+            e.c.enabled,
+            e.c.failing_since,
+        )
         .join(e, e.c.id == d.c.endpoint_id)
         .where(d.c.event_id == event_id, d.c.endpoint_id == endpoint_id, d.c.status == PENDING)
         .with_for_update(of=d, skip_locked=True)
@@ -114,7 +126,15 @@ async def lock_target(conn: AsyncConnection, event_id: str, endpoint_id: str) ->
     row = (await conn.execute(query)).one_or_none()
     if row is None:
         return None
-    return Target(row.id, row.url, row.secret, row.enabled, row.attempts, row.next_attempt_at)
+    return Target(
+        row.id,
+        row.url,
+        row.secret,
+        row.enabled,
+        row.attempts,
+        row.next_attempt_at,
+        row.failing_since,
+    )
 
 
 async def exists_pending(conn: AsyncConnection, event_id: str, endpoint_id: str) -> bool:
@@ -207,11 +227,11 @@ async def unpublished_outcomes(engine: AsyncEngine, event_id: str) -> list[Finis
         ]
 
 
-async def mark_published(engine: AsyncEngine, event_id: str, endpoint_id: str) -> None:
+async def mark_published(engine: AsyncEngine, event_id: str, endpoint_ids: list[str]) -> None:
     d = tables.deliveries
     async with engine.begin() as conn:
         await conn.execute(
             d.update()
-            .where(d.c.event_id == event_id, d.c.endpoint_id == endpoint_id)
+            .where(d.c.event_id == event_id, d.c.endpoint_id.in_(endpoint_ids))
             .values(outcome_published=True)
         )

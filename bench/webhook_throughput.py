@@ -1,0 +1,244 @@
+"""Webhook deliveries per second one webhook consumer sustains against a local HTTP receiver,
+and its memory.
+
+    python -m bench.webhook_throughput [--events 1000] [--concurrency 1,8,32] [--endpoints 1]
+
+For each WEBHOOK_MAX_CONCURRENCY value: creates a fresh database, starts
+`python -m services.webhook` as a real process, registers `--endpoints` endpoints for one
+user through its API, starts a receiver (uvicorn, in this process, on its own thread) that
+answers 204 to every POST, publishes `--events` notification.created events to the events
+exchange with confirms, and measures the time from the first publish until the receiver has
+seen every delivery. Each delivery is signed, locked, attempted and recorded in Postgres, and
+its outcome event published with confirms, as in production. Reports the consumer's resident
+memory idle and after the batch, and its CPU per delivery. Not a test: numbers depend on the
+machine (and on whatever else runs on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import httpx
+import uvicorn
+
+from bench.email_throughput import cpu_s, free_port, rss_mb, wait_healthy, with_database
+from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.notifications import Channel, NotificationData, Priority, Recipient
+from contracts.topology import Topology, routing_key
+from identity import JwtSettings, mint_token
+from messaging.publisher import envelope_message
+from services.webhook.migrations import upgrade
+from services.webhook.settings import DEFAULT_RETRY_DELAYS_MS
+
+JWT_SECRET = "bench-webhook-secret"
+USER = "bench-webhook-user"
+
+
+@dataclass
+class Result:
+    concurrency: int
+    deliveries: int
+    seconds: float
+    rss_idle_mb: float
+    rss_after_mb: float
+    cpu_ms_per_delivery: float
+
+    @property
+    def per_s(self) -> float:
+        return self.deliveries / self.seconds if self.seconds else 0.0
+
+
+class CountingReceiver:
+    """A minimal ASGI app that answers 204 to every request and counts them."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        with self.lock:
+            self.count += 1
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def start_receiver(app: CountingReceiver, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server
+
+
+def created(index: int) -> EventEnvelope:
+    now = datetime.now(UTC)
+    data = NotificationCreated(
+        notification=NotificationData(
+            id=str(uuid.uuid4()),
+            type="incident_assigned",
+            priority=Priority.HIGH,
+            title=f"INC-{index} assigned to you",
+            message="Database latency is high on db-1.",
+            entity_url=f"/incidents/{index}",
+            created_at=now,
+        ),
+        recipient=Recipient(user_id=USER),
+        channels=[Channel.IN_APP, Channel.WEBHOOK],
+    )
+    return EventEnvelope(
+        event_id=str(uuid.uuid4()),
+        type=EventType.NOTIFICATION_CREATED,
+        occurred_at=now,
+        user_id=USER,
+        seq=index + 1,
+        data=data.model_dump(mode="json"),
+    )
+
+
+async def run_one(
+    concurrency: int,
+    events: int,
+    endpoints: int,
+    database_server: str,
+    amqp_url: str,
+    receiver: CountingReceiver,
+    receiver_port: int,
+) -> Result:
+    topology = Topology(f"bench-webhook-{uuid.uuid4().hex[:8]}")
+    db_name = f"tocsin_bench_webhook_{uuid.uuid4().hex[:8]}"
+    database_url = await with_database(database_server, db_name, create=True)
+    await asyncio.to_thread(upgrade, database_url)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.webhook",
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "TOCSIN_NAMESPACE": topology.namespace,
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "JWT_SECRET": JWT_SECRET,
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            "WEBHOOK_MAX_CONCURRENCY": str(concurrency),
+            "WEBHOOK_PREFETCH": str(max(16, concurrency * 2)),
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await wait_healthy(f"{base}/readyz", process)
+        token = mint_token(JwtSettings(secret=JWT_SECRET), USER)
+        async with httpx.AsyncClient(base_url=base) as api:
+            for index in range(endpoints):
+                response = await api.post(
+                    "/api/v1/webhooks/endpoints",
+                    json={"url": f"http://127.0.0.1:{receiver_port}/hook/{index}"},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                response.raise_for_status()
+        idle = rss_mb(process.pid)
+        batch = [created(i) for i in range(events)]
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(topology.events_exchange)
+        expected = events * endpoints
+        start_count = receiver.count
+        cpu_before = cpu_s(process.pid)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(exchange.publish(envelope_message(e), routing_key(e.type, e.user_id)) for e in batch)
+        )
+        deadline = time.monotonic() + 600
+        while receiver.count - start_count < expected:
+            if time.monotonic() > deadline:
+                got = receiver.count - start_count
+                raise RuntimeError(f"only {got} of {expected} deliveries arrived")
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        after = rss_mb(process.pid)
+        cpu_used = cpu_s(process.pid) - cpu_before
+    finally:
+        process.terminate()
+        await process.wait()
+        channel = await connection.channel()
+        for delay in set(DEFAULT_RETRY_DELAYS_MS):
+            await channel.queue_delete(topology.retry_queue("webhook", delay))
+        await channel.queue_delete(topology.queue("webhook"))
+        await channel.queue_delete(topology.dead_letter_queue("webhook"))
+        await channel.exchange_delete(topology.events_exchange)
+        await connection.close()
+        await with_database(database_server, db_name, create=False)
+    return Result(concurrency, expected, elapsed, idle, after, cpu_used * 1000 / expected)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--endpoints", type=int, default=1)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    )
+    args = parser.parse_args(argv)
+    receiver = CountingReceiver()
+    receiver_port = free_port()
+    server = start_receiver(receiver, receiver_port)
+    try:
+        results = [
+            await run_one(
+                int(c),
+                args.events,
+                args.endpoints,
+                args.database_url,
+                args.amqp_url,
+                receiver,
+                receiver_port,
+            )
+            for c in args.concurrency.split(",")
+        ]
+    finally:
+        server.should_exit = True
+    print(
+        f"\nwebhook consumer, one process, {args.events} events x {args.endpoints} endpoint(s) "
+        "per run, local HTTP receiver"
+    )
+    print(
+        f"{'max concurrency':>15} | {'deliveries/s':>12} | {'seconds':>8} | {'RSS idle MB':>11} | "
+        f"{'RSS after MB':>12} | {'consumer CPU ms/delivery':>24}"
+    )
+    print(f"{'-' * 15}-+-{'-' * 12}-+-{'-' * 8}-+-{'-' * 11}-+-{'-' * 12}-+-{'-' * 24}")
+    for r in results:
+        print(
+            f"{r.concurrency:>15} | {r.per_s:>12.0f} | {r.seconds:>8.2f} | "
+            f"{r.rss_idle_mb:>11.1f} | {r.rss_after_mb:>12.1f} | {r.cpu_ms_per_delivery:>24.2f}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
