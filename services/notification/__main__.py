@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 
+from observability.logs import configure_logging
 from services.notification.settings import Settings
 
 
@@ -16,10 +16,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging("notification", settings.log_level)
     if args.command == "migrate":
         from services.notification.migrations import upgrade
 
@@ -64,6 +61,7 @@ def serve(settings: Settings) -> None:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level.lower(),
+        log_config=None,
         access_log=False,
     )
 
