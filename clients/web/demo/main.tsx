@@ -19,7 +19,7 @@ function SignIn({ users, onPick }: { users: string[]; onPick: (user: string) => 
       <p>Sign in as a demo user. Open a second tab (or a second browser) to watch both update.</p>
       <div className="users">
         {users.map((u) => (
-          <button key={u} type="button" onClick={() => onPick(u)}>
+          <button key={u} type="button" className="btn" onClick={() => onPick(u)}>
             {u}
           </button>
         ))}
@@ -78,8 +78,10 @@ function SendForm({ users, me }: { users: string[]; me: string }) {
         </select>
       </label>
       <div className="actions">
-        <button type="submit">Send</button>
-        <button type="button" className="secondary" onClick={() => void run(() => broadcast(draft()), "to everyone")}>
+        <button type="submit" className="btn">
+          Send
+        </button>
+        <button type="button" className="btn secondary" onClick={() => void run(() => broadcast(draft()), "to everyone")}>
           Broadcast to all demo users
         </button>
       </div>
@@ -116,11 +118,11 @@ function App({ config }: { config: DemoConfig }) {
           {state}
         </span>
         <span className="spacer" />
-        <button type="button" className="secondary" onClick={() => setDark((d) => !d)}>
+        <button type="button" className="btn secondary" onClick={() => setDark((d) => !d)}>
           {dark ? "Light" : "Dark"} theme
         </button>
         <span data-testid="signed-in-as">Signed in as {user}</span>
-        <button type="button" className="secondary" onClick={() => pick(null)}>
+        <button type="button" className="btn secondary" onClick={() => pick(null)}>
           Sign out
         </button>
         <NotificationBell

@@ -136,7 +136,10 @@ export function NotificationBell(props: NotificationBellProps) {
         aria-expanded={open}
         aria-controls={panelId}
         title={STATE_LABEL[connectionState]}
-        onClick={() => setOpen((o) => !o)}
+        onClick={() => {
+          if (!open) toasts.clear(); // the list shows them now
+          setOpen(!open);
+        }}
       >
         <BellIcon />
         {unread > 0 && (

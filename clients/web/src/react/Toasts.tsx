@@ -5,12 +5,14 @@ export interface ToastQueue {
   toasts: NotificationData[];
   push: (notification: NotificationData) => void;
   dismiss: (id: string) => void;
+  clear: () => void;
 }
 
 /** Toasts for new notifications: one per id, removed after `duration` ms (critical ones stay twice as long). */
 export function useToasts(duration: number, max = 4): ToastQueue {
   const [toasts, setToasts] = useState<NotificationData[]>([]);
   const timers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
+  const seen = useRef(new Set<string>()); // ids already toasted (a replay never toasts twice)
 
   const dismiss = useCallback((id: string) => {
     clearTimeout(timers.current.get(id));
@@ -20,13 +22,21 @@ export function useToasts(duration: number, max = 4): ToastQueue {
 
   const push = useCallback(
     (notification: NotificationData) => {
-      if (timers.current.has(notification.id)) return;
+      if (seen.current.has(notification.id)) return;
+      seen.current.add(notification.id);
+      if (seen.current.size > 500) seen.current.delete(seen.current.values().next().value!);
       const ms = notification.priority === "critical" ? duration * 2 : duration;
       timers.current.set(notification.id, setTimeout(() => dismiss(notification.id), ms));
       setToasts((all) => [...all.filter((t) => t.id !== notification.id), notification].slice(-max));
     },
     [dismiss, duration, max],
   );
+
+  const clear = useCallback(() => {
+    for (const timer of timers.current.values()) clearTimeout(timer);
+    timers.current.clear();
+    setToasts([]);
+  }, []);
 
   useEffect(() => {
     const pending = timers.current;
@@ -36,7 +46,7 @@ export function useToasts(duration: number, max = 4): ToastQueue {
     };
   }, []);
 
-  return { toasts, push, dismiss };
+  return { toasts, push, dismiss, clear };
 }
 
 export function Toasts({ queue }: { queue: ToastQueue }) {
