@@ -33,11 +33,18 @@ class EventStore:
         self.added: list[str] = []
 
     async def add(
-        self, type_: EventType, user_id: str, *, published: bool = True, minutes: int = 0
+        self,
+        type_: EventType,
+        user_id: str,
+        *,
+        published: bool = True,
+        minutes: int = 0,
+        data: dict[str, object] | None = None,
     ) -> Stored:
         self.seq[user_id] = self.seq.get(user_id, 0) + 1
         event_id = str(uuid.uuid4())
-        data = {"id": event_id} if type_ != EventType.NOTIFICATION_CREATED else {"x": 1}
+        if data is None:
+            data = {"id": event_id} if type_ != EventType.NOTIFICATION_CREATED else {"x": 1}
         connection = await asyncpg.connect(self.url)
         try:
             position = await connection.fetchval(
