@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 import aio_pika
+import asyncpg
 import pytest
 
 from contracts.topology import Topology
 from identity import JwtSettings, verify_token
 from identity.tokens import WRITE_SCOPE
 from tests.cli.conftest import JWT_SECRET, Cli
-from tests.support.infra import free_port
+from tests.support.infra import drop_database, free_port, with_database
 
 
 async def test_token_is_accepted_by_the_services_verifier(cli: Cli) -> None:
@@ -93,3 +97,26 @@ async def test_missing_queue_tells_the_operator_to_declare_the_topology(cli: Cli
     result = await cli("dlq", "list", "--consumer", "email")
     assert result.exit_code == 2
     assert "tocsin topology declare" in result.stderr
+
+
+async def test_migrate_creates_the_database_and_is_idempotent(
+    cli: Cli, postgres_server_url: str
+) -> None:
+    name = f"tocsin_cli_migrate_{uuid.uuid4().hex[:8]}"
+    url = with_database(postgres_server_url, name)
+    try:
+        first = await cli("migrate", "--create-database", env={"DATABASE_URL": url})
+        assert first.exit_code == 0, first.stderr
+        assert "created database" in first.stdout
+        assert "migrated notification" in first.stdout
+        again = await cli("migrate", "--create-database", env={"DATABASE_URL": url})
+        assert again.exit_code == 0, again.stderr
+        assert "created database" not in again.stdout
+        connection = await asyncpg.connect(url)
+        try:
+            tables = await connection.fetchval("SELECT to_regclass('notification.events')")
+        finally:
+            await connection.close()
+        assert tables is not None
+    finally:
+        await asyncio.to_thread(drop_database, url)
