@@ -16,7 +16,6 @@ pending after an attempt, `RetryLater` sends the message round the retry queues 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contracts.events import EventEnvelope, EventType, NotificationCreated
-from contracts.notifications import Channel
+from contracts.events import EventEnvelope, EventType
 from messaging.consuming import RetryLater
 from services.webhook import ledger
 from services.webhook.http import HttpResult, post
 from services.webhook.metrics import Metrics
+from services.webhook.payload import notification_id_of, payload, wants
 from services.webhook.signing import signed_headers
 
 logger = logging.getLogger(__name__)
@@ -72,32 +71,6 @@ def judge(result: HttpResult) -> Verdict:
     if 300 <= code < 400:
         return Verdict(ledger.FAILED, f"HTTP {code}: redirects are not followed")
     return Verdict(ledger.FAILED, f"HTTP {code}")
-
-
-def wants(envelope: EventEnvelope) -> bool:
-    """Created events go out only when their resolved channels include webhooks; the other
-    notification events go to the endpoints subscribed to their type."""
-    if envelope.type == EventType.NOTIFICATION_CREATED:
-        return Channel.WEBHOOK in envelope.data_as(NotificationCreated).channels
-    return envelope.type.value.startswith("notification.")
-
-
-def notification_id_of(envelope: EventEnvelope) -> str | None:
-    if envelope.type == EventType.NOTIFICATION_CREATED:
-        return envelope.data_as(NotificationCreated).notification.id
-    value = envelope.data.get("id")
-    return value if isinstance(value, str) else None
-
-
-def payload(envelope: EventEnvelope) -> bytes:
-    """The JSON body every endpoint receives: Standard Webhooks' `type`/`timestamp`/`data`
-    with the whole event envelope as `data`."""
-    body = {
-        "type": envelope.type.value,
-        "timestamp": envelope.occurred_at.isoformat(),
-        "data": envelope.model_dump(mode="json"),
-    }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True)
