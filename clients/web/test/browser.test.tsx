@@ -89,12 +89,14 @@ describe("useNotificationWebSocket", () => {
   });
 
   it("connect() and disconnect() control the socket by hand", async () => {
-    await render({ url, token: "t", autoConnect: false });
+    let disconnects = 0;
+    await render({ url, token: "t", autoConnect: false, onDisconnect: () => disconnects++ });
     expect(latest?.connectionState).toBe("disconnected");
     await act(async () => latest?.connect());
     await eventually(() => latest?.isConnected, "connected");
     await act(async () => latest?.disconnect());
     expect(latest?.connectionState).toBe("disconnected");
+    expect(disconnects).toBe(1);
     expect(server.connections.length).toBe(1);
   });
 });

@@ -103,7 +103,7 @@ export class NotificationClient {
     void this.open(false);
   }
 
-  /** Closes the connection for good (until `connect()`), with code 1000. */
+  /** Closes the connection for good (until `connect()`), with code 1000; `onDisconnect` follows. */
   disconnect(): void {
     this.stopped = true;
     this.generation++;
@@ -112,7 +112,9 @@ export class NotificationClient {
     const ws = this.ws;
     this.ws = undefined;
     if (ws && ws.readyState <= OPEN) ws.close(1000);
+    const wasConnected = this.state === "connected";
     this.setState("disconnected");
+    if (wasConnected) this.options.onDisconnect?.({ code: 1000, reason: "", willReconnect: false });
   }
 
   private async open(freshToken: boolean): Promise<void> {

@@ -64,7 +64,9 @@ export function useNotificationWebSocket(
 
   useEffect(() => {
     if (!hasCredentials) return;
-    const h = () => latest.current;
+    let mounted = true;
+    const quiet: UseNotificationWebSocketOptions = {};
+    const h = () => (mounted ? latest.current : quiet); // no callbacks after unmount
     const client = new NotificationClient({
       url: resolveEndpoints({ wsUrl: url }).wsUrl,
       getToken: () => (h().getToken ? h().getToken!() : h().token),
@@ -72,9 +74,9 @@ export function useNotificationWebSocket(
       reconnectInterval,
       maxReconnectAttempts,
       maxReconnectDelay,
-      onStateChange: setConnectionState,
+      onStateChange: (state) => mounted && setConnectionState(state),
       onMessage: (message) => {
-        setLastMessage(message);
+        if (mounted) setLastMessage(message);
         h().onEvent?.(message);
       },
       onNotification: (n) => h().onNotification?.(n),
@@ -87,6 +89,7 @@ export function useNotificationWebSocket(
     clientRef.current = client;
     if (autoConnect) client.connect();
     return () => {
+      mounted = false;
       client.disconnect();
       if (clientRef.current === client) clientRef.current = null;
     };
