@@ -1,10 +1,14 @@
 """The email consumer's service layer: one `notification.created` event → at most one email.
 
-Order of work for an event: claim it in Postgres (the claim makes a concurrent duplicate
-wait), send through SMTP, record the outcome in the same transaction, commit, then publish
-`delivery.succeeded` / `delivery.failed` and note that it was published. A crash after the
-SMTP server accepted the mail and before the commit sends the mail again on redelivery, with
-the same Message-ID (derived from the event id), so the receiver can recognise the duplicate.
+Order of work for an event, inside one Postgres transaction: claim the event (the claim makes
+a concurrent duplicate wait), send through SMTP, publish `delivery.succeeded` /
+`delivery.failed` with a confirm, record the outcome (and whether its publish was confirmed),
+commit. A crash after the SMTP server accepted the mail and before the commit sends the mail
+again on redelivery, with the same Message-ID (derived from the event id), so the receiver
+can recognise the duplicate; the outcome is published again with the same event id, which the
+notification service drops. If the outcome could not be published, the delivery is still
+recorded and the message is retried: the retry finds the event processed and publishes the
+pending outcome.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ class Rejected(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
+@dataclass
 class Settled:
     """How a claimed delivery ended within its transaction."""
 
@@ -58,6 +62,9 @@ class Settled:
     detail: str | None
     at: datetime
     duration_ms: float
+    smtp_code: int | None = None
+    message_id: str | None = None
+    outcome_published: bool = False
 
 
 class Result:
@@ -108,7 +115,8 @@ class EmailDelivery:
                 async with self.engine.begin() as connection:
                     existing = await store.claim(connection, claim, force=force)
                     if existing is None:
-                        settled = await self._send(connection, claim, envelope, created)
+                        settled = await self._send(claim, envelope, created)
+                        await self._settle(connection, claim, settled)
             except SmtpTransient as exc:  # the claim was rolled back: the event stays open
                 await self._defer(claim, exc, (time.perf_counter() - started) * 1000)
         log = {"event_id": envelope.event_id, "user_id": envelope.user_id, "attempt": attempt}
@@ -121,52 +129,53 @@ class EmailDelivery:
         if settled.status == Status.FAILED:
             self.metrics.deliveries.labels(Status.FAILED).inc()
             logger.warning("email refused", extra={**log, "detail": settled.detail})
-            await self._publish(claim, succeeded=False, detail=settled.detail, at=settled.at)
             raise Rejected(settled.reason, settled.detail or "")
         self.metrics.send_seconds.observe(settled.duration_ms / 1000)
         lag = (utc_now() - envelope.occurred_at).total_seconds()
         self.metrics.lag_seconds.observe(max(lag, 0.0))
         self.metrics.deliveries.labels(Status.SENT).inc()
         logger.info("email sent", extra=log)
-        await self._publish(claim, succeeded=True, detail=None, at=settled.at)
+        if not settled.outcome_published:
+            raise Deferred("outcome_unpublished", "delivery.succeeded not confirmed by the broker")
         return Result.SENT
 
     async def _send(
-        self,
-        connection: AsyncConnection,
-        claim: Claim,
-        envelope: EventEnvelope,
-        created: NotificationCreated,
+        self, claim: Claim, envelope: EventEnvelope, created: NotificationCreated
     ) -> Settled:
-        """Compose and send inside the claim's transaction; SmtpTransient propagates."""
+        """Compose and send; SmtpTransient propagates (and rolls the claim back)."""
         try:
             message = self.composer.compose(envelope, created.notification, created.recipient)
         except (InvalidAddress, TemplateFailure) as exc:
-            at = await store.finish(connection, claim, Status.FAILED, detail=str(exc))
-            return Settled(Status.FAILED, "unsendable", str(exc), at, 0.0)
+            return Settled(Status.FAILED, "unsendable", str(exc), utc_now(), 0.0)
         started = time.perf_counter()
         try:
             await self.smtp.send(message)
         except SmtpPermanent as exc:
             duration = (time.perf_counter() - started) * 1000
-            at = await store.finish(
-                connection,
-                claim,
-                Status.FAILED,
-                smtp_code=exc.code,
-                detail=str(exc),
-                duration_ms=duration,
+            return Settled(
+                Status.FAILED, "smtp_rejected", str(exc), utc_now(), duration, smtp_code=exc.code
             )
-            return Settled(Status.FAILED, "smtp_rejected", str(exc), at, duration)
         duration = (time.perf_counter() - started) * 1000
-        at = await store.finish(
+        return Settled(
+            Status.SENT, "sent", None, utc_now(), duration, message_id=message.message_id
+        )
+
+    async def _settle(self, connection: AsyncConnection, claim: Claim, settled: Settled) -> None:
+        """Publish the outcome (confirmed or not) and record it in the claim's transaction."""
+        settled.outcome_published = await self._try_publish(
+            claim, succeeded=settled.status == Status.SENT, detail=settled.detail, at=settled.at
+        )
+        await store.finish(
             connection,
             claim,
-            Status.SENT,
-            message_id=str(message["Message-ID"]),
-            duration_ms=duration,
+            settled.status,
+            settled.at,
+            message_id=settled.message_id,
+            smtp_code=settled.smtp_code,
+            detail=settled.detail,
+            duration_ms=settled.duration_ms,
+            outcome_published=settled.outcome_published,
         )
-        return Settled(Status.SENT, "sent", None, at, duration)
 
     async def _defer(self, claim: Claim, exc: SmtpTransient, duration_ms: float) -> None:
         """Log the failed attempt; on the last attempt record the delivery as failed. Raises
@@ -186,11 +195,12 @@ class EmailDelivery:
         async with self.engine.begin() as connection:
             existing = await store.claim(connection, claim)
             if existing is None:
-                await store.finish(connection, claim, Status.SKIPPED, detail="email not requested")
-        self.metrics.deliveries.labels(
-            Result.SKIPPED if existing is None else Result.DUPLICATE
-        ).inc()
-        return Result.SKIPPED if existing is None else Result.DUPLICATE
+                await store.finish(
+                    connection, claim, Status.SKIPPED, utc_now(), detail="email not requested"
+                )
+        result = Result.SKIPPED if existing is None else Result.DUPLICATE
+        self.metrics.deliveries.labels(result).inc()
+        return result
 
     async def _give_up(
         self, claim: Claim, detail: str, smtp_code: int | None, duration: float
@@ -200,31 +210,40 @@ class EmailDelivery:
             existing = await store.claim(connection, claim)
             if existing is not None:
                 return
-            at = await store.finish(
-                connection,
-                claim,
+            settled = Settled(
                 Status.FAILED,
+                "retries_exhausted",
+                f"retries exhausted: {detail}",
+                utc_now(),
+                duration,
                 smtp_code=smtp_code,
-                detail=f"retries exhausted: {detail}",
-                duration_ms=duration,
             )
+            await self._settle(connection, claim, settled)
         self.metrics.deliveries.labels(Status.FAILED).inc()
-        await self._publish(claim, succeeded=False, detail=f"retries exhausted: {detail}", at=at)
 
-    async def _publish(
+    async def _try_publish(
         self, claim: Claim, *, succeeded: bool, detail: str | None, at: datetime
-    ) -> None:
-        await self.outcomes.publish(
-            succeeded=succeeded,
-            source_event_id=claim.event_id,
-            notification_id=claim.notification_id,
-            user_id=claim.user_id,
-            attempts=claim.attempt,
-            detail=detail,
-            target=claim.recipient,
-            at=at,
-        )
-        await store.mark_outcome_published(self.engine, claim.event_id)
+    ) -> bool:
+        """Publish the outcome; False (logged) when the broker did not confirm it."""
+        try:
+            await self.outcomes.publish(
+                succeeded=succeeded,
+                source_event_id=claim.event_id,
+                notification_id=claim.notification_id,
+                user_id=claim.user_id,
+                attempts=claim.attempt,
+                detail=detail,
+                target=claim.recipient,
+                at=at,
+            )
+        except Exception:
+            logger.warning(
+                "delivery outcome not published; it will be on the retry",
+                exc_info=True,
+                extra={"event_id": claim.event_id, "user_id": claim.user_id},
+            )
+            return False
+        return True
 
     async def _publish_pending(self, existing: store.Processed) -> None:
         """A redelivered event whose outcome may not have reached the broker: publish it now."""
@@ -238,9 +257,14 @@ class EmailDelivery:
             recipient=existing.recipient,
             attempt=existing.attempts,
         )
-        await self._publish(
-            claim,
+        await self.outcomes.publish(
             succeeded=existing.status == Status.SENT,
+            source_event_id=claim.event_id,
+            notification_id=claim.notification_id,
+            user_id=claim.user_id,
+            attempts=claim.attempt,
             detail=existing.detail,
+            target=claim.recipient,
             at=existing.processed_at,
         )
+        await store.mark_outcome_published(self.engine, claim.event_id)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import aiosmtplib
 
+from services.email.composition import OutgoingEmail
 from services.email.settings import Settings, SmtpSecurity
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class SmtpPool:
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(options.connections)
 
-    async def send(self, message: EmailMessage) -> str:
+    async def send(self, message: OutgoingEmail) -> str:
         """Send one message; returns the server's reply to DATA. Raises SmtpTransient or
         SmtpPermanent."""
         async with self._slots:
@@ -133,8 +133,8 @@ class SmtpPool:
         return client, False
 
     @staticmethod
-    async def _send_on(client: aiosmtplib.SMTP, message: EmailMessage) -> str:
-        errors, reply = await client.send_message(message)
+    async def _send_on(client: aiosmtplib.SMTP, message: OutgoingEmail) -> str:
+        errors, reply = await client.sendmail(message.sender, [message.recipient], message.data)
         if errors:  # some recipients refused (we send to one, so this is rare)
             code, text = next(iter(errors.values()))
             failure = SmtpPermanent if code >= 500 else SmtpTransient

@@ -80,33 +80,52 @@ async def claim(
     return await find(connection, claim.event_id)
 
 
+_FINISH = sa.text(
+    """
+    WITH settled AS (
+        UPDATE email.processed_events
+           SET status = :status, message_id = :message_id, detail = :detail,
+               processed_at = :at, attempts = :attempt, outcome_published_at = :published_at
+         WHERE event_id = :event_id
+     RETURNING event_id
+    )
+    INSERT INTO email.delivery_log (event_id, attempt, outcome, smtp_code, detail, duration_ms, at)
+    SELECT event_id, CAST(:attempt AS integer), CAST(:status AS text),
+           CAST(:smtp_code AS integer), CAST(:detail AS text),
+           CAST(:duration_ms AS double precision), CAST(:at AS timestamptz)
+      FROM settled
+    """
+)
+
+
 async def finish(
     connection: AsyncConnection,
     claim: Claim,
     status: str,
+    at: datetime,
     *,
     message_id: str | None = None,
     smtp_code: int | None = None,
     detail: str | None = None,
     duration_ms: float | None = None,
-) -> datetime:
-    """Settle a claimed event and log the attempt (same transaction). Returns processed_at."""
-    at = utc_now()
+    outcome_published: bool = False,
+) -> None:
+    """Settle a claimed event and log the attempt, in one statement of the claim's
+    transaction."""
     await connection.execute(
-        processed_events.update()
-        .where(processed_events.c.event_id == claim.event_id)
-        .values(
-            status=status,
-            message_id=message_id,
-            detail=detail,
-            processed_at=at,
-            attempts=claim.attempt,
-        )
+        _FINISH,
+        {
+            "event_id": claim.event_id,
+            "status": status,
+            "message_id": message_id,
+            "detail": (detail or None) and detail[:2000],
+            "at": at,
+            "attempt": claim.attempt,
+            "published_at": utc_now() if outcome_published else None,
+            "smtp_code": smtp_code,
+            "duration_ms": duration_ms,
+        },
     )
-    await log_attempt(
-        connection, claim.event_id, claim.attempt, status, smtp_code, detail, duration_ms, at
-    )
-    return at
 
 
 async def log_attempt(

@@ -212,3 +212,39 @@ async def test_transient_failures_past_the_last_retry_are_dead_lettered_as_faile
     )
     assert event_from_json(outcome_message.body).type is EventType.DELIVERY_FAILED
     assert smtp.messages() == []
+
+
+async def test_redelivered_event_whose_outcome_was_not_published_publishes_it_without_resending(
+    email_app: FastAPI,
+    smtp: ScriptedSmtp,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    email_db: sa.ext.asyncio.AsyncEngine,
+    outcomes: aio_pika.abc.AbstractQueue,
+) -> None:
+    event = created_event(email="pending@example.test")
+    async with email_db.begin() as connection:  # sent, but the broker never confirmed the outcome
+        await connection.execute(
+            sa.text(
+                "INSERT INTO email.processed_events (event_id, notification_id, user_id,"
+                " notification_type, status, recipient, attempts, processed_at)"
+                " VALUES (:id, :nid, :uid, 'incident_created', 'sent', 'pending@example.test',"
+                " 1, now())"
+            ),
+            {"id": event.event_id, "nid": event.data["notification"]["id"], "uid": event.user_id},
+        )
+    await publish(amqp_connection, topology, event)
+
+    outcome_message = await eventually(
+        lambda: outcomes.get(no_ack=True, fail=False), what="the pending delivery.succeeded"
+    )
+    outcome_event = event_from_json(outcome_message.body)
+    assert outcome_event.type is EventType.DELIVERY_SUCCEEDED
+    assert outcome_event.data_as(DeliveryOutcome).source_event_id == event.event_id
+    row = await eventually(
+        lambda: processed(email_db, event.event_id),
+        until=lambda r: r is not None and r["outcome_published_at"] is not None,
+        what="the outcome marked published",
+    )
+    assert row["status"] == "sent"
+    assert smtp.messages() == []
