@@ -108,3 +108,19 @@ it("turns the dot red when the connection drops", async () => {
   await eventually(() => $(".tocsin-dot")?.dataset.state === "disconnected", "red dot");
   expect($(".tocsin-bell")?.title).toBe("Live updates disconnected; reconnecting");
 });
+
+it("does not toast history replayed after a reconnect, and keeps the list newest first", async () => {
+  await renderBell();
+  await eventually(() => $(".tocsin-dot")?.dataset.state === "connected", "connected");
+  await act(async () => $(".tocsin-bell")?.click());
+  await eventually(() => $('.tocsin-item[data-notification-id="old-1"]'), "REST list loaded");
+  const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+  await act(async () => {
+    send(ws.last, "notification:new", { ...notification("history"), created_at: hourAgo }, 5);
+    send(ws.last, "notification:new", notification("fresh"), 6);
+  });
+  await eventually(() => $('.tocsin-toasts [data-notification-id="fresh"]'), "toast for the new one");
+  expect($('.tocsin-toasts [data-notification-id="history"]')).toBeNull();
+  const order = [...document.querySelectorAll(".tocsin-item")].map((e) => e.getAttribute("data-notification-id"));
+  expect(order).toEqual(["fresh", "old-1", "history"]);
+});

@@ -69,6 +69,8 @@ export function NotificationBell(props: NotificationBellProps) {
     [],
   );
   const { feed, reload, apply, markRead, markAllRead } = useNotificationFeed(apiUrl, getToken, props.limit);
+  const items = useRef(feed.items);
+  items.current = feed.items;
   const toasts = useToasts(props.toastDuration ?? 6000);
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
@@ -82,7 +84,13 @@ export function NotificationBell(props: NotificationBellProps) {
     maxReconnectAttempts: props.maxReconnectAttempts,
     maxReconnectDelay: props.maxReconnectDelay,
     onEvent: apply,
-    onNotification: toasts.push,
+    onNotification: (n) => {
+      // A replay after a reconnect can carry history: toast only what is new to this bell.
+      const known = items.current;
+      if (known.some((k) => k.id === n.id)) return;
+      if (known.length && Date.parse(n.created_at) < Date.parse(known[0].created_at)) return;
+      toasts.push(n);
+    },
     onResync: reload,
   });
 

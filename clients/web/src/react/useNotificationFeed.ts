@@ -18,6 +18,11 @@ type Action =
   | { kind: "deleted"; id: string }
   | { kind: "stats"; stats: NotificationStats };
 
+/** Sorted by `created_at`, newest first (stable: among equals the earlier stays first). */
+function newestFirst(items: NotificationData[]): NotificationData[] {
+  return items.sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
+}
+
 function reduce(limit: number) {
   return (state: Feed, action: Action): Feed => {
     if (action.kind === "loaded") {
@@ -26,16 +31,15 @@ function reduce(limit: number) {
       }
       // Live events arrived while the request was in flight: they are newer than its answer.
       const known = new Set(state.items.map((n) => n.id));
-      const items = [...state.items, ...action.items.filter((n) => !known.has(n.id))]
-        .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at))
-        .slice(0, limit);
+      const merged = [...state.items, ...action.items.filter((n) => !known.has(n.id))];
+      const items = newestFirst(merged).slice(0, limit);
       return { ...state, items, loaded: true };
     }
     const feed = { ...state, changes: state.changes + 1 };
     switch (action.kind) {
       case "added": {
         const rest = feed.items.filter((n) => n.id !== action.notification.id);
-        return { ...feed, items: [action.notification, ...rest].slice(0, limit) };
+        return { ...feed, items: newestFirst([action.notification, ...rest]).slice(0, limit) };
       }
       case "marked": {
         const ids = action.ids && new Set(action.ids);
