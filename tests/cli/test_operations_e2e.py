@@ -163,7 +163,7 @@ async def test_replay_after_an_email_outage_sends_exactly_the_missing_emails_onc
     assert not any((m.headers or {}).get(REPLAY_HEADER) for m in webhook)
 
 
-async def test_send_creates_a_notification_through_the_api(
+async def test_send_and_announce_create_notifications_through_the_api(
     cli: Cli, system: System, amqp_connection: aio_pika.abc.AbstractRobustConnection
 ) -> None:
     system.start_api()
@@ -176,6 +176,12 @@ async def test_send_creates_a_notification_through_the_api(
     created = json.loads(result.stdout)
     assert created["count"] == 1
     assert created["notifications"][0]["user_id"] == user
+
+    announced = await cli(
+        "announce", "--title", "Maintenance at 22:00", "--to", user, "--api-url", system.api_url
+    )
+    assert announced.exit_code == 0, announced.stderr
+    assert json.loads(announced.stdout)["count"] == 1
 
     bad = await cli("send", "--to", user, "--title", "x", "--priority", "loud",
                     "--api-url", system.api_url)  # fmt: skip
