@@ -23,10 +23,12 @@ from services.notification.outbox import Relay
 from services.notification.routes import health, internal, services, unsubscribe, users
 from services.notification.service import NotificationService
 from services.notification.settings import Settings
+from services.notification.wakeup import RelayWakeup
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+SHUTDOWN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,19 +79,22 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             pool_size=settings.db_pool_size,
             command_timeout_s=settings.db_command_timeout_s,
             application_name="tocsin-notification",
+            pre_ping=False,
         )
-        service = NotificationService(engine, settings.cursor_key)
+        wakeup = RelayWakeup(settings.database_url)
+        service = NotificationService(engine, settings.cursor_key, on_events=wakeup.poke)
         app.state.service = service
         context = AppContext(settings=settings, service=service)
         tasks = [asyncio.create_task(_supervised(worker, context)) for worker in chosen]
+        tasks.append(asyncio.create_task(wakeup.run()))
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
+            for task in stuck:
+                logger.warning("background task %s did not stop in time", task.get_name())
             await engine.dispose()
 
     app = FastAPI(

@@ -32,25 +32,32 @@ from contracts.topology import Topology, routing_key
 from database.engine import plain_url
 from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
+from services.notification.wakeup import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "tocsin_events"
 LOCK_KEY = 0x746F6373696E  # "tocsin": one relay per database
 RELAY_HEADER = "x-tocsin-relay"
 
-_SELECT_BATCH = """
-SELECT id, event_id::text AS event_id, type, user_id, occurred_at, schema_version, seq,
-       data::text AS data, stats::text AS stats
-FROM notification.events WHERE position IS NULL ORDER BY id LIMIT $1
-"""
-_RESERVE_POSITIONS = (
-    "SELECT setval('notification.event_position', nextval('notification.event_position') + $1 - 1)"
+_CLAIM_BATCH = """
+WITH batch AS (
+    SELECT id, row_number() OVER (ORDER BY id) AS rn, count(*) OVER () AS n
+    FROM (SELECT id FROM notification.events WHERE position IS NULL ORDER BY id LIMIT $1) AS b
+),
+base AS (
+    SELECT setval('notification.event_position',
+                  nextval('notification.event_position') + max(n) - 1) - max(n) AS before
+    FROM batch HAVING count(*) > 0
 )
-_RECORD_POSITIONS = """
-UPDATE notification.events AS e SET position = t.position, published_at = now()
-FROM unnest($1::bigint[], $2::bigint[]) AS t(id, position) WHERE e.id = t.id
+UPDATE notification.events AS e
+SET position = base.before + batch.rn, published_at = now()
+FROM batch, base
+WHERE e.id = batch.id
+RETURNING e.event_id::text AS event_id, e.type, e.user_id, e.occurred_at, e.schema_version,
+          e.seq, e.data::text AS data, e.stats::text AS stats, e.position
 """
+"""Gives the oldest unpublished events (insertion order) the next positions, in one round
+trip. Only the relay holding the advisory lock runs it."""
 
 
 @dataclass
@@ -113,37 +120,37 @@ class Relay:
                     wake.clear()
                     if await self.publish_batch(conn, exchange) >= self.batch_size:
                         continue
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), self.poll_interval_s)
+                        async with asyncio.timeout(self.poll_interval_s):
+                            await wake.wait()
             finally:
                 self.active = False
                 with contextlib.suppress(Exception):
-                    await broker.close()
+                    async with asyncio.timeout(2):
+                        await broker.close()
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
+            conn.terminate()
 
     async def publish_batch(self, conn: asyncpg.Connection, exchange: AbstractExchange) -> int:
         """Publish the next batch; returns how many events it held. Raises on any failure
         other than an unroutable event, after rolling back (the batch will be retried)."""
         async with conn.transaction():
-            rows = await conn.fetch(_SELECT_BATCH, self.batch_size)
-            if not rows:
+            claimed = await conn.fetch(_CLAIM_BATCH, self.batch_size)
+            if not claimed:
                 return 0
-            last = await conn.fetchval(_RESERVE_POSITIONS, len(rows))
-            positions = list(range(last - len(rows) + 1, last + 1))
-            await conn.execute(_RECORD_POSITIONS, [r["id"] for r in rows], positions)
+            rows = sorted(claimed, key=lambda r: r["position"])
             # Tasks reach the channel's publish lock in creation order, so the broker gets
             # the messages in position order while their confirms are awaited together.
             results = await asyncio.gather(
                 *(
                     publish_confirmed(
                         exchange,
-                        self._message(row, position),
+                        self._message(row),
                         routing_key(row["type"], row["user_id"]),
                         timeout=self.publish_timeout_s,
                     )
-                    for row, position in zip(rows, positions, strict=True)
+                    for row in rows
                 ),
                 return_exceptions=True,
             )
@@ -168,7 +175,7 @@ class Relay:
         self.stats.batches += 1
         return len(rows)
 
-    def _message(self, row: asyncpg.Record, position: int) -> aio_pika.Message:
+    def _message(self, row: asyncpg.Record) -> aio_pika.Message:
         """The same message `messaging.publisher.envelope_message` builds, assembled from the
         stored JSON without re-validating it."""
         seq = "null" if row["seq"] is None else str(int(row["seq"]))
@@ -176,7 +183,7 @@ class Relay:
             f'{{"event_id":"{row["event_id"]}","type":"{row["type"]}",'
             f'"schema_version":"{row["schema_version"]}",'
             f'"occurred_at":"{row["occurred_at"].isoformat()}",'
-            f'"user_id":{_json_string(row["user_id"])},"seq":{seq},"position":{position},'
+            f'"user_id":{_json_string(row["user_id"])},"seq":{seq},"position":{row["position"]},'
             f'"data":{row["data"]},"stats":{row["stats"] or "null"}}}'
         )
         return aio_pika.Message(

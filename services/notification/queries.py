@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, and_, func, literal, or_, select, tuple_
+from sqlalchemy import DateTime, and_, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.notifications import Channel, Priority
@@ -118,40 +118,42 @@ async def counted_stats(conn: AsyncConnection, user_id: str) -> dict[str, Any]:
     }
 
 
+_RECIPIENTS = text(
+    """
+SELECT u.user_id, s.email, s.name, s.locale, p.types, p.channels, p.enabled
+FROM unnest(CAST(:users AS text[])) AS u(user_id)
+LEFT JOIN notification.subscribers AS s ON s.user_id = u.user_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(type) AS types, array_agg(channel) AS channels,
+           array_agg(enabled) AS enabled
+    FROM notification.preferences
+    WHERE user_id = u.user_id AND type IN (:type, '*')
+) AS p ON true
+"""
+)
+
+
 async def recipients(
     conn: AsyncConnection, user_ids: Sequence[str], notification_type: str
 ) -> list[Recipient]:
-    """Subscriber details and the preferences that apply to `notification_type`, per user."""
-    sub = tables.subscribers
-    pref = tables.preferences
-    found = {
-        row.user_id: row
-        for row in (await conn.execute(select(sub).where(sub.c.user_id.in_(user_ids)))).all()
-    }
-    prefs: dict[str, list[Preference]] = {}
-    pref_rows = await conn.execute(
-        select(pref).where(
-            pref.c.user_id.in_(user_ids),
-            or_(pref.c.type == notification_type, pref.c.type == "*"),
+    """Subscriber details and the preferences that apply to `notification_type`, per user,
+    in one round trip."""
+    rows = await conn.execute(_RECIPIENTS, {"users": list(user_ids), "type": notification_type})
+    return [
+        Recipient(
+            user_id=row.user_id,
+            email=row.email,
+            name=row.name,
+            locale=row.locale,
+            preferences=[
+                Preference(type=t, channel=Channel(c), enabled=e)
+                for t, c, e in zip(
+                    row.types or (), row.channels or (), row.enabled or (), strict=True
+                )
+            ],
         )
-    )
-    for row in pref_rows.all():
-        prefs.setdefault(row.user_id, []).append(
-            Preference(type=row.type, channel=Channel(row.channel), enabled=row.enabled)
-        )
-    result = []
-    for user_id in user_ids:
-        subscriber = found.get(user_id)
-        result.append(
-            Recipient(
-                user_id=user_id,
-                email=subscriber.email if subscriber else None,
-                name=subscriber.name if subscriber else None,
-                locale=subscriber.locale if subscriber else None,
-                preferences=prefs.get(user_id, []),
-            )
-        )
-    return result
+        for row in rows.all()
+    ]
 
 
 async def preferences_of(conn: AsyncConnection, user_id: str) -> list[Preference]:

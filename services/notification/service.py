@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,9 +58,16 @@ def _valid_uuid(value: str) -> str | None:
 
 
 class NotificationService:
-    def __init__(self, engine: AsyncEngine, cursor_key: bytes) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        cursor_key: bytes,
+        on_events: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`on_events` is called after every commit that appended events (wakes the relay)."""
         self.engine = engine
         self.cursor_key = cursor_key
+        self.on_events = on_events
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -93,7 +100,9 @@ class NotificationService:
         body_hash: str,
     ) -> idempotency.StoredResponse:
         content = command.content
-        async with self.engine.begin() as conn:
+        async with self.engine.connect() as connection:
+            # Each statement is its own transaction: the write is a single statement.
+            conn = await connection.execution_options(isolation_level="AUTOCOMMIT")
             if key is not None:
                 stored = await idempotency.find(conn, caller, key, body_hash)
                 if stored is not None:
@@ -110,21 +119,33 @@ class NotificationService:
                 for r in found
             ]
             now = datetime.now(UTC)
-            created = await store.create_notifications(conn, content, deliveries, now)
+            ids = [str(uuid.uuid4()) for _ in deliveries]
             response = idempotency.StoredResponse(
                 status_code=201,
                 body={
-                    "count": len(created),
+                    "count": len(deliveries),
                     "created_at": now.isoformat(),
                     "notifications": [
-                        {"id": c.id, "user_id": c.user_id, "seq": c.seq} for c in created
+                        {"id": i, "user_id": d.user_id}
+                        for i, d in zip(ids, deliveries, strict=True)
                     ],
                 },
             )
-            if key is not None and not await idempotency.save(
-                conn, caller, key, body_hash, response
-            ):
+            claim = None
+            if key is not None:
+                claim = store.IdempotencyClaim(
+                    caller=caller,
+                    key=key,
+                    request_hash=body_hash,
+                    status_code=response.status_code,
+                    response=response.body,
+                )
+            created = await store.create_notifications_once(
+                conn, content, deliveries, now, ids, claim
+            )
+            if created is None:
                 raise _Lost()
+        self.on_events()
         if logger.isEnabledFor(logging.DEBUG):
             for c in created:
                 logger.debug(
@@ -238,6 +259,7 @@ class NotificationService:
         async with self.engine.connect() as conn:
             return await queries.events_after(conn, user_id, after_seq, limit)
 
-    @staticmethod
-    def _log_change(what: str, user_id: str, change: store.Change) -> None:
+    def _log_change(self, what: str, user_id: str, change: store.Change) -> None:
+        if change.event_id is not None:
+            self.on_events()
         logger.info(what, extra={"event_id": change.event_id, "user_id": user_id})

@@ -3,8 +3,8 @@ user's counters (the stats) and appends the event(s) with the stats after the ch
 
 A user's `user_streams` row is locked first in every write (rows of several users in sorted
 user id order), so a user's events get gap-free `seq` values and commit in `seq` order, and
-concurrent writes never deadlock. Inserting into `events` fires `NOTIFY tocsin_events`
-(a statement trigger), which wakes the relay.
+concurrent writes never deadlock. After the commit the service layer wakes the relay
+(`wakeup.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -100,38 +100,161 @@ def notification_dict(
     }
 
 
-_UPSERT_STREAMS = """
-INSERT INTO notification.user_streams AS s
-    (user_id, last_seq, total, unread, unread_low, unread_normal, unread_high, unread_critical)
-SELECT u, 1, 1, 1, {low}, {normal}, {high}, {critical}
-FROM unnest(CAST(:users AS text[])) AS u
-ON CONFLICT (user_id) DO UPDATE SET
-    last_seq = s.last_seq + 1, total = s.total + 1, unread = s.unread + 1,
-    {column} = s.{column} + 1
-RETURNING user_id, {stats}
+_STATS_JSON = """jsonb_build_object(
+        'total', s.total, 'unread', s.unread,
+        'unread_by_priority', jsonb_build_object('low', s.unread_low, 'normal', s.unread_normal,
+                                                 'high', s.unread_high,
+                                                 'critical', s.unread_critical))"""
+
+_CREATE = """
+WITH claimed AS ({claim}),
+input AS (
+    SELECT t.user_id, t.id, t.event_id, t.data
+    FROM unnest(CAST(:users AS text[]), CAST(:ids AS uuid[]), CAST(:event_ids AS uuid[]),
+                CAST(:datas AS text[])) AS t(user_id, id, event_id, data)
+    WHERE EXISTS (SELECT 1 FROM claimed)
+),
+s AS (
+    INSERT INTO notification.user_streams AS s
+        (user_id, last_seq, total, unread, unread_low, unread_normal, unread_high,
+         unread_critical)
+    SELECT user_id, 1, 1, 1, {low}, {normal}, {high}, {critical} FROM input ORDER BY user_id
+    ON CONFLICT (user_id) DO UPDATE SET
+        last_seq = s.last_seq + 1, total = s.total + 1, unread = s.unread + 1,
+        {column} = s.{column} + 1
+    RETURNING s.*
+),
+n AS (
+    INSERT INTO notification.notifications
+        (id, user_id, type, priority, title, message, entity_type, entity_id, entity_url,
+         is_read, created_at)
+    SELECT id, user_id, :type, :priority, :title, :message, :entity_type, :entity_id,
+           :entity_url, false, :created_at
+    FROM input
+)
+INSERT INTO notification.events
+    (event_id, type, schema_version, occurred_at, user_id, seq, data, stats)
+SELECT i.event_id, 'notification.created', :schema_version, :created_at, s.user_id,
+       s.last_seq, CAST(i.data AS jsonb), {stats}
+FROM s JOIN input AS i ON i.user_id = s.user_id
+RETURNING user_id, seq
 """
 
-_UPSERT_BY_PRIORITY = {
-    p: text(
-        _UPSERT_STREAMS.format(
-            column=f"unread_{p.value}",
-            stats=STATS_COLUMNS,
-            **{q.value: int(q is p) for q in Priority},
+_CLAIM_NOTHING = "SELECT 1"
+_CLAIM_KEY = """
+    INSERT INTO notification.idempotency_keys
+        (caller, key, request_hash, status_code, response, created_at)
+    VALUES (:caller, :key, :request_hash, :status_code, CAST(:response AS jsonb), :created_at)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+"""
+
+
+def _create_statement(priority: Priority, claim: str) -> TextClause:
+    return text(
+        _CREATE.format(
+            claim=claim,
+            column=f"unread_{priority.value}",
+            stats=_STATS_JSON,
+            **{q.value: int(q is priority) for q in Priority},
         )
     )
+
+
+_CREATE_BY_PRIORITY = {
+    (p, keyed): _create_statement(p, _CLAIM_KEY if keyed else _CLAIM_NOTHING)
     for p in Priority
+    for keyed in (False, True)
 }
 
-_INSERT_NOTIFICATIONS = text(
-    """
-INSERT INTO notification.notifications
-    (id, user_id, type, priority, title, message, entity_type, entity_id, entity_url,
-     is_read, created_at)
-SELECT t.id, t.user_id, :type, :priority, :title, :message, :entity_type, :entity_id,
-       :entity_url, false, :created_at
-FROM unnest(CAST(:ids AS uuid[]), CAST(:users AS text[])) AS t(id, user_id)
-"""
-)
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Record this response under (caller, key) in the same statement as the create."""
+
+    caller: str
+    key: str
+    request_hash: str
+    status_code: int
+    response: dict[str, Any]
+
+
+async def create_notifications(
+    conn: AsyncConnection,
+    content: Content,
+    deliveries: Sequence[Delivery],
+    now: datetime,
+    ids: Sequence[str] | None = None,
+) -> list[CreatedNotification]:
+    """Record one notification per delivery (user ids distinct; `ids[i]`, when given, is the
+    id of delivery i) and its `notification.created` event with the stats after, in ONE
+    statement: one round trip and one implicit transaction, even on an autocommit connection.
+    Streams are upserted in user id order, which locks them in a deadlock-free order."""
+    chosen = list(ids) if ids is not None else [str(uuid.uuid4()) for _ in deliveries]
+    created = await create_notifications_once(conn, content, deliveries, now, chosen, None)
+    assert created is not None
+    return created
+
+
+async def create_notifications_once(
+    conn: AsyncConnection,
+    content: Content,
+    deliveries: Sequence[Delivery],
+    now: datetime,
+    ids: Sequence[str],
+    claim: IdempotencyClaim | None,
+) -> list[CreatedNotification] | None:
+    """`create_notifications`, with an optional idempotency claim inserted in the same
+    statement: returns None (and creates nothing) when the key already exists."""
+    event_ids = [str(uuid.uuid4()) for _ in deliveries]
+    datas = [
+        orjson.dumps(
+            {
+                "notification": notification_dict(notification_id, content, now),
+                "recipient": {
+                    "user_id": d.user_id,
+                    "email": d.email,
+                    "name": d.name,
+                    "locale": d.locale,
+                },
+                "channels": [c.value for c in d.channels],
+            }
+        ).decode()
+        for notification_id, d in zip(ids, deliveries, strict=True)
+    ]
+    params: dict[str, Any] = {
+        "users": [d.user_id for d in deliveries],
+        "ids": list(ids),
+        "event_ids": event_ids,
+        "datas": datas,
+        "type": content.type,
+        "priority": content.priority.value,
+        "title": content.title,
+        "message": content.message,
+        "entity_type": content.entity_type,
+        "entity_id": content.entity_id,
+        "entity_url": content.entity_url,
+        "created_at": now,
+        "schema_version": SCHEMA_VERSION,
+    }
+    if claim is not None:
+        params |= {
+            "caller": claim.caller,
+            "key": claim.key,
+            "request_hash": claim.request_hash,
+            "status_code": claim.status_code,
+            "response": orjson.dumps(claim.response).decode(),
+        }
+    statement = _CREATE_BY_PRIORITY[(content.priority, claim is not None)]
+    rows = (await conn.execute(statement, params)).all()
+    if not rows and claim is not None:
+        return None
+    seq_of = {row.user_id: row.seq for row in rows}
+    return [
+        CreatedNotification(id=i, user_id=d.user_id, seq=seq_of[d.user_id], event_id=e)
+        for i, d, e in zip(ids, deliveries, event_ids, strict=True)
+    ]
+
 
 _APPEND_EVENTS = text(
     """
@@ -144,72 +267,6 @@ FROM unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[]), CAST(:users AS t
      AS t(event_id, type, user_id, seq, data, stats)
 """
 )
-
-
-async def create_notifications(
-    conn: AsyncConnection, content: Content, deliveries: Sequence[Delivery], now: datetime
-) -> list[CreatedNotification]:
-    """Record one notification per delivery (user ids must be distinct) and its
-    `notification.created` event, in the caller's transaction."""
-    by_user = {d.user_id: d for d in deliveries}
-    users = sorted(by_user)
-    rows = (await conn.execute(_UPSERT_BY_PRIORITY[content.priority], {"users": users})).all()
-    ids = [str(uuid.uuid4()) for _ in rows]
-    event_ids = [str(uuid.uuid4()) for _ in rows]
-    row_users = [row.user_id for row in rows]
-    seqs: list[int] = []
-    datas: list[str] = []
-    stats: list[str] = []
-    for notification_id, row in zip(ids, rows, strict=True):
-        delivery = by_user[row.user_id]
-        seqs.append(row.last_seq)
-        datas.append(
-            orjson.dumps(
-                {
-                    "notification": notification_dict(notification_id, content, now),
-                    "recipient": {
-                        "user_id": delivery.user_id,
-                        "email": delivery.email,
-                        "name": delivery.name,
-                        "locale": delivery.locale,
-                    },
-                    "channels": [c.value for c in delivery.channels],
-                }
-            ).decode()
-        )
-        stats.append(orjson.dumps(stats_of(row)).decode())
-    await conn.execute(
-        _INSERT_NOTIFICATIONS,
-        {
-            "ids": ids,
-            "users": row_users,
-            "type": content.type,
-            "priority": content.priority.value,
-            "title": content.title,
-            "message": content.message,
-            "entity_type": content.entity_type,
-            "entity_id": content.entity_id,
-            "entity_url": content.entity_url,
-            "created_at": now,
-        },
-    )
-    await conn.execute(
-        _APPEND_EVENTS,
-        {
-            "schema_version": SCHEMA_VERSION,
-            "occurred_at": now,
-            "event_ids": event_ids,
-            "types": [EventType.NOTIFICATION_CREATED.value] * len(rows),
-            "users": row_users,
-            "seqs": seqs,
-            "datas": datas,
-            "stats": stats,
-        },
-    )
-    return [
-        CreatedNotification(id=i, user_id=u, seq=s, event_id=e)
-        for i, u, s, e in zip(ids, row_users, seqs, event_ids, strict=True)
-    ]
 
 
 _LOCK_STREAM = text(

@@ -39,18 +39,6 @@ STATEMENTS = (
         CREATE INDEX events_unpublished ON notification.events (id) WHERE position IS NULL
     """,
     """
-        CREATE FUNCTION notification.notify_events() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            PERFORM pg_notify('tocsin_events', '');
-            RETURN NULL;
-        END $$
-    """,
-    """
-        CREATE TRIGGER events_notify AFTER INSERT ON notification.events
-            FOR EACH STATEMENT EXECUTE FUNCTION notification.notify_events()
-    """,
-    """
         CREATE TABLE notification.user_streams (
             user_id         text PRIMARY KEY,
             last_seq        bigint NOT NULL DEFAULT 0,
@@ -128,5 +116,4 @@ def downgrade() -> None:
         "events",
     ):
         op.execute(f"DROP TABLE notification.{table}")
-    op.execute("DROP FUNCTION notification.notify_events()")
     op.execute("DROP SEQUENCE notification.event_position")
