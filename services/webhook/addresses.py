@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -22,6 +23,8 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
 
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 LOCAL_NAMES = ("localhost", "localhost.localdomain")
+LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*$")
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
 
 
@@ -115,9 +118,18 @@ def validate_url(url: str, allow_private: bool) -> str:
         literal = None
     if literal is not None:
         check_address(host, allow_private)
+    elif not HOSTNAME.match(_ascii(host)):
+        raise InvalidWebhookUrl(f"{host!r} is not a valid host name")
     elif not allow_private and (host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES)):
         raise BlockedAddress(f"{host} is a local name")
     return url
+
+
+def _ascii(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
 
 
 def default_port(url: str) -> int:

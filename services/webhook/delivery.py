@@ -217,18 +217,6 @@ class Deliverer:
             )
             if disabled and status == ledger.PENDING:
                 status, error = ledger.FAILED, f"endpoint disabled after failing: {error}"
-        await ledger.record_attempt(
-            conn,
-            envelope.event_id,
-            target.endpoint_id,
-            attempt=number,
-            result="retry" if status == ledger.PENDING else status,
-            status_code=result.status_code,
-            duration_ms=result.duration_ms,
-            error=result.error or verdict.error,
-            response_excerpt=result.excerpt,
-            at=started,
-        )
         if status == ledger.PENDING:
             # Jitter may bring the message back a little early: tolerate that for the
             # schedule, never for the receiver's Retry-After.
@@ -236,7 +224,7 @@ class Deliverer:
             wait = max(scheduled_s, retry_after)
             earliest = max(scheduled_s * (1 - self.policy.retry_jitter), retry_after)
             next_at = started + timedelta(seconds=result.duration_ms / 1000 + earliest)
-        await ledger.update_delivery(
+        await ledger.record_attempt(
             conn,
             envelope.event_id,
             target.endpoint_id,
@@ -244,6 +232,15 @@ class Deliverer:
             attempts=number,
             last_error=error,
             next_attempt_at=next_at,
+            attempt={
+                "attempt": number,
+                "result": "retry" if status == ledger.PENDING else status,
+                "status_code": result.status_code,
+                "duration_ms": result.duration_ms,
+                "error": result.error or verdict.error,
+                "response_excerpt": result.excerpt,
+                "at": started,
+            },
         )
         self._observe(envelope, target, result, status, error, number)
         if status == ledger.PENDING:

@@ -3,12 +3,13 @@ every attempt. All SQL of the delivery path lives here."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events import EventType
@@ -49,6 +50,38 @@ def _subscribed(event_type: str) -> sa.ColumnElement[bool]:
     return sa.or_(*clauses)
 
 
+_PLAN = sa.text(
+    """
+    WITH new_event AS (
+        INSERT INTO webhook.events (event_id, type, user_id)
+        VALUES (:event_id, :event_type, :user_id)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    ), planned AS (
+        INSERT INTO webhook.deliveries (event_id, endpoint_id, notification_id)
+        SELECT new_event.event_id, e.id, CAST(:notification_id AS text)
+        FROM new_event JOIN webhook.endpoints AS e ON e.enabled
+        WHERE (e.user_id IS NULL OR (NOT CAST(:broadcast AS boolean) AND e.user_id = :user_id))
+          AND ('*' = ANY(e.event_types)
+               OR CAST(:event_type AS text) = ANY(e.event_types)
+               OR (CAST(:event_type AS text) LIKE 'notification.%'
+                   AND 'notification.*' = ANY(e.event_types)))
+        ON CONFLICT DO NOTHING
+        RETURNING endpoint_id
+    )
+    SELECT EXISTS (SELECT 1 FROM new_event) AS new,
+           ARRAY(SELECT endpoint_id FROM planned) AS endpoints
+    """
+)
+
+
+@asynccontextmanager
+async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection without BEGIN/COMMIT round trips, for single statements."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def plan(
     engine: AsyncEngine,
     event_id: str,
@@ -57,31 +90,19 @@ async def plan(
     notification_id: str | None,
 ) -> list[str] | None:
     """The first time an event is seen, record it with one pending delivery per matching
-    enabled endpoint (global ones, and the user's own) and return those endpoints' ids.
-    Later calls change nothing and return None."""
-    e = tables.endpoints
-    owner: sa.ColumnElement[bool] = e.c.user_id.is_(None)
-    if event_type != EventType.NOTIFICATION_BROADCAST:
-        owner = sa.or_(owner, e.c.user_id == user_id)
-    async with engine.begin() as conn:
-        inserted = await conn.execute(
-            insert(tables.events)
-            .values(event_id=event_id, type=event_type, user_id=user_id)
-            .on_conflict_do_nothing()
-            .returning(tables.events.c.event_id)
-        )
-        if inserted.one_or_none() is None:
-            return None
-        matching = sa.select(
-            sa.literal(event_id), e.c.id, sa.literal(notification_id, sa.Text)
-        ).where(e.c.enabled, owner, _subscribed(event_type))
-        planned = await conn.execute(
-            insert(tables.deliveries)
-            .from_select(["event_id", "endpoint_id", "notification_id"], matching)
-            .on_conflict_do_nothing()
-            .returning(tables.deliveries.c.endpoint_id)
-        )
-        return list(planned.scalars())
+    enabled endpoint (global ones, and the user's own; broadcasts: global ones) and return
+    those endpoints' ids. Later calls change nothing and return None. One statement, so the
+    event row and its deliveries commit together."""
+    params = {
+        "event_id": event_id,
+        "event_type": event_type,
+        "user_id": user_id,
+        "notification_id": notification_id,
+        "broadcast": event_type == EventType.NOTIFICATION_BROADCAST,
+    }
+    async with _autocommit(engine) as conn:
+        row = (await conn.execute(_PLAN, params)).one()
+    return list(row.endpoints) if row.new else None
 
 
 async def reopen(engine: AsyncEngine, event_id: str) -> None:
@@ -101,7 +122,7 @@ async def reopen(engine: AsyncEngine, event_id: str) -> None:
 async def pending_endpoints(engine: AsyncEngine, event_id: str) -> list[str]:
     d = tables.deliveries
     query = sa.select(d.c.endpoint_id).where(d.c.event_id == event_id, d.c.status == PENDING)
-    async with engine.connect() as conn:
+    async with _autocommit(engine) as conn:
         return list((await conn.execute(query)).scalars())
 
 
@@ -146,10 +167,26 @@ async def exists_pending(conn: AsyncConnection, event_id: str, endpoint_id: str)
 
 
 async def record_attempt(
-    conn: AsyncConnection, event_id: str, endpoint_id: str, **values: Any
+    conn: AsyncConnection,
+    event_id: str,
+    endpoint_id: str,
+    *,
+    status: str,
+    attempts: int,
+    last_error: str | None,
+    next_attempt_at: datetime | None,
+    attempt: dict[str, Any],
 ) -> None:
+    """Write one attempt and the delivery's new state (one statement)."""
+    written = (
+        tables.attempts.insert()
+        .values(event_id=event_id, endpoint_id=endpoint_id, **attempt)
+        .cte("written_attempt")
+    )
     await conn.execute(
-        tables.attempts.insert().values(event_id=event_id, endpoint_id=endpoint_id, **values)
+        _delivery_update(
+            event_id, endpoint_id, status, attempts, last_error, next_attempt_at
+        ).add_cte(written)
     )
 
 
@@ -163,8 +200,21 @@ async def update_delivery(
     last_error: str | None,
     next_attempt_at: datetime | None = None,
 ) -> None:
-    d = tables.deliveries
     await conn.execute(
+        _delivery_update(event_id, endpoint_id, status, attempts, last_error, next_attempt_at)
+    )
+
+
+def _delivery_update(
+    event_id: str,
+    endpoint_id: str,
+    status: str,
+    attempts: int,
+    last_error: str | None,
+    next_attempt_at: datetime | None,
+) -> sa.Update:
+    d = tables.deliveries
+    return (
         d.update()
         .where(d.c.event_id == event_id, d.c.endpoint_id == endpoint_id)
         .values(
@@ -220,7 +270,7 @@ async def unpublished_outcomes(engine: AsyncEngine, event_id: str) -> list[Finis
     query = sa.select(d).where(
         d.c.event_id == event_id, d.c.status != PENDING, d.c.outcome_published.is_(False)
     )
-    async with engine.connect() as conn:
+    async with _autocommit(engine) as conn:
         return [
             FinishedDelivery(r.endpoint_id, r.status, r.attempts, r.last_error, r.notification_id)
             for r in await conn.execute(query)
@@ -229,7 +279,7 @@ async def unpublished_outcomes(engine: AsyncEngine, event_id: str) -> list[Finis
 
 async def mark_published(engine: AsyncEngine, event_id: str, endpoint_ids: list[str]) -> None:
     d = tables.deliveries
-    async with engine.begin() as conn:
+    async with _autocommit(engine) as conn:
         await conn.execute(
             d.update()
             .where(d.c.event_id == event_id, d.c.endpoint_id.in_(endpoint_ids))

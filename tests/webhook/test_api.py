@@ -99,6 +99,7 @@ async def test_bad_input_gets_a_json_4xx_never_a_500(service: WebhookService) ->
         ({"url": "gopher://c.example.com/"}, "invalid_url"),
         ({"url": "https://user:pw@c.example.com/"}, "invalid_url"),
         ({"url": "not a url"}, "invalid_url"),
+        ({"url": "https://exa mple.com/"}, "invalid_url"),
         ({"url": "https://c.example.com/", "scope": "galaxy"}, "invalid_request"),
         ({}, "invalid_request"),
     ]

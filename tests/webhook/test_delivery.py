@@ -221,3 +221,25 @@ async def test_a_replay_skips_what_was_delivered_and_a_forced_replay_sends_it_ag
 async def acked(service: WebhookService) -> float:
     text = (await service.http.get("/metrics")).text
     return parse_metrics(text).get('tocsin_webhook_messages_total{outcome="acked",reason=""}', 0)
+
+
+async def test_a_receiver_slower_than_the_timeout_is_retried(
+    service_factory: Callable[..., Any], receiver: Receiver
+) -> None:
+    async with service_factory(timeout_s=0.5) as service:
+        user = unique_user()
+        endpoint = await service.register(receiver, "slow", user_token(user))
+        receiver.script("slow", Reply(200, delay_s=2.0), 200)
+
+        await service.publish(created_event(user))
+
+        attempts = await eventually(
+            lambda: service.attempts(endpoint["id"]),
+            lambda seen: any(a["result"] == "succeeded" for a in seen),
+            what="success after a timeout",
+        )
+    assert [(a["result"], a["status_code"]) for a in attempts] == [
+        ("retry", None),
+        ("succeeded", 200),
+    ]
+    assert "timeout" in attempts[0]["error"]
