@@ -49,6 +49,12 @@ def test_the_demo_form_sends_to_one_user_and_broadcast_reaches_everyone(
     carol_tab.expect_unread(1)
     dave_tab.expect_unread(2)
 
+    dave_tab.open_panel()
+    dave_tab.panel.get_by_role("link", name="View all notifications").click()
+    full_page = dave_tab.page.get_by_role("region", name="All notifications")
+    expect(full_page.get_by_text(direct)).to_be_visible()
+    expect(full_page.get_by_text(everyone)).to_be_visible()
+
 
 def test_demo_server_mints_tokens_only_for_demo_users(system: System) -> None:
     known = httpx.post(f"{system.demo_url}/demo/token", json={"user": system.users[0]})

@@ -1,6 +1,7 @@
 import { StrictMode, useEffect, useMemo, useState, type FormEvent } from "react";
 import { createRoot } from "react-dom/client";
-import type { ConnectionState, Priority } from "../src/core/types";
+import { NotificationsApi } from "../src/core/rest";
+import type { ConnectionState, NotificationData, Priority } from "../src/core/types";
 import { NotificationBell } from "../src/react/NotificationBell";
 import { broadcast, loadConfig, send, tokenSource, type DemoConfig } from "./api";
 import "./demo.css";
@@ -92,12 +93,56 @@ function SendForm({ users, me }: { users: string[]; me: string }) {
   );
 }
 
+/** The "full notifications page" the bell links to: the 50 most recent, read or not. */
+function AllNotifications({ api }: { api: NotificationsApi }) {
+  const [items, setItems] = useState<NotificationData[] | null>(null);
+  useEffect(() => {
+    void api.list(50).then(setItems, () => setItems([]));
+  }, [api]);
+  return (
+    <section className="card" aria-labelledby="all-title">
+      <h2 id="all-title">All notifications</h2>
+      {items === null ? (
+        <p>Loading…</p>
+      ) : items.length === 0 ? (
+        <p>Nothing yet.</p>
+      ) : (
+        <ul className="all">
+          {items.map((n) => (
+            <li key={n.id} className={n.is_read ? "" : "unread"}>
+              <strong>{n.title}</strong> <span className="muted">{n.priority}</span>
+              <br />
+              <span className="muted">{new Date(n.created_at).toLocaleString()}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <a href="#">Back</a>
+    </section>
+  );
+}
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const update = () => setHash(location.hash);
+    addEventListener("hashchange", update);
+    return () => removeEventListener("hashchange", update);
+  }, []);
+  return hash;
+}
+
 function App({ config }: { config: DemoConfig }) {
   const [user, setUser] = useState(() => initialUser(config.users));
   const [dark, setDark] = useState(() => matchMedia("(prefers-color-scheme: dark)").matches);
   const [state, setState] = useState<ConnectionState>("disconnected");
   const [opened, setOpened] = useState("");
   const getToken = useMemo(() => (user ? tokenSource(user) : undefined), [user]);
+  const api = useMemo(
+    () => (getToken ? new NotificationsApi(config.api_url, getToken) : undefined),
+    [config.api_url, getToken],
+  );
+  const hash = useHash();
 
   useEffect(() => {
     document.documentElement.dataset.theme = dark ? "dark" : "light";
@@ -109,7 +154,7 @@ function App({ config }: { config: DemoConfig }) {
     setUser(next);
   };
 
-  if (!user || !getToken) return <SignIn users={config.users} onPick={pick} />;
+  if (!user || !getToken || !api) return <SignIn users={config.users} onPick={pick} />;
   return (
     <>
       <header>
@@ -133,13 +178,17 @@ function App({ config }: { config: DemoConfig }) {
           theme={dark ? "dark" : "light"}
           reconnectInterval={config.reconnect_interval_ms}
           maxReconnectDelay={config.reconnect_max_delay_ms}
-          notificationsPageUrl={`${config.api_url}/api/v1/notifications`}
+          notificationsPageUrl="#notifications"
           onNavigate={(url) => setOpened(url)}
           onConnectionStateChange={setState}
         />
       </header>
       <main>
-        <SendForm users={config.users} me={user} />
+        {hash === "#notifications" ? (
+          <AllNotifications key={user} api={api} />
+        ) : (
+          <SendForm users={config.users} me={user} />
+        )}
         {opened && <p className="card">Opened {opened}</p>}
       </main>
     </>

@@ -200,7 +200,11 @@ export function NotificationBell(props: NotificationBellProps) {
             </ul>
           )}
           <div className="tocsin-foot">
-            <a className="tocsin-link" href={props.notificationsPageUrl ?? "/notifications"}>
+            <a
+              className="tocsin-link"
+              href={props.notificationsPageUrl ?? "/notifications"}
+              onClick={() => setOpen(false)}
+            >
               View all notifications
             </a>
             <div className="tocsin-status">{STATE_LABEL[connectionState]}</div>
