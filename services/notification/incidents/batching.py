@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,11 +40,17 @@ class _Pending:
 
 class IngestBatcher:
     def __init__(
-        self, engine: AsyncEngine, rules: IncidentRules, max_batch: int = MAX_BATCH
+        self,
+        engine: AsyncEngine,
+        rules: IncidentRules,
+        max_batch: int = MAX_BATCH,
+        on_events: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_events` is called after each commit that appended events (wakes the relay)."""
         self.engine = engine
         self.rules = rules
         self.max_batch = max_batch
+        self.on_events = on_events
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
 
     async def submit(self, event: IncidentEvent) -> IngestResult:
@@ -67,7 +73,9 @@ class IngestBatcher:
 
     async def _ingest(self, batch: list[_Pending]) -> None:
         try:
-            outcomes = await ingest_batch(self.engine, [p.event for p in batch], self.rules)
+            outcomes = await ingest_batch(
+                self.engine, [p.event for p in batch], self.rules, self.on_events
+            )
         except asyncio.CancelledError:
             for pending in batch:
                 pending.done.cancel()
@@ -87,7 +95,7 @@ class IngestBatcher:
 
     async def _ingest_alone(self, pending: _Pending) -> None:
         try:
-            result = await ingest(self.engine, pending.event, self.rules)
+            result = await ingest(self.engine, pending.event, self.rules, self.on_events)
         except asyncio.CancelledError:
             pending.done.cancel()
             raise
@@ -101,9 +109,12 @@ class IngestBatcher:
 
 @contextlib.asynccontextmanager
 async def running_batcher(
-    engine: AsyncEngine, rules: IncidentRules, max_batch: int = MAX_BATCH
+    engine: AsyncEngine,
+    rules: IncidentRules,
+    on_events: Callable[[], None] = lambda: None,
+    max_batch: int = MAX_BATCH,
 ) -> AsyncIterator[IngestBatcher]:
-    batcher = IngestBatcher(engine, rules, max_batch)
+    batcher = IngestBatcher(engine, rules, max_batch, on_events)
     task = asyncio.create_task(batcher.run(), name="incident-ingest-batcher")
     try:
         yield batcher

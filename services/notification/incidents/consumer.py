@@ -129,6 +129,7 @@ async def _consume_forever(
     topology: Topology,
     rules: IncidentRules,
     on_outcome: OutcomeListener | None,
+    on_events: Callable[[], None],
 ) -> None:
     """Consume until cancelled; reconnect after the broker goes away or was never there."""
     spec = consumer_spec(topology)
@@ -144,7 +145,7 @@ async def _consume_forever(
             await channel.set_qos(prefetch_count=spec.prefetch)
             await declare_incidents_exchange(channel, topology)
             queue = await declare_consumer(channel, topology, spec)
-            async with running_batcher(engine, rules) as batcher:
+            async with running_batcher(engine, rules, on_events) as batcher:
                 consumer = RetryingConsumer(
                     channel, topology, spec, IncidentHandler(batcher), on_outcome
                 )
@@ -168,10 +169,14 @@ async def incident_consumer(
     topology: Topology,
     rules: IncidentRules,
     on_outcome: OutcomeListener | None = None,
+    on_events: Callable[[], None] = lambda: None,
 ) -> AsyncIterator[asyncio.Task[None]]:
-    """Run the incident consumer as a background task for the duration of the block."""
+    """Run the incident consumer as a background task for the duration of the block.
+
+    `on_events` is called after each commit that appended events (it wakes the relay).
+    """
     task = asyncio.create_task(
-        _consume_forever(engine, amqp_url, topology, rules, on_outcome),
+        _consume_forever(engine, amqp_url, topology, rules, on_outcome, on_events),
         name="incident-consumer",
     )
     try:
@@ -192,8 +197,9 @@ def incident_worker(rules_path: Path | None = None) -> Callable[[AppContext], Aw
 
     async def consume_incidents(context: AppContext) -> None:
         settings = context.settings
+        service = context.service
         await _consume_forever(
-            context.service.engine, settings.amqp_url, settings.topology, rules, None
+            service.engine, settings.amqp_url, settings.topology, rules, None, service.on_events
         )
 
     return consume_incidents

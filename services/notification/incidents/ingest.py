@@ -13,7 +13,8 @@ throughput. It is all or nothing; the caller falls back to `ingest` per event on
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -128,7 +129,9 @@ async def _record(
             )
             for r in found
         ]
-        created = await store.create_notifications(conn, content, deliveries, now)
+        ids = [str(uuid.uuid4()) for _ in deliveries]
+        created = await store.create_notifications(conn, content, deliveries, now, ids)
+        assert created is not None  # None only with an idempotency claim
         results[event.event_id] = IngestResult(duplicate=False, created=created)
     return results
 
@@ -147,21 +150,36 @@ def _log_ingested(event: IncidentEvent, result: IngestResult) -> None:
         )
 
 
-async def ingest(engine: AsyncEngine, event: IncidentEvent, rules: IncidentRules) -> IngestResult:
+def _no_wakeup() -> None:
+    pass
+
+
+async def ingest(
+    engine: AsyncEngine,
+    event: IncidentEvent,
+    rules: IncidentRules,
+    on_events: Callable[[], None] = _no_wakeup,
+) -> IngestResult:
     """Create the notifications `event` calls for, unless its event id was ingested before.
 
-    Raises NoRecipients when the rules name nobody; database errors propagate (transient:
-    the consumer retries the message).
+    `on_events` is called after a commit that appended events (it wakes the relay). Raises
+    NoRecipients when the rules name nobody; database errors propagate (transient: the
+    consumer retries the message).
     """
     prepared = _prepare(event, rules)
     async with engine.begin() as conn:
         result = (await _record(conn, [prepared], datetime.now(UTC)))[event.event_id]
+    if result.created:
+        on_events()
     _log_ingested(event, result)
     return result
 
 
 async def ingest_batch(
-    engine: AsyncEngine, events: Sequence[IncidentEvent], rules: IncidentRules
+    engine: AsyncEngine,
+    events: Sequence[IncidentEvent],
+    rules: IncidentRules,
+    on_events: Callable[[], None] = _no_wakeup,
 ) -> list[IngestResult | NoRecipients]:
     """`ingest` for several events in one transaction; one outcome per event, in order.
 
@@ -182,6 +200,8 @@ async def ingest_batch(
     if batch:
         async with engine.begin() as conn:
             results = await _record(conn, list(batch.values()), datetime.now(UTC))
+        if any(r.created for r in results.values()):
+            on_events()
     final: list[IngestResult | NoRecipients] = []
     reported: set[str] = set()
     for event, outcome in zip(events, outcomes, strict=True):
