@@ -85,14 +85,17 @@ async def subscribe(api: httpx.AsyncClient, user_id: str, email: str) -> None:
 
 
 async def notify(
-    api: httpx.AsyncClient, user_id: str, notification_type: str = "incident_created"
+    api: httpx.AsyncClient,
+    user_id: str,
+    notification_type: str = "incident_created",
+    priority: str = "high",
 ) -> str:
     response = await api.post(
         "/api/v1/notifications",
         json={
             "recipients": [user_id],
             "type": notification_type,
-            "priority": "high",
+            "priority": priority,
             "title": "Disk almost full on db-1",
             "message": "92% used",
         },

@@ -175,3 +175,35 @@ async def test_outcomes_are_idempotent_and_an_older_one_never_overwrites(
         assert other == {}
     finally:
         await engine.dispose()
+
+
+async def test_email_preference_off_sends_no_email_unless_critical(
+    api: httpx.AsyncClient,
+    email_app: FastAPI,
+    smtp: ScriptedSmtp,
+    email_db: sa.ext.asyncio.AsyncEngine,
+) -> None:
+    user = new_user()
+    address = f"{user}@example.test"
+    await subscribe(api, user, address)
+    response = await api.put(
+        "/api/v1/preferences",
+        json={"preferences": [{"type": "*", "channel": "email", "enabled": False}]},
+        headers=user_headers(user),
+    )
+    assert response.status_code == 200, response.text
+    quiet = await notify(api, user, priority="high")
+    critical = await notify(api, user, priority="critical")
+
+    async def status_of(notification_id: str) -> str | None:
+        async with email_db.connect() as connection:
+            return await connection.scalar(
+                sa.text("SELECT status FROM email.processed_events WHERE notification_id = :id"),
+                {"id": notification_id},
+            )
+
+    assert await eventually(lambda: status_of(quiet), what="the quiet one handled") == "skipped"
+    assert await eventually(lambda: status_of(critical), what="the critical one") == "sent"
+    [mail] = smtp.to(address)
+    assert mail.header("X-Tocsin-Notification-Id") == critical
+    assert "email" not in await deliveries(api, user, quiet)
