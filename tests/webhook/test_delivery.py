@@ -243,3 +243,18 @@ async def test_a_receiver_slower_than_the_timeout_is_retried(
         ("succeeded", 200),
     ]
     assert "timeout" in attempts[0]["error"]
+
+
+async def test_a_huge_response_body_is_not_read_past_the_cap(
+    service_factory: Callable[..., Any], receiver: Receiver
+) -> None:
+    async with service_factory(max_response_bytes=4096) as service:
+        user = unique_user()
+        endpoint = await service.register(receiver, "chatty", user_token(user))
+        receiver.script("chatty", Reply(200, body=b"x" * 5_000_000))
+
+        await service.publish(created_event(user))
+
+        [attempt] = await eventually(lambda: service.attempts(endpoint["id"]), what="the attempt")
+    assert attempt["result"] == "succeeded"
+    assert attempt["response_excerpt"] == "x" * 1024

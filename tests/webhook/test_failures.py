@@ -148,3 +148,24 @@ async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
     attempts = await service.attempts(endpoint["id"])
     assert [a["result"] for a in attempts] == ["retry", "retry", "retry", "failed"]
     assert len(receiver.at("never")) == 4
+
+
+async def test_a_4xx_other_than_410_and_429_fails_that_endpoint_at_once(
+    service: WebhookService, receiver: Receiver, outcomes: Any
+) -> None:
+    from tests.webhook.conftest import drain
+
+    user = unique_user()
+    rejecting = await service.register(receiver, "rejects", user_token(user))
+    healthy = await service.register(receiver, "healthy", user_token(user))
+    receiver.script("rejects", 400)
+
+    await service.publish(created_event(user))
+
+    events = await drain(outcomes, 2)
+    by_target = {e.data["target"]: e for e in events}
+    assert by_target[rejecting["id"]].type == EventType.DELIVERY_FAILED
+    assert by_target[rejecting["id"]].data["detail"] == "HTTP 400"
+    assert by_target[healthy["id"]].type == EventType.DELIVERY_SUCCEEDED
+    assert len(receiver.at("rejects")) == 1
+    assert (await service.endpoint(rejecting["id"]))["enabled"] is True
