@@ -186,7 +186,7 @@ describe("NotificationClient", () => {
       establish(c);
       c.socket.on("message", () => send(c, "pong", {}));
     };
-    start({ pingInterval: 20, pongTimeout: 40 });
+    start({ pingInterval: 20, pongTimeout: 1000 });
     await eventually(() => (server.last?.received.length ?? 0) >= 5, "five pings answered");
     expect(server.connections.length).toBe(1);
     expect(client?.state).toBe("connected");
