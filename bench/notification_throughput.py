@@ -1,0 +1,282 @@
+"""Create throughput and create→broker latency of the notification service.
+
+    python -m bench.notification_throughput [--workers 1,2] [--seconds 6]
+
+For each worker count: starts the service as a real process (uvicorn, uvloop, httptools) on a
+fresh database, then measures
+  * single-recipient creates/s (64 concurrent keep-alive connections),
+  * notifications/s in 100-recipient requests (8 concurrent connections),
+  * create→broker latency p50/p99: time from the start of a request to the arrival of its
+    `notification.created` on a queue bound to the events exchange (one request at a time),
+  * how long the relay needed after the load to have published everything.
+Prints one table. Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import aio_pika
+import asyncpg
+import httpx
+import orjson
+
+from bench.notification_http import KeepAliveConnection
+from contracts.topology import Topology, binding_for_type
+from identity import JwtSettings, mint_token
+from identity.tokens import WRITE_SCOPE
+from services.notification.migrations import upgrade
+
+SECRET = "bench-secret"
+PATH = "/api/v1/notifications"
+
+
+@dataclass
+class Result:
+    workers: int
+    single_per_s: float
+    batch_per_s: float
+    p50_ms: float
+    p99_ms: float
+    drain_s: float
+    errors: int
+
+
+def _with_db(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(_with_db(server_url, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("the service exited during start-up")
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the service did not become ready")
+
+
+def _start_service(
+    database_url: str, amqp_url: str, topology: Topology, port: int, workers: int
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.notification"],
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "TOCSIN_NAMESPACE": topology.namespace,
+            "JWT_SECRET": SECRET,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WORKERS": str(workers),
+            "LOG_LEVEL": "WARNING",
+            "INCIDENTS_ENABLED": "false",
+            "DELIVERIES_ENABLED": "false",
+        },
+    )
+
+
+async def _load(
+    port: int, token: str, connections: int, seconds: float, recipients: int
+) -> tuple[int, int]:
+    """Requests done and errors, with `connections` connections sending back to back."""
+    deadline = time.perf_counter() + seconds
+    done = errors = 0
+
+    async def worker() -> None:
+        nonlocal done, errors
+        conn = await KeepAliveConnection("127.0.0.1", port, token).open()
+        try:
+            while time.perf_counter() < deadline:
+                body = {
+                    "recipients": [f"bench-{uuid.uuid4().hex[:10]}" for _ in range(recipients)],
+                    "type": "incident_created",
+                    "priority": "normal",
+                    "title": "Benchmark",
+                    "message": "Incident INC-1 has been created",
+                }
+                status, _ = await conn.post_json(PATH, body)
+                if status == 201:
+                    done += 1
+                else:
+                    errors += 1
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return done, errors
+
+
+async def _latency(
+    port: int, token: str, queue: aio_pika.abc.AbstractQueue, samples: int
+) -> list[float]:
+    arrivals: dict[str, float] = {}
+    waiting: dict[str, asyncio.Event] = {}
+
+    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        user = orjson.loads(message.body)["user_id"]
+        arrivals[user] = time.perf_counter()
+        if user in waiting:
+            waiting[user].set()
+
+    tag = await queue.consume(on_message, no_ack=True)
+    conn = await KeepAliveConnection("127.0.0.1", port, token).open()
+    latencies = []
+    try:
+        for _ in range(samples):
+            user = f"latency-{uuid.uuid4().hex[:10]}"
+            waiting[user] = asyncio.Event()
+            started = time.perf_counter()
+            await conn.post_json(
+                PATH, {"recipients": [user], "type": "incident_created", "title": "Latency"}
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await waiting[user].wait()
+            if user in arrivals:
+                latencies.append((arrivals[user] - started) * 1000)
+    finally:
+        await conn.close()
+        await queue.cancel(tag)
+    return latencies
+
+
+async def _drain_time(database_url: str) -> float:
+    conn = await asyncpg.connect(database_url)
+    started = time.perf_counter()
+    try:
+        while await conn.fetchval(  # noqa: ASYNC110 - polling another process's progress
+            "SELECT count(*) FROM notification.events WHERE position IS NULL"
+        ):
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) -> Result:
+    name = f"tocsin_bench_{uuid.uuid4().hex[:10]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    database_url = _with_db(server_url, name)
+    topology = Topology(f"tocsin-bench-{uuid.uuid4().hex[:8]}")
+    port = _free_port()
+    broker = await aio_pika.connect(amqp_url)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        await asyncio.to_thread(upgrade, database_url)
+        channel = await broker.channel()
+        exchange = await channel.declare_exchange(
+            topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        sink = await channel.declare_queue(
+            f"{topology.namespace}.sink", arguments={"x-max-length": 1000}, auto_delete=True
+        )
+        await sink.bind(exchange, binding_for_type("notification.created"))
+        process = _start_service(database_url, amqp_url, topology, port, workers)
+        await _wait_healthy(port, process)
+        token = mint_token(JwtSettings(secret=SECRET), "bench", scopes=[WRITE_SCOPE])
+        await _load(port, token, 8, 1.0, 1)  # warm up pools and caches
+        single, e1 = await _load(port, token, 64, seconds, 1)
+        batch, e2 = await _load(port, token, 8, seconds, 100)
+        drain = await _drain_time(database_url)
+        latencies = await _latency(port, token, sink, 300)
+        await sink.delete(if_unused=False, if_empty=False)
+        await exchange.delete()
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        await broker.close()
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return Result(
+        workers=workers,
+        single_per_s=single / seconds,
+        batch_per_s=batch * 100 / seconds,
+        p50_ms=statistics.median(latencies) if latencies else float("nan"),
+        p99_ms=quantiles[98],
+        drain_s=drain,
+        errors=e1 + e2,
+    )
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'workers':>7} | {'1-recipient creates/s':>21} | {'notifications/s (x100)':>22} | "
+        f"{'create->broker p50':>18} | {'p99':>8} | {'relay drain':>11} | {'errors':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.workers:>7} | {r.single_per_s:>21,.0f} | {r.batch_per_s:>22,.0f} | "
+            f"{r.p50_ms:>15.2f} ms | {r.p99_ms:>5.2f} ms | {r.drain_s:>9.2f} s | {r.errors:>6}"
+        )
+
+
+async def main(args: argparse.Namespace) -> None:
+    results = []
+    for workers in [int(w) for w in args.workers.split(",")]:
+        results.append(await run_one(args.database_url, args.amqp_url, workers, args.seconds))
+    print_table(results)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.notification_throughput")
+    parser.add_argument("--workers", default="1,2", help="comma list of uvicorn worker counts")
+    parser.add_argument("--seconds", type=float, default=6.0, help="duration of each load phase")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="server URL; a fresh database is created on it and dropped after",
+    )
+    parser.add_argument(
+        "--amqp-url", default=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    )
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(parse()))
