@@ -1,9 +1,13 @@
-"""Announcements reach every known user, or just the listed ones, as normal notifications."""
+"""Announcements reach every known user, or just the listed ones, as normal notifications.
+
+These tests use a database of their own: "every known user" of the shared test database would
+reach the users of every other test.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -12,14 +16,26 @@ from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.app import create_app
 from services.notification.settings import Settings
+from tests.conftest import migrate_all
+from tests.support import infra
 
 JWT = JwtSettings(secret="announcement-test-secret")
 
 
+@pytest.fixture(scope="module")
+def own_database(postgres_server_url: str) -> Iterator[str]:
+    url = infra.create_database(postgres_server_url, prefix="tocsin_test_announce")
+    try:
+        migrate_all(url)
+        yield url
+    finally:
+        infra.drop_database(url)
+
+
 @pytest.fixture
-async def client(database_url: str, amqp_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(own_database: str, amqp_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        database_url=database_url,
+        database_url=own_database,
         amqp_url=amqp_url,
         jwt_secret=JWT.secret,
         db_pool_size=4,
@@ -51,6 +67,11 @@ async def notifications_of(client: httpx.AsyncClient, user_id: str) -> list[dict
 async def test_an_announcement_without_recipients_reaches_every_known_user(
     client: httpx.AsyncClient,
 ) -> None:
+    before = await client.post(
+        "/api/v1/announcements", json={"title": "Warm-up"}, headers=service_headers()
+    )
+    assert before.status_code == 201, before.text
+    known_before = before.json()["count"]
     subscribed = [f"sub-{uuid.uuid4().hex[:10]}" for _ in range(3)]
     for user_id in subscribed:
         response = await client.put(
@@ -69,12 +90,27 @@ async def test_an_announcement_without_recipients_reaches_every_known_user(
 
     assert response.status_code == 201, response.text
     assert response.json()["audience"] == "all"
-    assert response.json()["count"] >= len(subscribed)
+    assert response.json()["count"] == known_before + len(subscribed)
     for user_id in subscribed:
         items = await notifications_of(client, user_id)
         assert [(i["type"], i["title"], i["priority"]) for i in items] == [
             ("announcement", title, "high")
         ]
+    # a user known only by their notifications (no subscriber record) is known too
+    listed_only = f"stream-{uuid.uuid4().hex[:10]}"
+    await client.post(
+        "/api/v1/announcements",
+        json={"recipients": [listed_only], "title": "Welcome"},
+        headers=service_headers(),
+    )
+    again = await client.post(
+        "/api/v1/announcements", json={"title": "Again"}, headers=service_headers()
+    )
+    assert again.json()["count"] == known_before + len(subscribed) + 1
+    assert [i["title"] for i in await notifications_of(client, listed_only)] == [
+        "Again",
+        "Welcome",
+    ]
 
 
 async def test_an_announcement_to_a_list_reaches_only_the_listed_users(
