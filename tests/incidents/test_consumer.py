@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.incidents import Severity
 from contracts.topology import Topology
+from database.engine import create_engine
 from messaging.consuming import REASON_HEADER
 from messaging.incidents import IncidentPublisher, incident_message
 from messaging.publisher import publish_confirmed
-from services.notification.incidents.batching import IngestBatcher
+from services.notification.incidents.batching import IngestBatcher, is_outage
 from services.notification.incidents.ingest import (
     IngestResult,
     NoRecipients,
@@ -34,6 +35,7 @@ from tests.incidents.conftest import (
     wait_for_notifications,
 )
 from tests.incidents.samples import sample_assigned_event, sample_created_event
+from tests.support.infra import free_port
 from tests.support.waiting import eventually
 
 SCHEMAS = Path(__file__).parents[2] / "contracts" / "schemas"
@@ -245,3 +247,22 @@ async def test_a_string_with_nul_is_dead_lettered_as_invalid_payload(
     await channel.close()
     [letter] = await dead_letters(amqp_connection, topology, 1)
     assert (letter.headers or {}).get(REASON_HEADER) == "invalid_payload"
+
+
+async def test_an_unreachable_database_fails_the_whole_batch_at_once() -> None:
+    """Nothing listens on the port: every handler gets the error (and retries its message)."""
+    unreachable = create_engine(
+        f"postgresql://postgres@127.0.0.1:{free_port()}/tocsin", command_timeout_s=2
+    )
+    batcher = IngestBatcher(unreachable, load_rules())
+    events = [sample_created_event() for _ in range(5)]
+    submitted = [asyncio.ensure_future(batcher.submit(e)) for e in events]
+    runner = asyncio.create_task(batcher.run())
+    try:
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*submitted, return_exceptions=True), timeout=30
+        )
+    finally:
+        runner.cancel()
+        await unreachable.dispose()
+    assert all(isinstance(o, Exception) and is_outage(o) for o in outcomes), outcomes

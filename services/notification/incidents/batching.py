@@ -8,7 +8,8 @@ system still handles a lone event at once (nothing waits for a batch to fill).
 If a batch fails (a database error, a deadlock with another process), each of its events is
 tried again alone (`ingest`), so one event's failure is its own: the others still succeed,
 and the failing one's handler gets the error (and its message is retried or dead-lettered).
-Only one batch runs at a time per process.
+When the database itself is unreachable, every event of the batch fails at once instead (no
+point in trying a hundred times). Only one batch runs at a time per process.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.incidents import IncidentEvent
@@ -28,6 +30,16 @@ from services.notification.incidents.rules import IncidentRules
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when the database could not be reached, as opposed to refusing one statement."""
+    if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError | sa_exc.InterfaceError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, OSError | TimeoutError)
 
 
 @dataclass
@@ -81,9 +93,15 @@ class IngestBatcher:
                 pending.done.cancel()
             raise
         except Exception as exc:
+            if is_outage(exc) or len(batch) == 1:
+                self._fail(batch, exc)
+                return
             logger.warning("incident batch of %d failed, retrying one by one: %r", len(batch), exc)
-            for pending in batch:
-                await self._ingest_alone(pending)
+            for index, pending in enumerate(batch):
+                error = await self._ingest_alone(pending)
+                if error is not None and is_outage(error):
+                    self._fail(batch[index + 1 :], error)
+                    return
             return
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.done.done():
@@ -93,18 +111,25 @@ class IngestBatcher:
             else:
                 pending.done.set_result(outcome)
 
-    async def _ingest_alone(self, pending: _Pending) -> None:
+    @staticmethod
+    def _fail(batch: list[_Pending], error: Exception) -> None:
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_exception(error)
+
+    async def _ingest_alone(self, pending: _Pending) -> Exception | None:
+        """Ingest one event in its own transaction; returns the error it failed with."""
         try:
             result = await ingest(self.engine, pending.event, self.rules, self.on_events)
         except asyncio.CancelledError:
             pending.done.cancel()
             raise
         except Exception as exc:
-            if not pending.done.done():
-                pending.done.set_exception(exc)
-            return
+            self._fail([pending], exc)
+            return exc
         if not pending.done.done():
             pending.done.set_result(result)
+        return None
 
 
 @contextlib.asynccontextmanager
