@@ -1,0 +1,34 @@
+"""What every command shares: the consoles, the --consumer option, settings from the
+environment."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from messaging import registry
+from tocsin_cli.settings import CliSettings
+
+out = Console()
+err = Console(stderr=True)
+
+ConsumerOption = Annotated[
+    str,
+    typer.Option(
+        "--consumer",
+        "-c",
+        help=f"Consumer name: {', '.join(registry.CONSUMERS)}.",
+    ),
+]
+
+
+def settings() -> CliSettings:
+    return CliSettings()
+
+
+def known_consumer(name: str) -> str:
+    """`name` when the registry knows it; raises UnknownConsumer (one line, exit 2)."""
+    registry.entry(name)
+    return name
