@@ -209,6 +209,7 @@ async def bench(count: int, workers: int) -> list[Row]:
             "WORKERS": str(workers),
             "LOG_LEVEL": "WARNING",
             "RELAY_POLL_INTERVAL_S": "0.2",
+            "DELIVERIES_ENABLED": "false",
         }
         process = start_service(env)
         await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
