@@ -117,17 +117,23 @@ class Deliverer:
         fresh = planned is not None and not force
         if force:
             await ledger.reopen(self.engine, envelope.event_id)
-        pending = planned if fresh and planned is not None else None
-        if pending is None:
+        if planned is not None and fresh:
+            pending = planned
+        else:
             pending = await ledger.pending_endpoints(self.engine, envelope.event_id)
         scheduled_s = 0.0 if final else self.policy.retry_delays_ms[attempt - 1] / 1000
-        steps = await asyncio.gather(
-            *(self._deliver(envelope, endpoint, final, scheduled_s) for endpoint in pending)
+        results = await asyncio.gather(
+            *(self._deliver(envelope, endpoint, final, scheduled_s) for endpoint in pending),
+            return_exceptions=True,
         )
+        steps = [result for result in results if isinstance(result, Step)]
         # A fresh event's outcomes can only come from this run; otherwise a crash may have
         # left finished deliveries whose outcome was never published.
         finished = [step.finished for step in steps if step.finished is not None]
         await self._publish_outcomes(envelope, finished, look_back=not fresh)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # a database or programming error: the message is retried
         remaining = [step.wait_s for step in steps if step.wait_s is not None]
         if remaining:
             raise RetryLater(
