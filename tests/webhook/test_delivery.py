@@ -3,6 +3,7 @@ idempotency and fan-out, against a real HTTP receiver, real RabbitMQ and real Po
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -258,3 +259,25 @@ async def test_a_huge_response_body_is_not_read_past_the_cap(
         [attempt] = await eventually(lambda: service.attempts(endpoint["id"]), what="the attempt")
     assert attempt["result"] == "succeeded"
     assert attempt["response_excerpt"] == "x" * 1024
+
+
+async def test_two_consumer_copies_handling_the_same_event_at_once_send_it_once(
+    service_factory: Callable[..., Any], receiver: Receiver
+) -> None:
+    async with service_factory(prefetch=1) as first, service_factory(prefetch=1) as second:
+        user = unique_user()
+        endpoint = await first.register(receiver, "shared", user_token(user))
+        receiver.script("shared", Reply(200, delay_s=0.5))
+        event = created_event(user)
+
+        await first.publish(event)
+        await second.publish(event)
+
+        await eventually(
+            lambda: asyncio.gather(acked(first), acked(second)),
+            lambda counts: sum(counts) >= 2,
+            what="both copies of the event handled",
+        )
+        attempts = await first.attempts(endpoint["id"])
+    assert [r.webhook_id for r in receiver.at("shared")] == [event.event_id]
+    assert [a["result"] for a in attempts] == ["succeeded"]
