@@ -200,3 +200,18 @@ async def test_cors_allows_the_demo_page(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "http://localhost:8080"
+
+
+async def test_openapi_document_describes_the_api(client: httpx.AsyncClient) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/notifications",
+        "/api/v1/notifications/{notification_id}/read",
+        "/api/v1/internal/users/{user_id}/events",
+        "/api/v1/subscribers/{user_id}",
+        "/api/v1/preferences",
+    ):
+        assert path in paths
+    assert (await client.get("/docs")).status_code == 200
