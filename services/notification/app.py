@@ -16,6 +16,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
+from observability.metrics import metrics_endpoint
+from observability.tracing import TraceparentMiddleware
 from services.notification import announcements, http_errors
 from services.notification.deliveries import deliveries_worker
 from services.notification.incidents import incident_worker
@@ -113,6 +115,8 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         max_age=600,
     )
+    app.add_middleware(TraceparentMiddleware)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     http_errors.install(app)
     app.include_router(health.router)
     app.include_router(users.router, prefix=API_PREFIX)

@@ -32,6 +32,7 @@ from contracts.topology import Topology, routing_key
 from database.engine import plain_url
 from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
+from observability.tracing import publish_headers
 from services.notification.wakeup import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ SET position = base.before + batch.rn, published_at = now()
 FROM batch, base
 WHERE e.id = batch.id
 RETURNING e.event_id::text AS event_id, e.type, e.user_id, e.occurred_at, e.schema_version,
-          e.seq, e.data::text AS data, e.stats::text AS stats, e.position
+          e.seq, e.data::text AS data, e.stats::text AS stats, e.position, e.traceparent
 """
 """Gives the oldest unpublished events (insertion order) the next positions, in one round
 trip. Only the relay holding the advisory lock runs it."""
@@ -193,7 +194,11 @@ class Relay:
             message_id=row["event_id"],
             type=row["type"],
             timestamp=row["occurred_at"],
-            headers={"schema_version": row["schema_version"], RELAY_HEADER: self.relay_id},
+            headers={
+                "schema_version": row["schema_version"],
+                RELAY_HEADER: self.relay_id,
+                **publish_headers(row["traceparent"]),
+            },
         )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import SCHEMA_VERSION, EventType
 from contracts.notifications import Channel, Priority
+from observability.tracing import current_trace
 
 STATS_COLUMNS = "last_seq, total, unread, unread_low, unread_normal, unread_high, unread_critical"
 
@@ -133,9 +134,9 @@ n AS (
     FROM input
 )
 INSERT INTO notification.events
-    (event_id, type, schema_version, occurred_at, user_id, seq, data, stats)
+    (event_id, type, schema_version, occurred_at, user_id, seq, data, stats, traceparent)
 SELECT i.event_id, 'notification.created', :schema_version, :created_at, s.user_id,
-       s.last_seq, CAST(i.data AS jsonb), {stats}
+       s.last_seq, CAST(i.data AS jsonb), {stats}, :traceparent
 FROM s JOIN input AS i ON i.user_id = s.user_id
 RETURNING user_id, seq
 """
@@ -236,6 +237,7 @@ async def create_notifications_once(
         "entity_url": content.entity_url,
         "created_at": now,
         "schema_version": SCHEMA_VERSION,
+        "traceparent": _traceparent(),
     }
     if claim is not None:
         params |= {
@@ -259,9 +261,9 @@ async def create_notifications_once(
 _APPEND_EVENTS = text(
     """
 INSERT INTO notification.events
-    (event_id, type, schema_version, occurred_at, user_id, seq, data, stats)
+    (event_id, type, schema_version, occurred_at, user_id, seq, data, stats, traceparent)
 SELECT t.event_id, t.type, :schema_version, :occurred_at, t.user_id, t.seq,
-       CAST(t.data AS jsonb), CAST(t.stats AS jsonb)
+       CAST(t.data AS jsonb), CAST(t.stats AS jsonb), :traceparent
 FROM unnest(CAST(:event_ids AS uuid[]), CAST(:types AS text[]), CAST(:users AS text[]),
             CAST(:seqs AS bigint[]), CAST(:datas AS text[]), CAST(:stats AS text[]))
      AS t(event_id, type, user_id, seq, data, stats)
@@ -316,6 +318,7 @@ async def _advance(
             "seqs": [row.last_seq],
             "datas": [orjson.dumps(data).decode()],
             "stats": [orjson.dumps(stats).decode()],
+            "traceparent": _traceparent(),
         },
     )
     return Change(stats=stats, seq=row.last_seq, event_id=event_id)
@@ -415,3 +418,10 @@ async def delete(
         total=-1,
         unread=unread,
     )
+
+
+def _traceparent() -> str | None:
+    """The trace of the request (or message) being handled, kept with its events so the relay
+    can carry it to every consumer."""
+    trace = current_trace()
+    return trace.traceparent if trace is not None else None

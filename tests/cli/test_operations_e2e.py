@@ -214,3 +214,32 @@ async def test_status_fails_while_the_relay_is_stopped_and_recovers_when_it_runs
     )
     assert "relay lag" not in screen
     assert code == 1 and "has no consumer" in screen
+
+
+async def test_traceparent_of_the_api_request_reaches_the_email_consumers_log_lines(
+    system: System, smtp: ScriptedSmtp, database_url: str
+) -> None:
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    user = f"trace-{uuid.uuid4().hex[:8]}"
+    system.start_api()
+    email = system.start_email()
+    await system.post(f"/api/v1/subscribers/{user}", {"email": f"{user}@example.test"}, "PUT")
+    token = mint_token(JwtSettings(secret=JWT_SECRET), "e2e-service", scopes=[WRITE_SCOPE])
+    async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as client:
+        response = await client.post(
+            "/api/v1/notifications",
+            json={"recipients": [user], "type": "ops.test", "title": "traced", "priority": "high"},
+            headers={"Authorization": f"Bearer {token}", "traceparent": traceparent},
+        )
+    assert response.status_code == 201, response.text
+    assert trace_id in response.headers["traceparent"]
+    await eventually(lambda: len(smtp.to(f"{user}@example.test")), lambda n: n == 1, what="email")
+
+    def traced_lines() -> list[dict[str, object]]:
+        lines = [json.loads(x) for x in email.log_text().splitlines() if x.startswith("{")]
+        return [x for x in lines if x.get("trace_id") == trace_id]
+
+    lines = await eventually(traced_lines, what="email log lines with the request's trace id")
+    assert any(x.get("user_id") == user and x.get("event_id") for x in lines)
+    assert all(x["service"] == "email" for x in lines)
