@@ -134,3 +134,16 @@ def test_an_incident_event_built_by_the_models_fits_its_published_payload_schema
     validator.validate(json.loads(event.model_dump_json()))
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({**json.loads(event.model_dump_json()), "schema_version": "2.0"})
+
+
+def test_asyncapi_document_loads_into_the_asyncapi_3_object_model() -> None:
+    """A second, independent reader of the specification (the `asyncapi3` package)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the package's own pydantic field-name warnings
+        from asyncapi3 import AsyncAPI3
+
+    model = AsyncAPI3.model_validate(load_document())
+    assert model.channels is not None and model.operations is not None
+    assert len(model.channels) == len(model.operations) == len(load_document()["channels"])
