@@ -1,0 +1,504 @@
+"""The whole Tocsin pipeline as real processes, for fault tests, hostile-input tests and the soak.
+
+`System` starts the notification service (API + relay + delivery-status consumer), one or more
+realtime instances, the email consumer and the webhook service as real processes, plus an
+in-process SMTP server (aiosmtpd) and an in-process HTTP receiver that verifies every webhook's
+signature. Everything listens on 127.0.0.1 on free ports; everything it started is stopped by
+PID, and its broker objects (one namespace of its own) are deleted at the end.
+
+`PrivateRabbitMq` and `PrivatePostgres` are servers of a test's own, for faults that stop or
+restart a broker or a database: the shared servers are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import httpx
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from contracts.topology import Topology
+from identity import JwtSettings, mint_token
+from identity.tokens import WRITE_SCOPE
+from messaging.topology import DEFAULT_RETRY_DELAYS_MS
+from tests.email.smtp_server import ScriptedSmtp, SmtpServer
+from tests.support.infra import free_port, unique_namespace
+from tests.support.processes import REPO_ROOT, ServiceProcess
+
+JWT_SECRET = "tocsin-system-tests-secret"
+JWT = JwtSettings(secret=JWT_SECRET)
+EMAIL_RETRY_DELAYS_MS = (300, 1_000)
+WEBHOOK_RETRY_DELAYS_MS = (300, 1_000)
+UNSUBSCRIBE_SECRET = "tocsin-system-unsubscribe"
+
+
+def user_headers(user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(JWT, user_id)}"}
+
+
+def service_headers(name: str = "svc-system") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(JWT, name, scopes=[WRITE_SCOPE])}"}
+
+
+def unique_user(prefix: str = "u") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# --------------------------------------------------------------------------- HTTP receiver
+
+
+@dataclass(frozen=True)
+class Hook:
+    path: str
+    webhook_id: str
+    verified: bool
+    payload: Any
+
+
+class HttpReceiver:
+    """A threaded HTTP server on 127.0.0.1 that answers 200 to every POST and records it,
+    checking the Standard Webhooks signature of paths whose secret it was given."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.received: list[Hook] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                receiver._record(self.path.lstrip("/"), dict(self.headers.items()), body)
+                self.send_response(200)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def _record(self, path: str, headers: dict[str, str], body: bytes) -> None:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        secret = self.secrets.get(path)
+        verified, payload = False, None
+        if secret is not None:
+            with suppress(WebhookVerificationError):
+                payload = Webhook(secret).verify(body, lowered)
+                verified = True
+        if payload is None:
+            with suppress(ValueError):
+                payload = json.loads(body)
+        with self._lock:
+            self.received.append(Hook(path, lowered.get("webhook-id", ""), verified, payload))
+
+    def at(self, path: str) -> list[Hook]:
+        with self._lock:
+            return [hook for hook in self.received if hook.path == path]
+
+    def start(self) -> HttpReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class System:
+    """Every Tocsin service as a real process on one namespace of its own."""
+
+    database_url: str
+    amqp_url: str
+    realtime_instances: int = 1
+    namespace: str = field(default_factory=unique_namespace)
+    notification_env: dict[str, str] = field(default_factory=dict)
+    realtime_env: dict[str, str] = field(default_factory=dict)
+    email_enabled: bool = True
+    webhook_enabled: bool = True
+    smtp: ScriptedSmtp = field(default_factory=ScriptedSmtp)
+    receiver: HttpReceiver = field(default_factory=HttpReceiver)
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    _smtp_server: SmtpServer | None = None
+
+    @property
+    def topology(self) -> Topology:
+        return Topology(self.namespace)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['notification']}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['webhook']}"
+
+    def ws_url(self, instance: int = 0) -> str:
+        return f"ws://127.0.0.1:{self.ports[f'realtime-{instance}']}/api/v1/ws/notifications"
+
+    def realtime_url(self, instance: int = 0) -> str:
+        return f"http://127.0.0.1:{self.ports[f'realtime-{instance}']}"
+
+    def _common(self) -> dict[str, str]:
+        return {
+            "AMQP_URL": self.amqp_url,
+            "DATABASE_URL": self.database_url,
+            "TOCSIN_NAMESPACE": self.namespace,
+            "JWT_SECRET": JWT_SECRET,
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+        }
+
+    def _process(self, name: str, module: str, env: dict[str, str], health: str) -> ServiceProcess:
+        port = self.ports.setdefault(name, free_port())
+        return ServiceProcess.python_module(
+            f"system-{self.namespace}-{name}",
+            module,
+            {**self._common(), **env, "PORT": str(port)},
+            health_url=f"http://127.0.0.1:{port}{health}",
+        )
+
+    def build(self, name: str) -> ServiceProcess:
+        """The process `name` (notification, realtime-<i>, email, webhook), not started."""
+        if name == "notification":
+            return self._process(
+                name,
+                "services.notification",
+                {
+                    "INCIDENTS_ENABLED": "false",
+                    "RELAY_POLL_INTERVAL_S": "0.2",
+                    "DB_POOL_SIZE": "10",
+                    "CORS_ORIGINS": "http://127.0.0.1:8080",
+                    **self.notification_env,
+                },
+                "/readyz",
+            )
+        if name.startswith("realtime-"):
+            return self._process(
+                name,
+                "services.realtime",
+                {
+                    "NOTIFICATION_API_URL": self.api_url,
+                    "ALLOWED_ORIGINS": "http://127.0.0.1:8080",
+                    "UNBIND_GRACE_S": "0.5",
+                    "SHUTDOWN_TIMEOUT_S": "2",
+                    "INSTANCE_ID": f"{name}-{uuid.uuid4().hex[:6]}",
+                    **self.realtime_env,
+                },
+                "/readyz",
+            )
+        if name == "email":
+            return self._process(
+                name,
+                "services.email",
+                {
+                    "SMTP_HOST": "127.0.0.1",
+                    "SMTP_PORT": str(self.smtp.port),
+                    "SMTP_TIMEOUT_S": "5",
+                    "RETRY_DELAYS_MS": json.dumps(list(EMAIL_RETRY_DELAYS_MS)),
+                    "DB_POOL_SIZE": "4",
+                    "PUBLIC_API_URL": "http://127.0.0.1:8000",
+                },
+                "/readyz",
+            )
+        if name == "webhook":
+            return self._process(
+                name,
+                "services.webhook",
+                {
+                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+                    "WEBHOOK_TIMEOUT_S": "5",
+                    "WEBHOOK_RETRY_DELAYS_MS": ",".join(map(str, WEBHOOK_RETRY_DELAYS_MS)),
+                },
+                "/readyz",
+            )
+        raise ValueError(name)
+
+    def names(self) -> list[str]:
+        names = ["notification", *(f"realtime-{i}" for i in range(self.realtime_instances))]
+        if self.email_enabled:
+            names.append("email")
+        if self.webhook_enabled:
+            names.append("webhook")
+        return names
+
+    def start(self) -> System:
+        self._smtp_server = SmtpServer(self.smtp).__enter__()
+        self.receiver.start()
+        for name in self.names():
+            self.start_service(name)
+        return self
+
+    def start_service(self, name: str, timeout: float = 60.0) -> ServiceProcess:
+        """(Re)start one service on its port and wait until it is ready."""
+        process = self.build(name)
+        self.processes[name] = process
+        process.start(timeout)
+        return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process we started for `name`."""
+        self.processes[name].kill()
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            with suppress(Exception):
+                process.stop()
+        if self._smtp_server is not None:
+            self._smtp_server.__exit__(None, None, None)
+        with suppress(Exception):
+            self.receiver.stop()
+        with suppress(Exception):
+            asyncio.run(delete_broker_objects(self.amqp_url, self.topology))
+
+    # ------------------------------------------------------------------ calls a test makes
+
+    def subscribe(self, user_id: str, email: str | None = None) -> str:
+        """Give `user_id` an email address (for the email consumer) and return it."""
+        address = email or f"{user_id}@example.test"
+        response = httpx.put(
+            f"{self.api_url}/api/v1/subscribers/{user_id}",
+            json={"email": address, "name": "Ada", "locale": None},
+            headers=service_headers(),
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return address
+
+    def register_webhook(self, user_id: str, path: str | None = None) -> str:
+        """Register a webhook endpoint of `user_id` on the receiver; return its path."""
+        path = path or f"hook-{user_id}"
+        response = httpx.post(
+            f"{self.webhook_url}/api/v1/webhooks/endpoints",
+            json={"url": self.receiver.url(path)},
+            headers=user_headers(user_id),
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        self.receiver.secrets[path] = response.json()["secret"]
+        return path
+
+
+def consumer_queues(topology: Topology) -> list[str]:
+    names: list[str] = []
+    for consumer, delays in (
+        ("email", EMAIL_RETRY_DELAYS_MS),
+        ("webhook", WEBHOOK_RETRY_DELAYS_MS),
+        ("notification-deliveries", DEFAULT_RETRY_DELAYS_MS),
+    ):
+        names += [topology.queue(consumer), topology.dead_letter_queue(consumer)]
+        names += [topology.retry_queue(consumer, d) for d in delays]
+    return names
+
+
+async def delete_broker_objects(amqp_url: str, topology: Topology) -> None:
+    connection = await aio_pika.connect(amqp_url, timeout=5)
+    try:
+        channel = await connection.channel()
+        for name in consumer_queues(topology):
+            try:
+                await channel.queue_delete(name)
+            except Exception:
+                channel = await connection.channel()
+        for exchange in (topology.events_exchange, topology.incidents_exchange):
+            try:
+                await channel.exchange_delete(exchange)
+            except Exception:
+                channel = await connection.channel()
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def running_system(database_url: str, amqp_url: str, **options: Any) -> Iterator[System]:
+    system = System(database_url, amqp_url, **options)
+    try:
+        yield system.start()
+    finally:
+        system.stop()
+
+
+# --------------------------------------------------------------------------- private servers
+
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PrivateRabbitMq:
+    """A RabbitMQ node of our own (own name, ports, data and log folders), so a test can stop
+    and restart a broker without touching the shared one. Only this node is ever stopped."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="tocsin-rabbit-"))
+        self.node = f"tocsin-fault-{uuid.uuid4().hex[:8]}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        (self.dir / "enabled_plugins").write_text("[].\n")
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def _env(self) -> dict[str, str]:
+        d = self.dir
+        return {
+            **os.environ,
+            "HOME": str(d),
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(d / "pid"),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+        }
+
+    def ctl(self, *args: str, timeout: float = 90) -> None:
+        subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, *args],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def start(self) -> PrivateRabbitMq:
+        subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmq-server"), "-detached"],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        self.ctl("await_startup", "--timeout", "90", timeout=120)
+        return self
+
+    def stop_app(self) -> None:
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+
+    def consumers(self) -> dict[str, int]:
+        """Queue name → consumer count, from the node itself."""
+        out = subprocess.run(
+            [
+                str(RABBITMQ_BIN / "rabbitmqctl"),
+                "-n",
+                self.node,
+                "list_queues",
+                "-q",
+                "--no-table-headers",
+                "name",
+                "consumers",
+            ],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        counts: dict[str, int] = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                counts[parts[0]] = int(parts[1])
+        return counts
+
+    def stop(self) -> None:
+        with suppress(Exception):
+            self.ctl("stop", timeout=60)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivatePostgres:
+    """A Postgres cluster of our own in a temporary folder (initdb, trust), started and stopped
+    with its own pg_ctl; the shared cluster is never touched."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="tocsin-pg-"))
+        shutil.chown(self.dir, "postgres")
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.database_url = ""
+
+    @property
+    def server_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        command = [str(POSTGRES_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> PrivatePostgres:
+        if not self.data.exists():
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"),
+                  "-w", "start")  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        with suppress(Exception):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def private_servers_available() -> bool:
+    return (RABBITMQ_BIN / "rabbitmq-server").exists() and (POSTGRES_BIN / "initdb").exists()
+
+
+__all__ = [
+    "JWT",
+    "JWT_SECRET",
+    "REPO_ROOT",
+    "HttpReceiver",
+    "PrivatePostgres",
+    "PrivateRabbitMq",
+    "System",
+    "private_servers_available",
+    "running_system",
+    "service_headers",
+    "unique_user",
+    "user_headers",
+]
