@@ -3,9 +3,10 @@ process whose resources live in the lifespan."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import timedelta
 
 import aio_pika
@@ -20,6 +21,7 @@ from services.webhook.delivery import Deliverer, DeliveryPolicy
 from services.webhook.http import webhook_client
 from services.webhook.metrics import Metrics
 from services.webhook.outcomes import OutcomeEvents
+from services.webhook.retention import prune_forever
 from services.webhook.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,4 +85,16 @@ async def _start_consumer(
     consumer = WebhookConsumer(connection, topology, spec, deliverer, state.metrics)
     await consumer.start()
     stack.push_async_callback(consumer.stop)
+    pruning = asyncio.create_task(
+        prune_forever(
+            state.engine, timedelta(days=settings.retention_days), settings.prune_interval_s
+        )
+    )
+    stack.push_async_callback(_cancel, pruning)
     return consumer
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task

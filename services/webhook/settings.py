@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(default=16, ge=1, alias="WEBHOOK_MAX_CONCURRENCY")
     max_response_bytes: int = Field(default=64 * 1024, ge=0, alias="WEBHOOK_MAX_RESPONSE_BYTES")
     delivery_limit: int = Field(default=20, ge=1, alias="WEBHOOK_DELIVERY_LIMIT")
+    retention_days: float = Field(default=30, gt=0, alias="WEBHOOK_RETENTION_DAYS")
+    """Attempts, finished deliveries and seen events older than this are deleted."""
+    prune_interval_s: float = Field(default=3600, gt=0, alias="WEBHOOK_PRUNE_INTERVAL_S")
 
     @field_validator("retry_delays_ms", mode="before")
     @classmethod

@@ -1,0 +1,62 @@
+"""Forgetting old delivery history, so the `webhook` schema does not grow without bound.
+
+Attempts, finished deliveries and events older than the retention period are deleted in small
+batches; pending deliveries are never touched. The idempotency of a redelivered or replayed
+event is therefore guaranteed within the retention period (30 days by default), far longer
+than a message can stay in the queue and its retries (about 27.5 hours).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.webhook import tables
+
+logger = logging.getLogger(__name__)
+
+BATCH = 5_000
+
+
+async def _delete_batches(
+    engine: AsyncEngine, table: sa.Table, condition: sa.ColumnElement[bool]
+) -> int:
+    ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
+    batch = sa.select(ctid).select_from(table).where(condition).limit(BATCH)
+    statement = table.delete().where(ctid.in_(batch.scalar_subquery()))
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            deleted = (await conn.execute(statement)).rowcount
+        total += deleted
+        if deleted < BATCH:
+            return total
+
+
+async def prune(engine: AsyncEngine, before: datetime) -> dict[str, int]:
+    """Delete history older than `before`; returns how many rows of each table went."""
+    a, d, e = tables.attempts, tables.deliveries, tables.events
+    attempts = await _delete_batches(engine, a, a.c.at < before)
+    deliveries = await _delete_batches(
+        engine, d, sa.and_(d.c.status != "pending", d.c.completed_at < before)
+    )
+    unreferenced = ~sa.exists().where(d.c.event_id == e.c.event_id)
+    events = await _delete_batches(engine, e, sa.and_(e.c.received_at < before, unreferenced))
+    return {"attempts": attempts, "deliveries": deliveries, "events": events}
+
+
+async def prune_forever(engine: AsyncEngine, retention: timedelta, interval_s: float) -> None:
+    """Prune now and then every `interval_s` until cancelled; failures are logged, not fatal."""
+    while True:
+        try:
+            removed = await prune(engine, datetime.now(UTC) - retention)
+            if any(removed.values()):
+                logger.info("pruned webhook history", extra=removed)
+        except Exception:
+            logger.warning("pruning webhook history failed", exc_info=True)
+        await asyncio.sleep(interval_s)
