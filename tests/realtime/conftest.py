@@ -224,6 +224,7 @@ def notification_api(
             "TOCSIN_NAMESPACE": topology.namespace,
             "JWT_SECRET": JWT_SECRET,
             "INCIDENTS_ENABLED": "false",
+            "DELIVERIES_ENABLED": "false",  # its queues would outlive the test
             "RELAY_POLL_INTERVAL_S": "0.2",
             "DB_POOL_SIZE": "5",
         },
