@@ -11,6 +11,7 @@ from pathlib import Path
 import aio_pika
 import jsonschema
 from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.incidents import Severity
@@ -266,3 +267,32 @@ async def test_an_unreachable_database_fails_the_whole_batch_at_once() -> None:
         runner.cancel()
         await unreachable.dispose()
     assert all(isinstance(o, Exception) and is_outage(o) for o in outcomes), outcomes
+
+
+async def test_the_producers_trace_is_kept_on_the_notification_events(
+    consumer: Outcomes,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+    engine: AsyncEngine,
+) -> None:
+    trace_id = uuid.uuid4().hex
+    event = sample_created_event(watchers=2, team=0)
+    message = incident_message(event)
+    message.headers = {**(message.headers or {}), "traceparent": f"00-{trace_id}-{'1' * 16}-01"}
+    channel = await amqp_connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(topology.incidents_exchange)
+    await publish_confirmed(exchange, message, "incident.created")
+    await channel.close()
+    await wait_for_notifications(engine, event.incident.id, 2)
+
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT traceparent FROM notification.events "
+                "WHERE data->'notification'->>'entity_id' = :id"
+            ),
+            {"id": event.incident.id},
+        )
+        traceparents = [row.traceparent for row in rows]
+    assert len(traceparents) == 2
+    assert all(t is not None and t.split("-")[1] == trace_id for t in traceparents)

@@ -24,6 +24,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.incidents import IncidentEvent
+from observability.tracing import TraceContext, current_trace
 from services.notification.incidents.ingest import IngestResult, ingest, ingest_batch
 from services.notification.incidents.rules import IncidentRules
 
@@ -45,6 +46,7 @@ def is_outage(error: BaseException) -> bool:
 @dataclass
 class _Pending:
     event: IncidentEvent
+    trace: TraceContext | None
     done: asyncio.Future[IngestResult] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -67,7 +69,7 @@ class IngestBatcher:
 
     async def submit(self, event: IncidentEvent) -> IngestResult:
         """Ingest `event` with whatever else is waiting; raises what `ingest` would raise."""
-        pending = _Pending(event)
+        pending = _Pending(event, current_trace())
         await self._queue.put(pending)
         return await pending.done
 
@@ -86,7 +88,11 @@ class IngestBatcher:
     async def _ingest(self, batch: list[_Pending]) -> None:
         try:
             outcomes = await ingest_batch(
-                self.engine, [p.event for p in batch], self.rules, self.on_events
+                self.engine,
+                [p.event for p in batch],
+                self.rules,
+                self.on_events,
+                [p.trace for p in batch],
             )
         except asyncio.CancelledError:
             for pending in batch:
@@ -120,7 +126,9 @@ class IngestBatcher:
     async def _ingest_alone(self, pending: _Pending) -> Exception | None:
         """Ingest one event in its own transaction; returns the error it failed with."""
         try:
-            result = await ingest(self.engine, pending.event, self.rules, self.on_events)
+            result = await ingest(
+                self.engine, pending.event, self.rules, self.on_events, pending.trace
+            )
         except asyncio.CancelledError:
             pending.done.cancel()
             raise

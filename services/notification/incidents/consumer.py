@@ -40,6 +40,7 @@ from contracts.incidents import (
 from contracts.topology import Topology
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents_exchange
+from observability.tracing import trace_from_headers, use_trace
 from services.notification.incidents.batching import MAX_BATCH, IngestBatcher, running_batcher
 from services.notification.incidents.ingest import NoRecipients
 from services.notification.incidents.rules import IncidentRules, load_rules
@@ -116,11 +117,12 @@ class IncidentHandler:
         self.batcher = batcher
 
     async def __call__(self, message: AbstractIncomingMessage, attempt: int) -> None:
-        event = parse_incident_message(message)
-        try:
-            await self.batcher.submit(event)
-        except NoRecipients as exc:
-            raise PermanentFailure("no_recipients", str(exc)) from None
+        with use_trace(trace_from_headers(message.headers)):
+            event = parse_incident_message(message)
+            try:
+                await self.batcher.submit(event)
+            except NoRecipients as exc:
+                raise PermanentFailure("no_recipients", str(exc)) from None
 
 
 async def _consume_forever(

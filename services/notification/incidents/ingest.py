@@ -12,6 +12,7 @@ throughput. It is all or nothing; the caller falls back to `ingest` per event on
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.incidents import IncidentEvent, Person
+from observability.tracing import TraceContext, current_trace, use_trace
 from services.notification import queries, store
 from services.notification.incidents.rules import IncidentRules, Notice, plan
 from services.notification.preferences import resolve_channels
@@ -44,6 +46,7 @@ class _Prepared:
     event: IncidentEvent
     content: store.Content
     people: dict[str, Person]
+    trace: TraceContext | None
 
 
 _CLAIM = text(
@@ -70,7 +73,12 @@ def _content(notice: Notice) -> store.Content:
     )
 
 
-def _prepare(event: IncidentEvent, rules: IncidentRules) -> _Prepared:
+def _traced(trace: TraceContext | None) -> contextlib.AbstractContextManager[object]:
+    """The producer's trace around one event's work (kept on its notification events)."""
+    return use_trace(trace) if trace is not None else contextlib.nullcontext()
+
+
+def _prepare(event: IncidentEvent, rules: IncidentRules, trace: TraceContext | None) -> _Prepared:
     planned = plan(event, rules)
     if not planned.recipients:
         raise NoRecipients(f"{event.type.value} names nobody to notify but its actor")
@@ -78,6 +86,7 @@ def _prepare(event: IncidentEvent, rules: IncidentRules) -> _Prepared:
         event=event,
         content=_content(planned.notice),
         people={p.id: p for p in planned.recipients},
+        trace=trace,
     )
 
 
@@ -130,14 +139,18 @@ async def _record(
             for r in found
         ]
         ids = [str(uuid.uuid4()) for _ in deliveries]
-        created = await store.create_notifications(conn, content, deliveries, now, ids)
+        with _traced(prepared.trace):
+            created = await store.create_notifications(conn, content, deliveries, now, ids)
         assert created is not None  # None only with an idempotency claim
         results[event.event_id] = IngestResult(duplicate=False, created=created)
     return results
 
 
-def _log_ingested(event: IncidentEvent, result: IngestResult) -> None:
-    if not result.duplicate:
+def _log_ingested(prepared: _Prepared, result: IngestResult) -> None:
+    event = prepared.event
+    if result.duplicate:
+        return
+    with _traced(prepared.trace):
         logger.info(
             "incident event ingested",
             extra={
@@ -159,19 +172,21 @@ async def ingest(
     event: IncidentEvent,
     rules: IncidentRules,
     on_events: Callable[[], None] = _no_wakeup,
+    trace: TraceContext | None = None,
 ) -> IngestResult:
     """Create the notifications `event` calls for, unless its event id was ingested before.
 
-    `on_events` is called after a commit that appended events (it wakes the relay). Raises
-    NoRecipients when the rules name nobody; database errors propagate (transient: the
-    consumer retries the message).
+    `on_events` is called after a commit that appended events (it wakes the relay); `trace`
+    (default: the current one) is kept on the notification events. Raises NoRecipients when
+    the rules name nobody; database errors propagate (transient: the consumer retries the
+    message).
     """
-    prepared = _prepare(event, rules)
+    prepared = _prepare(event, rules, trace or current_trace())
     async with engine.begin() as conn:
         result = (await _record(conn, [prepared], datetime.now(UTC)))[event.event_id]
     if result.created:
         on_events()
-    _log_ingested(event, result)
+    _log_ingested(prepared, result)
     return result
 
 
@@ -180,17 +195,19 @@ async def ingest_batch(
     events: Sequence[IncidentEvent],
     rules: IncidentRules,
     on_events: Callable[[], None] = _no_wakeup,
+    traces: Sequence[TraceContext | None] | None = None,
 ) -> list[IngestResult | NoRecipients]:
     """`ingest` for several events in one transaction; one outcome per event, in order.
+    `traces[i]` is the trace of `events[i]` (kept on its notification events).
 
     An event without recipients gets its NoRecipients in the list and does not affect the
     others; a database error aborts the whole batch and propagates.
     """
     outcomes: list[IngestResult | NoRecipients | None] = []
     batch: dict[str, _Prepared] = {}
-    for event in events:
+    for index, event in enumerate(events):
         try:
-            prepared = _prepare(event, rules)
+            prepared = _prepare(event, rules, traces[index] if traces else None)
         except NoRecipients as exc:
             outcomes.append(exc)
             continue
@@ -213,5 +230,5 @@ async def ingest_batch(
             continue
         reported.add(event.event_id)
         final.append(results[event.event_id])
-        _log_ingested(event, results[event.event_id])
+        _log_ingested(batch[event.event_id], results[event.event_id])
     return final
