@@ -143,13 +143,6 @@ async def publish(
     await channel.close()
 
 
-async def drain(queue: aio_pika.abc.AbstractQueue) -> list[AbstractIncomingMessage]:
-    messages = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        messages.append(message)
-    return messages
-
-
 async def next_message(
     connection: AbstractRobustConnection, queue_name: str, what: str
 ) -> AbstractIncomingMessage:
