@@ -1,15 +1,17 @@
-"""Templates: the set chosen for a type and locale, and unsubscribe tokens."""
+"""Templates: the set chosen for a type and locale; unsubscribe tokens; SMTP error classes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from contracts.notifications import NotificationData, Priority, Recipient
 from identity.unsubscribe import InvalidUnsubscribeToken, sign_unsubscribe, verify_unsubscribe
 from services.email.rendering import Renderer
+from services.email.smtp import SmtpFailure, SmtpPermanent, SmtpTransient, classify
 
 
 def notification(**fields: object) -> NotificationData:
@@ -78,3 +80,28 @@ def test_unsubscribe_token_round_trip_and_tampering() -> None:
             verify_unsubscribe("secret", bad)
     with pytest.raises(InvalidUnsubscribeToken):
         verify_unsubscribe("another-secret", token)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "code"),
+    [
+        (aiosmtplib.SMTPDataError(451, "try later"), SmtpTransient, 451),
+        (aiosmtplib.SMTPDataError(552, "too big"), SmtpPermanent, 552),
+        (aiosmtplib.SMTPSenderRefused(553, "no", "a@b.test"), SmtpPermanent, 553),
+        (
+            aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(450, "busy", "x")]),
+            SmtpTransient,
+            450,
+        ),
+        (aiosmtplib.SMTPServerDisconnected("gone"), SmtpTransient, None),
+        (aiosmtplib.SMTPConnectError("refused"), SmtpTransient, None),
+        (aiosmtplib.SMTPTimeoutError("slow"), SmtpTransient, None),
+        (ConnectionResetError(), SmtpTransient, None),
+    ],
+)
+def test_smtp_errors_are_classified_once(
+    error: Exception, kind: type[SmtpFailure], code: int | None
+) -> None:
+    failure = classify(error)
+    assert type(failure) is kind
+    assert failure.code == code
