@@ -1,4 +1,5 @@
-"""The AMQP edge of incident ingestion: parse a message, call `ingest`, map the outcome.
+"""The AMQP edge of incident ingestion: parse a message, hand the event to the batcher
+(`batching.py`, which calls `ingest_batch`), map the outcome.
 
 Queue `<ns>.notification-incidents` (quorum, bound to `<ns>.incidents` with `incident.*`),
 under `messaging.consuming.RetryingConsumer`. A message that can never be handled goes to
