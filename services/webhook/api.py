@@ -7,6 +7,7 @@ Each route parses its input, calls one function of `endpoints`, and maps domain 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Respons
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -108,6 +110,20 @@ async def update_endpoint(
     return await endpoints.update_endpoint(
         state.engine, caller, endpoint_id, body, state.settings.allow_private_networks
     )
+
+
+class RotatedSecret(BaseModel):
+    secret: str
+    previous_secret_valid_until: datetime
+
+
+@router.post("/endpoints/{endpoint_id}/secret/rotate", response_model=RotatedSecret)
+async def rotate_secret(endpoint_id: str, caller: Authenticated, state: State) -> RotatedSecret:
+    """A new secret, shown only now; the previous one keeps signing (beside the new one) for
+    `WEBHOOK_SECRET_GRACE_S` so the receiver can switch without losing a delivery."""
+    grace = timedelta(seconds=state.settings.secret_grace_s)
+    secret = await endpoints.rotate_secret(state.engine, caller, endpoint_id, grace)
+    return RotatedSecret(secret=secret, previous_secret_valid_until=datetime.now(UTC) + grace)
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)

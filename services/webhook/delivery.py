@@ -196,7 +196,7 @@ class Deliverer:
     ) -> Step:
         body = payload(envelope)
         started = datetime.now(UTC)
-        headers = signed_headers(target.secret, envelope.event_id, int(time.time()), body)
+        headers = signed_headers(target.secrets, envelope.event_id, int(time.time()), body)
         result = await post(
             self.client,
             target.url,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -253,6 +253,31 @@ async def update_endpoint(
     if row is None:
         raise EndpointNotFound(f"no endpoint {endpoint_id}")
     return _endpoint(row)
+
+
+async def rotate_secret(
+    engine: AsyncEngine, caller: Caller, endpoint_id: str, grace: timedelta
+) -> str:
+    """Give the endpoint a new secret and return it (shown only now). Deliveries are signed
+    with both the new and the previous secret until `grace` has passed, so the receiver can
+    switch without losing a delivery. Raises EndpointNotFound."""
+    e = tables.endpoints
+    secret = generate_secret()
+    statement = (
+        e.update()
+        .where(e.c.id == endpoint_id, _visible(caller))
+        .values(
+            secret=secret,
+            previous_secret=e.c.secret,
+            previous_secret_expires_at=sa.func.now() + grace,
+            updated_at=sa.func.now(),
+        )
+        .returning(e.c.id)
+    )
+    async with engine.begin() as conn:
+        if (await conn.execute(statement)).one_or_none() is None:
+            raise EndpointNotFound(f"no endpoint {endpoint_id}")
+    return secret
 
 
 async def delete_endpoint(engine: AsyncEngine, caller: Caller, endpoint_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +26,8 @@ class Target:
 
     endpoint_id: str
     url: str
-    secret: str
+    secrets: tuple[str, ...]
+    """The current secret, then the previous one while a rotation's grace period lasts."""
     enabled: bool
     attempts: int
     next_attempt_at: datetime | None
@@ -137,6 +138,8 @@ async def lock_target(conn: AsyncConnection, event_id: str, endpoint_id: str) ->
             e.c.id,
             e.c.url,
             e.c.secret,
+            e.c.previous_secret,
+            e.c.previous_secret_expires_at,
             e.c.enabled,
             e.c.failing_since,
         )
@@ -147,10 +150,14 @@ async def lock_target(conn: AsyncConnection, event_id: str, endpoint_id: str) ->
     row = (await conn.execute(query)).one_or_none()
     if row is None:
         return None
+    keys: tuple[str, ...] = (row.secret,)
+    expires = row.previous_secret_expires_at
+    if row.previous_secret and expires is not None and expires > datetime.now(UTC):
+        keys = (row.secret, row.previous_secret)
     return Target(
         row.id,
         row.url,
-        row.secret,
+        keys,
         row.enabled,
         row.attempts,
         row.next_attempt_at,

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(default=16, ge=1, alias="WEBHOOK_MAX_CONCURRENCY")
     max_response_bytes: int = Field(default=64 * 1024, ge=0, alias="WEBHOOK_MAX_RESPONSE_BYTES")
     delivery_limit: int = Field(default=20, ge=1, alias="WEBHOOK_DELIVERY_LIMIT")
+    secret_grace_s: float = Field(default=24 * 3600, ge=0, alias="WEBHOOK_SECRET_GRACE_S")
+    """After a rotation, how long deliveries are also signed with the previous secret."""
     retention_days: float = Field(default=30, gt=0, alias="WEBHOOK_RETENTION_DAYS")
     """Attempts, finished deliveries and seen events older than this are deleted."""
     prune_interval_s: float = Field(default=3600, gt=0, alias="WEBHOOK_PRUNE_INTERVAL_S")

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -35,10 +36,18 @@ def signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signed_headers(secret: str, webhook_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers for one delivery attempt."""
+def signed_headers(
+    keys: Sequence[str], webhook_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one delivery attempt. With several secrets (a
+    rotation in progress) the signature header carries one signature per secret, separated
+    by spaces; a receiver accepts the delivery if any of them verifies."""
+    if isinstance(keys, str):
+        keys = (keys,)
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, webhook_id, timestamp, body),
+        "webhook-signature": " ".join(
+            signature(secret, webhook_id, timestamp, body) for secret in keys
+        ),
     }

@@ -25,6 +25,8 @@ endpoints = sa.Table(
     sa.Column("event_types", postgresql.ARRAY(sa.Text), nullable=False),
     sa.Column("user_id", sa.Text, nullable=True, comment="NULL for a global endpoint"),
     sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("previous_secret", sa.Text, nullable=True),
+    sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("description", sa.Text, nullable=True),
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("disabled_reason", sa.Text, nullable=True),

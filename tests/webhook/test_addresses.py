@@ -72,7 +72,7 @@ def test_signatures_verify_with_the_reference_library() -> None:
     assert secret.startswith("whsec_")
     body = '{"type":"notification.created","data":{"title":"é ✓"}}'.encode()
     timestamp = int(datetime.now(UTC).timestamp())
-    headers = signed_headers(secret, "evt-1", timestamp, body)
+    headers = signed_headers([secret], "evt-1", timestamp, body)
 
     assert Webhook(secret).verify(body, headers)["data"]["title"] == "é ✓"
     assert headers["webhook-signature"] == Webhook(secret).sign(

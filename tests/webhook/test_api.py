@@ -46,6 +46,8 @@ async def test_users_see_and_change_only_their_own_endpoints(service: WebhookSer
         assert response.json()["error"]["code"] == "endpoint_not_found"
     response = await service.http.patch(path, json={"enabled": False}, headers=user_token(stranger))
     assert response.status_code == 404
+    response = await service.http.post(f"{path}/secret/rotate", headers=user_token(stranger))
+    assert response.status_code == 404
     assert (await service.http.get(ENDPOINTS, headers=user_token(stranger))).json() == []
     response = await service.http.post(
         ENDPOINTS,

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aio_pika.abc import AbstractQueue
+from standardwebhooks.webhooks import Webhook
 
 from contracts.events import EventType
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
@@ -281,3 +282,24 @@ async def test_two_consumer_copies_handling_the_same_event_at_once_send_it_once(
         attempts = await first.attempts(endpoint["id"])
     assert [r.webhook_id for r in receiver.at("shared")] == [event.event_id]
     assert [a["result"] for a in attempts] == ["succeeded"]
+
+
+async def test_after_a_secret_rotation_both_the_old_and_the_new_secret_verify(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    user = unique_user()
+    endpoint = await service.register(receiver, "rotating", user_token(user))
+    old_secret = receiver.secrets["rotating"]
+    response = await service.http.post(
+        f"/api/v1/webhooks/endpoints/{endpoint['id']}/secret/rotate", headers=user_token(user)
+    )
+    assert response.status_code == 200, response.text
+    new_secret = response.json()["secret"]
+    assert new_secret.startswith("whsec_") and new_secret != old_secret
+
+    await service.publish(created_event(user))
+    [request] = await eventually(lambda: receiver.at("rotating"), what="a delivery")
+
+    assert request.verified  # with the old secret, which the receiver still holds
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    Webhook(new_secret).verify(request.body, request.headers)
