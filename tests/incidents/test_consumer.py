@@ -153,7 +153,7 @@ async def test_bad_messages_are_dead_lettered_with_a_reason_and_valid_ones_still
     engine: AsyncEngine,
 ) -> None:
     valid = json.loads(sample_created_event().model_dump_json())
-    nobody = sample_created_event(watchers=0, team=0)  # only the actor watches
+    nobody = sample_created_event().model_copy(update={"watchers": [], "team_members": []})
     bad = {
         "not_json": raw_message(b"{not json", content_type="application/json"),
         "wrong_content_type": raw_message(
@@ -197,7 +197,7 @@ async def test_a_batch_ingests_each_event_once_and_keeps_failures_to_their_own_e
     before = sample_created_event(watchers=1, team=0)
     await ingest(engine, before, rules)
     fresh = sample_created_event(watchers=2, team=0)
-    nobody = sample_created_event(watchers=0, team=0)
+    nobody = sample_created_event().model_copy(update={"watchers": [], "team_members": []})
 
     outcomes = await ingest_batch(engine, [before, fresh, nobody, fresh], rules)
 
@@ -296,3 +296,16 @@ async def test_the_producers_trace_is_kept_on_the_notification_events(
         traceparents = [row.traceparent for row in rows]
     assert len(traceparents) == 2
     assert all(t is not None and t.split("-")[1] == trace_id for t in traceparents)
+
+
+async def test_self_assignment_is_handled_and_notifies_nobody(
+    consumer: Outcomes, publisher: IncidentPublisher, engine: AsyncEngine
+) -> None:
+    """Only the actor is concerned: not an error, nothing in the dead-letter queue."""
+    event = sample_assigned_event()
+    event = event.model_copy(update={"actor": event.assignee})
+    await publisher.publish(event)
+    await eventually(
+        lambda: consumer.of(event.event_id), lambda o: o == ["acked"], what="the event acked"
+    )
+    assert await notifications_about(engine, event.incident.id) == []

@@ -67,7 +67,9 @@ def test_assigned_notifies_only_the_assignee_with_priority_from_severity(
 def test_self_assignment_notifies_nobody() -> None:
     event = sample_assigned_event()
     event = event.model_copy(update={"actor": event.assignee})
-    assert plan(event, RULES).recipients == []
+    result = plan(event, RULES)
+    assert result.recipients == []
+    assert result.named == 1  # only the actor: handled, not an error
 
 
 def test_status_change_and_resolution_speak_of_the_change() -> None:

@@ -12,7 +12,7 @@ under `messaging.consuming.RetryingConsumer`. A message that can never be handle
 | `unsupported_schema_version` | `schema_version` missing, malformed, or not 1.x |
 | `unknown_event_type` | `type` is not one of the five incident event types |
 | `invalid_payload` | the body does not fit the contract (`x-tocsin-detail` says where) |
-| `no_recipients` | the rules name nobody to notify (apart from the actor) |
+| `no_recipients` | the event names nobody the rules would notify (only-the-actor is fine) |
 
 Database outages are retried with delays; nothing blocks the queue.
 """

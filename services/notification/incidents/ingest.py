@@ -32,7 +32,11 @@ logger = logging.getLogger(__name__)
 
 
 class NoRecipients(Exception):
-    """The rules name nobody to tell about this event (apart, perhaps, from its actor)."""
+    """The event names nobody the rules would tell (no assignee, watcher or team member).
+
+    An event whose only concerned person is its actor (someone assigning an incident to
+    themselves) is not an error: it is handled and creates nothing.
+    """
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,22 @@ def _traced(trace: TraceContext | None) -> contextlib.AbstractContextManager[obj
     return use_trace(trace) if trace is not None else contextlib.nullcontext()
 
 
-def _prepare(event: IncidentEvent, rules: IncidentRules, trace: TraceContext | None) -> _Prepared:
+_NOTHING_TO_DO = IngestResult(duplicate=False, created=[])
+
+
+def _prepare(
+    event: IncidentEvent, rules: IncidentRules, trace: TraceContext | None
+) -> _Prepared | None:
+    """The work for one event; None when the only person it concerns is its actor."""
     planned = plan(event, rules)
+    if planned.named == 0:
+        raise NoRecipients(f"{event.type.value} names nobody the rules would notify")
     if not planned.recipients:
-        raise NoRecipients(f"{event.type.value} names nobody to notify but its actor")
+        logger.info(
+            "incident event concerns only its actor; nobody to notify",
+            extra={"event_id": event.event_id, "incident_id": event.incident.id},
+        )
+        return None
     return _Prepared(
         event=event,
         content=_content(planned.notice),
@@ -182,6 +198,8 @@ async def ingest(
     message).
     """
     prepared = _prepare(event, rules, trace or current_trace())
+    if prepared is None:
+        return _NOTHING_TO_DO
     async with engine.begin() as conn:
         result = (await _record(conn, [prepared], datetime.now(UTC)))[event.event_id]
     if result.created:
@@ -200,7 +218,7 @@ async def ingest_batch(
     """`ingest` for several events in one transaction; one outcome per event, in order.
     `traces[i]` is the trace of `events[i]` (kept on its notification events).
 
-    An event without recipients gets its NoRecipients in the list and does not affect the
+    An event that names nobody gets its NoRecipients in the list and does not affect the
     others; a database error aborts the whole batch and propagates.
     """
     outcomes: list[IngestResult | NoRecipients | None] = []
@@ -210,6 +228,9 @@ async def ingest_batch(
             prepared = _prepare(event, rules, traces[index] if traces else None)
         except NoRecipients as exc:
             outcomes.append(exc)
+            continue
+        if prepared is None:
+            outcomes.append(_NOTHING_TO_DO)
             continue
         outcomes.append(None)
         batch.setdefault(event.event_id, prepared)

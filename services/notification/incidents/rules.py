@@ -127,6 +127,9 @@ class Notice:
 class Plan:
     notice: Notice
     recipients: list[Person]
+    named: int
+    """How many distinct people the rule's audiences named, the actor included: 0 means the
+    event concerns nobody (an error); > 0 with no recipients means only its actor."""
 
 
 def load_rules(path: Path | None = None) -> IncidentRules:
@@ -185,13 +188,15 @@ def _audience(event: IncidentEvent, audience: Audience) -> list[Person]:
 
 
 def plan(event: IncidentEvent, rules: IncidentRules) -> Plan:
-    """What `event` becomes under `rules`. `recipients` may be empty (nobody but the actor)."""
+    """What `event` becomes under `rules`. `recipients` may be empty (see `Plan.named`)."""
     rule = rules.events[event.type]
     context = _context(event)
     actor_id = event.actor.id if event.actor else None
+    named: set[str] = set()
     recipients: dict[str, Person] = {}
     for audience in rule.notify:
         for person in _audience(event, audience):
+            named.add(person.id)
             if person.id != actor_id:
                 recipients.setdefault(person.id, person)
     notice = Notice(
@@ -203,4 +208,4 @@ def plan(event: IncidentEvent, rules: IncidentRules) -> Plan:
         entity_id=event.incident.id,
         entity_url=event.incident.url,
     )
-    return Plan(notice=notice, recipients=list(recipients.values()))
+    return Plan(notice=notice, recipients=list(recipients.values()), named=len(named))
