@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 
 import aiosmtplib
 import pytest
 
+from contracts.events import EventEnvelope, EventType
 from contracts.notifications import NotificationData, Priority, Recipient
 from identity.unsubscribe import InvalidUnsubscribeToken, sign_unsubscribe, verify_unsubscribe
+from services.email.composition import Composer, InvalidAddress, recipient_address
 from services.email.rendering import Renderer
 from services.email.smtp import SmtpFailure, SmtpPermanent, SmtpTransient, classify
 
@@ -105,3 +109,45 @@ def test_smtp_errors_are_classified_once(
     failure = classify(error)
     assert type(failure) is kind
     assert failure.code == code
+
+
+def test_composed_message_resists_header_injection_and_parses_cleanly() -> None:
+    composer = Composer(
+        Renderer.create("https://app.test"),
+        "Tocsin Notifiés <n@tocsin.test>",
+        "tocsin.test",
+        "https://api.test",
+        "secret",
+    )
+    envelope = EventEnvelope(
+        event_id="e-1\r\nBcc: evil@attacker.test",
+        type=EventType.NOTIFICATION_CREATED,
+        occurred_at=datetime.now(UTC),
+        user_id="u",
+        data={},
+    )
+    outgoing = composer.compose(
+        envelope,
+        notification(id="n-1\nX-Evil: 1", title="Über\r\nBcc: evil@attacker.test", message="é=_"),
+        Recipient(user_id="u", email="ana@example.test", name="Ana\r\nBcc: x@attacker.test"),
+    )
+    parsed = message_from_bytes(outgoing.data, policy=default_policy)
+    assert parsed["Bcc"] is None and parsed["X-Evil"] is None
+    assert str(parsed["Subject"]) == "Assigned to you: Über Bcc: evil@attacker.test"
+    assert str(parsed["From"]) == "Tocsin Notifiés <n@tocsin.test>"
+    assert parsed["Message-ID"] == outgoing.message_id
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+    assert all(not part.defects for part in parsed.walk())
+    body = parsed.get_body(preferencelist=("plain",))
+    assert body is not None and "é=_" in body.get_content()
+    assert (outgoing.sender, outgoing.recipient) == ("n@tocsin.test", "ana@example.test")
+
+
+@pytest.mark.parametrize("email", ["no-at-sign", "a@b", "x y@example.test", "é@example.test", ""])
+def test_unusable_addresses_are_refused(email: str) -> None:
+    with pytest.raises(InvalidAddress):
+        recipient_address(Recipient(user_id="u", email=email))
