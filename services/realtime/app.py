@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -48,14 +47,14 @@ class Runtime:
     dropped: int = 0
     stopping: bool = field(default=False)
 
-    def on_message(self, message: AbstractIncomingMessage) -> None:
+    def on_message(self, key: str, body: bytes, message_id: str | None) -> None:
         """A broker message → the hub. Unusable messages are logged and dropped."""
         self.consumed += 1
         try:
-            outbound = _outbound(message)
+            outbound = _outbound(key, body)
         except (UnusableMessage, ValidationError, ValueError) as exc:
             self.dropped += 1
-            logger.warning("dropped message id=%s: %s", message.message_id, exc)
+            logger.warning("dropped message id=%s key=%s: %s", message_id, key, exc)
             return
         if outbound is not None:
             self.hub.dispatch(outbound)
@@ -72,10 +71,10 @@ class Runtime:
         logger.info("stopped consuming and closed sockets")
 
 
-def _outbound(message: AbstractIncomingMessage) -> Outbound | None:
-    if message.routing_key and message.routing_key.startswith(_PUSH_PREFIX):
-        return from_push(message.body)
-    return from_envelope(event_from_json(message.body))
+def _outbound(key: str, body: bytes) -> Outbound | None:
+    if key.startswith(_PUSH_PREFIX):
+        return from_push(body)
+    return from_envelope(event_from_json(body))
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -93,7 +92,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.topology,
         settings.instance_id,
         settings.unbind_grace_s,
-        lambda message: runtime.on_message(message),
+        lambda key, body, message_id: runtime.on_message(key, body, message_id),
     )
     hub.on_last = subscription.release
     endpoint = SocketEndpoint(

@@ -1,7 +1,9 @@
 """One WebSocket: an ordered, bounded outbound buffer drained by a writer task started on demand.
 
-Sending never blocks the caller: `push` appends to the buffer and, if no writer is running,
-starts one; the writer exits when the buffer is empty, so an idle socket costs no task. A
+Sending never blocks the caller. When nothing is queued and the transport takes data, the
+pre-encoded frame is written at once (see `transport.py`); otherwise `push` appends to the
+buffer and, if no writer is running, starts one; the writer exits when the buffer is empty, so
+an idle socket costs no task. A
 client that does not read lets its buffer fill up; the push that overflows it closes the socket
 with 4008 ("slow consumer") and drops what was queued, without slowing any other socket. The
 client reconnects with `since` and catches up.
@@ -12,15 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 from contracts.websocket import CloseCode
 from services.realtime.messages import Outbound
+from services.realtime.transport import DirectTransport, Send, direct_transport, text_frame
 
 logger = logging.getLogger(__name__)
-
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 CLOSE_TIMEOUT_S = 5.0
 
@@ -36,6 +36,7 @@ class Connection:
 
     __slots__ = (
         "_closing",
+        "_direct",
         "_expiry",
         "_max_buffer",
         "_queue",
@@ -53,6 +54,7 @@ class Connection:
     def __init__(self, user_id: str, send: Send, max_buffer: int) -> None:
         self.user_id = user_id
         self._send = send
+        self._direct: DirectTransport | None = direct_transport(send)
         self._max_buffer = max_buffer
         self._queue: deque[str] = deque()
         self._writer: asyncio.Task[None] | None = None
@@ -78,16 +80,24 @@ class Connection:
                 return 0
             self.last_seq = seq
         queued = 0
-        for frame in outbound.frames:
-            if not self.push(frame):
+        for text, wire in zip(outbound.frames, outbound.wire, strict=True):
+            if not self.push(text, wire):
                 break
             queued += 1
         return queued
 
-    def push(self, text: str) -> bool:
-        """Queue one text frame; False when the socket is closed or just overflowed."""
+    def push(self, text: str, wire: bytes | None = None) -> bool:
+        """Send or queue one text message (`wire`: the same, already encoded as a frame).
+
+        False when the socket is closed or just overflowed.
+        """
         if self.closed:
             return False
+        direct = self._direct
+        if direct is not None and self._writer is None and direct.writable():
+            direct.write(wire if wire is not None else text_frame(text))
+            self.sent += 1
+            return True
         if len(self._queue) >= self._max_buffer:
             logger.warning("slow consumer closed user_id=%s", self.user_id)
             self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
@@ -129,20 +139,20 @@ class Connection:
     async def _send_close(self, code: int, reason: str) -> None:
         # The close frame goes behind whatever the transport still holds, even when a client
         # that stopped reading has paused writing; if it cannot leave in time, abort.
-        protocol = getattr(self._send, "__self__", None)
-        writable = getattr(protocol, "writable", None)
-        if isinstance(writable, asyncio.Event):
-            writable.set()
+        direct = self._direct
+        if direct is not None:
+            direct.force_writable()
         try:
             await asyncio.wait_for(
                 self._send({"type": "websocket.close", "code": int(code), "reason": reason}),
                 CLOSE_TIMEOUT_S,
             )
         except Exception:
-            _abort(protocol)
+            if direct is not None:
+                direct.abort()
             return
-        loop = asyncio.get_running_loop()
-        loop.call_later(CLOSE_TIMEOUT_S * 2, _abort_if_open, protocol)
+        if direct is not None:
+            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S * 2, _abort_if_open, direct)
 
     def mark_disconnected(self) -> None:
         """The peer is gone: stop writing and release the socket's resources."""
@@ -176,13 +186,6 @@ class Connection:
         self.close(CloseCode.INVALID_TOKEN, "token expired")
 
 
-def _abort(protocol: object) -> None:
-    transport = getattr(protocol, "transport", None)
-    if transport is not None and not transport.is_closing():
-        transport.abort()
-
-
-def _abort_if_open(protocol: object) -> None:
-    transport = getattr(protocol, "transport", None)
-    if transport is not None and not getattr(protocol, "disconnected", True):
-        transport.abort()
+def _abort_if_open(direct: DirectTransport) -> None:
+    if direct.is_open():
+        direct.abort()

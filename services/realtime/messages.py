@@ -7,7 +7,7 @@ socket of that user, so a fan-out costs one JSON encoding, not one per socket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from contracts.events import (
 )
 from contracts.realtime import RealtimePush
 from contracts.websocket import ServerEvent
+from services.realtime.transport import text_frame
 
 
 class UnusableMessage(Exception):
@@ -33,12 +34,20 @@ class UnusableMessage(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """Frames for the sockets of `user_id` (`None` for every socket), in order."""
+    """Messages for the sockets of `user_id` (`None` for every socket), in order.
+
+    `frames` holds each message as JSON text and `wire` as an encoded WebSocket frame, both
+    made once for every socket they go to.
+    """
 
     user_id: str | None
     seq: int | None
     frames: tuple[str, ...]
     event_id: str | None = None
+    wire: tuple[bytes, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire", tuple(text_frame(f) for f in self.frames))
 
 
 def render(event: str, data: Any, seq: int | None = None, at: datetime | None = None) -> str:

@@ -7,8 +7,10 @@ connected, and removed `grace_s` after the user's last socket closed (a reconnec
 grace costs no broker round trip). So each instance receives the events of its own users, not
 every event of every user.
 
-The connection is aio-pika's robust one: after a broker restart it re-declares the queue,
-re-creates every binding it holds and resumes consuming. Messages are consumed without acks:
+Bindings are RPCs the broker answers in a few milliseconds each; they are spread over a few
+channels so that many users arriving at once are bound in parallel. The connection is
+aio-pika's robust one: after a broker restart it re-declares the queue, resumes consuming, and
+this class binds again every user it holds. Messages are consumed without acks:
 a socket that misses an event because an instance died catches up with `since`.
 """
 
@@ -19,12 +21,8 @@ import logging
 from collections.abc import Callable
 
 import aio_pika
-from aio_pika.abc import (
-    AbstractIncomingMessage,
-    AbstractQueue,
-    AbstractRobustChannel,
-    AbstractRobustConnection,
-)
+from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
+from aiormq.abc import DeliveredMessage
 
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_BINDING, Topology, binding_for_user, routing_key
@@ -32,7 +30,8 @@ from messaging.topology import declare_events_exchange
 
 logger = logging.getLogger(__name__)
 
-MessageHandler = Callable[[AbstractIncomingMessage], None]
+MessageHandler = Callable[[str, bytes, str | None], None]
+"""Called with (routing key, body, message id) for every message, in arrival order."""
 
 
 class Subscription:
@@ -43,6 +42,7 @@ class Subscription:
         instance_id: str,
         grace_s: float,
         handler: MessageHandler,
+        bind_channels: int = 8,
     ) -> None:
         self.amqp_url = amqp_url
         self.topology = topology
@@ -51,6 +51,8 @@ class Subscription:
         self._handler = handler
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
+        self._bind_channel_count = bind_channels
+        self._bind_channels: list[AbstractRobustChannel] = []
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._bound: dict[str, asyncio.Future[None]] = {}
@@ -70,11 +72,45 @@ class Subscription:
         )
         await self._queue.bind(self.topology.events_exchange, BROADCAST_BINDING)
         await self._queue.bind(self.topology.events_exchange, routing_key(REALTIME_PUSH, "*"))
-        self._consumer_tag = await self._queue.consume(self._on_message, no_ack=True)
+        for _ in range(self._bind_channel_count):
+            bind_channel = await self._connection.channel()
+            assert isinstance(bind_channel, AbstractRobustChannel)
+            self._bind_channels.append(bind_channel)
+        await self._consume()
+        self._connection.reconnect_callbacks.add(self._on_reconnect)
         logger.info("consuming queue=%s", self.queue_name)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._handler(message)
+    async def _consume(self) -> None:
+        # Straight on the protocol channel: aio-pika's message objects cost more than the rest
+        # of the delivery. The robust channel re-declares the queue after a reconnect, and
+        # `_on_reconnect` consumes again.
+        assert self._channel is not None
+        underlay = await self._channel.get_underlay_channel()
+        ok = await underlay.basic_consume(self.queue_name, self._on_delivery, no_ack=True)
+        self._consumer_tag = ok.consumer_tag
+
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
+        self._handler(message.routing_key or "", message.body, message.header.properties.message_id)
+
+    async def _on_reconnect(self, *_: object) -> None:
+        if self._consumer_tag is not None:
+            await self._consume()
+        users = [u for u, bound in self._bound.items() if bound.done() and not bound.exception()]
+        logger.warning("broker reconnected: binding %d users again", len(users))
+        for start in range(0, len(users), 256):
+            await asyncio.gather(
+                *(self._queue_bind(u, unbind=False) for u in users[start : start + 256]),
+                return_exceptions=True,
+            )
+
+    async def _queue_bind(self, user_id: str, unbind: bool) -> None:
+        channel = self._bind_channels[hash(user_id) % len(self._bind_channels)]
+        underlay = await channel.get_underlay_channel()
+        key = binding_for_user(user_id)
+        if unbind:
+            await underlay.queue_unbind(self.queue_name, self.topology.events_exchange, key)
+        else:
+            await underlay.queue_bind(self.queue_name, self.topology.events_exchange, key)
 
     @property
     def ready(self) -> bool:
@@ -102,8 +138,7 @@ class Subscription:
             bound = asyncio.get_running_loop().create_future()
             self._bound[user_id] = bound
             try:
-                assert self._queue is not None
-                await self._queue.bind(self.topology.events_exchange, binding_for_user(user_id))
+                await self._queue_bind(user_id, unbind=False)
                 self.binds += 1
                 bound.set_result(None)
             except BaseException as exc:
@@ -130,8 +165,7 @@ class Subscription:
 
     async def _unbind(self, user_id: str) -> None:
         try:
-            assert self._queue is not None
-            await self._queue.unbind(self.topology.events_exchange, binding_for_user(user_id))
+            await self._queue_bind(user_id, unbind=True)
             self.unbinds += 1
         except Exception:
             logger.warning("unbind failed user_id=%s", user_id, exc_info=True)
@@ -142,10 +176,11 @@ class Subscription:
         return len(self._bound)
 
     async def stop_consuming(self) -> None:
-        if self._queue is not None and self._consumer_tag is not None:
+        if self._channel is not None and self._consumer_tag is not None:
             tag, self._consumer_tag = self._consumer_tag, None
             try:
-                await asyncio.wait_for(self._queue.cancel(tag), 3)
+                underlay = await self._channel.get_underlay_channel()
+                await asyncio.wait_for(underlay.basic_cancel(tag), 3)
             except Exception:
                 logger.warning("cancelling the consumer failed", exc_info=True)
 
