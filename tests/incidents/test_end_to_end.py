@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from contracts.events import EventType, NotificationCreated, event_from_json
 from contracts.topology import Topology, binding_for_type
 from messaging.incidents import IncidentPublisher
+from observability.metrics import parse_metrics
 from services.notification.app import create_app
 from services.notification.settings import Settings
 from tests.incidents.samples import sample_created_event
@@ -35,17 +36,21 @@ def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
 
 
 @pytest.fixture
-async def app_running(settings: Settings, incident_queues: list[str]) -> AsyncIterator[None]:
+async def app_running(
+    settings: Settings, incident_queues: list[str]
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n.test"),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://n.test"
+        ) as client,
     ):
-        yield
+        yield client
 
 
 async def test_incident_event_becomes_notification_created_events_on_the_events_exchange(
-    app_running: None,
+    app_running: httpx.AsyncClient,
     publisher: IncidentPublisher,
     amqp_connection: AbstractRobustConnection,
     topology: Topology,
@@ -79,3 +84,7 @@ async def test_incident_event_becomes_notification_created_events_on_the_events_
     assert {c.notification.type for c in mine} == {"incident_created"}
     assert {c.notification.entity_id for c in mine} == {event.incident.id}
     await channel.close()
+
+    metrics = parse_metrics((await app_running.get("/metrics")).text)
+    assert metrics['tocsin_notification_incident_events_total{outcome="acked",reason=""}'] >= 1
+    assert metrics["tocsin_notification_incident_batch_size_count"] >= 1

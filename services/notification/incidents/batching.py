@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.incidents import IncidentEvent
 from observability.tracing import TraceContext, current_trace
 from services.notification.incidents.ingest import IngestResult, ingest, ingest_batch
+from services.notification.incidents.metrics import BATCH_SIZE
 from services.notification.incidents.rules import IncidentRules
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class IngestBatcher:
                 self._queue.get_nowait().done.cancel()
 
     async def _ingest(self, batch: list[_Pending]) -> None:
+        BATCH_SIZE.observe(len(batch))
         try:
             outcomes = await ingest_batch(
                 self.engine,

@@ -44,6 +44,7 @@ from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents
 from observability.tracing import trace_from_headers, use_trace
 from services.notification.incidents.batching import MAX_BATCH, IngestBatcher, running_batcher
 from services.notification.incidents.ingest import NoRecipients
+from services.notification.incidents.metrics import record_outcome
 from services.notification.incidents.rules import IncidentRules, load_rules
 
 if TYPE_CHECKING:
@@ -202,7 +203,12 @@ def incident_worker(rules_path: Path | None = None) -> Callable[[AppContext], Aw
         settings = context.settings
         service = context.service
         await _consume_forever(
-            service.engine, settings.amqp_url, settings.topology, rules, None, service.on_events
+            service.engine,
+            settings.amqp_url,
+            settings.topology,
+            rules,
+            record_outcome,
+            service.on_events,
         )
 
     return consume_incidents
