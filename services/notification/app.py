@@ -97,6 +97,7 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
             for task in stuck:
                 logger.warning("background task %s did not stop in time", task.get_name())
+            await service.close()
             await engine.dispose()
 
     app = FastAPI(

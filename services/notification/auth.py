@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from identity import Claims, JwtSettings, TokenError, verify_token
+from identity import Claims, InvalidClaims, JwtSettings, TokenError, verify_token
 from identity.tokens import WRITE_SCOPE
 
 EVENTS_READ_SCOPE = "events:read"
@@ -37,9 +37,12 @@ class Forbidden(Exception):
 def _claims(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Claims:
     jwt: JwtSettings = request.app.state.jwt
     try:
-        return verify_token(credentials.credentials if credentials else None, jwt)
+        claims = verify_token(credentials.credentials if credentials else None, jwt)
     except TokenError as error:
         raise Unauthenticated(error) from error
+    if "\x00" in claims.user_id:
+        raise Unauthenticated(InvalidClaims("token 'sub' contains a NUL character"))
+    return claims
 
 
 async def current_user(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.events import EventEnvelope
 from contracts.notifications import (
@@ -24,7 +24,18 @@ PAGE_SIZE_MAX = 100
 USER_ID_MAX = 255
 EVENTS_PAGE_MAX = 1000
 
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=USER_ID_MAX)]
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _no_nul(value: str) -> str:
+    """Postgres text cannot hold NUL: refuse it here (422), not in the database (500)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+UserId = Annotated[Text, StringConstraints(min_length=1, max_length=USER_ID_MAX)]
 NotificationType = Annotated[str, StringConstraints(pattern=NOTIFICATION_TYPE_PATTERN)]
 
 
@@ -36,11 +47,11 @@ class CreateNotificationsBody(BaseModel):
     recipients: list[UserId] = Field(min_length=1, max_length=RECIPIENTS_MAX)
     type: NotificationType
     priority: Priority = Priority.NORMAL
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
-    message: str = Field(default="", max_length=MESSAGE_MAX)
-    entity_type: str | None = Field(default=None, max_length=100)
-    entity_id: str | None = Field(default=None, max_length=255)
-    entity_url: str | None = Field(default=None, max_length=ENTITY_URL_MAX)
+    title: Text = Field(min_length=1, max_length=TITLE_MAX)
+    message: Text = Field(default="", max_length=MESSAGE_MAX)
+    entity_type: Text | None = Field(default=None, max_length=100)
+    entity_id: Text | None = Field(default=None, max_length=255)
+    entity_url: Text | None = Field(default=None, max_length=ENTITY_URL_MAX)
 
 
 class CreatedItem(BaseModel):
@@ -87,8 +98,8 @@ class PreferencesResponse(BaseModel):
 class SubscriberBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+    name: Text | None = Field(default=None, max_length=200)
     locale: str | None = Field(
         default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"
     )

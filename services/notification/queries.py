@@ -156,6 +156,46 @@ async def recipients(
     ]
 
 
+_RECIPIENTS_BY_TYPE = text(
+    """
+SELECT u.user_id, u.type, s.email, s.name, s.locale, p.types, p.channels, p.enabled
+FROM (SELECT DISTINCT * FROM unnest(CAST(:users AS text[]), CAST(:types AS text[])))
+     AS u(user_id, type)
+LEFT JOIN notification.subscribers AS s ON s.user_id = u.user_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(type) AS types, array_agg(channel) AS channels,
+           array_agg(enabled) AS enabled
+    FROM notification.preferences AS p
+    WHERE p.user_id = u.user_id AND p.type IN (u.type, '*')
+) AS p ON true
+"""
+)
+
+
+async def recipients_by_type(
+    conn: AsyncConnection, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Recipient]:
+    """`recipients` for (user id, notification type) pairs of mixed types, in one round trip."""
+    rows = await conn.execute(
+        _RECIPIENTS_BY_TYPE, {"users": [u for u, _ in pairs], "types": [t for _, t in pairs]}
+    )
+    return {
+        (row.user_id, row.type): Recipient(
+            user_id=row.user_id,
+            email=row.email,
+            name=row.name,
+            locale=row.locale,
+            preferences=[
+                Preference(type=t, channel=Channel(c), enabled=e)
+                for t, c, e in zip(
+                    row.types or (), row.channels or (), row.enabled or (), strict=True
+                )
+            ],
+        )
+        for row in rows.all()
+    }
+
+
 async def preferences_of(conn: AsyncConnection, user_id: str) -> list[Preference]:
     pref = tables.preferences
     rows = await conn.execute(

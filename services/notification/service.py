@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.notification import idempotency, queries, store, tables
+from services.notification.batching import CreateBatcher
 from services.notification.cursor import decode_cursor, encode_cursor
 from services.notification.errors import NotificationNotFound
 from services.notification.preferences import Preference, resolve_channels
@@ -68,6 +69,11 @@ class NotificationService:
         self.engine = engine
         self.cursor_key = cursor_key
         self.on_events = on_events
+        self.batcher = CreateBatcher(engine)
+
+    async def close(self) -> None:
+        """Stop the create batcher (requests still queued fail)."""
+        await self.batcher.close()
 
     # ---- commands -------------------------------------------------------------------------
 
@@ -84,6 +90,8 @@ class NotificationService:
         With an idempotency key, the first response for (caller, key) is returned again for
         the same body; raises IdempotencyKeyReused for a different body.
         """
+        if idempotency_key is None:
+            return await self._create_batched(command)
         body_hash = idempotency.request_hash(request_body or {})
         for _ in range(3):
             try:
@@ -91,6 +99,31 @@ class NotificationService:
             except _Lost:
                 continue
         raise RuntimeError("idempotency key contention did not settle")
+
+    async def _create_batched(self, command: CreateNotifications) -> idempotency.StoredResponse:
+        """Without an idempotency key, creates from concurrent requests are group-committed."""
+        now = datetime.now(UTC)
+        ids = [str(uuid.uuid4()) for _ in command.recipients]
+        created = await self.batcher.create(command.content, command.recipients, ids, now)
+        self.on_events()
+        self._log_created(created)
+        return idempotency.StoredResponse(
+            status_code=201,
+            body={
+                "count": len(created),
+                "created_at": now.isoformat(),
+                "notifications": [{"id": c.id, "user_id": c.user_id} for c in created],
+            },
+        )
+
+    @staticmethod
+    def _log_created(created: list[store.CreatedNotification]) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            for c in created:
+                logger.debug(
+                    "notification created",
+                    extra={"event_id": c.event_id, "user_id": c.user_id, "notification_id": c.id},
+                )
 
     async def _create_once(
         self,
@@ -146,12 +179,7 @@ class NotificationService:
             if created is None:
                 raise _Lost()
         self.on_events()
-        if logger.isEnabledFor(logging.DEBUG):
-            for c in created:
-                logger.debug(
-                    "notification created",
-                    extra={"event_id": c.event_id, "user_id": c.user_id, "notification_id": c.id},
-                )
+        self._log_created(created)
         return response
 
     async def mark(self, user_id: str, notification_id: str, *, read: bool) -> dict[str, Any]:

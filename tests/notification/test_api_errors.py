@@ -108,6 +108,9 @@ async def test_missing_or_invalid_tokens_get_401_and_missing_scope_403(
         ({"recipients": "u", **GOOD}, "recipients"),
         ({"recipients": ["u"], **GOOD, "surprise": 1}, "surprise"),
         ({"type": "incident_created", "title": "no recipients"}, "recipients"),
+        ({"recipients": ["u\u0000"], **GOOD}, "recipients"),
+        ({"recipients": ["u"], **GOOD, "title": "nul \u0000 inside"}, "title"),
+        ({"recipients": ["u"], **GOOD, "entity_id": "\u0000"}, "entity_id"),
     ],
 )
 async def test_invalid_create_requests_get_422_validation_error(
@@ -215,3 +218,31 @@ async def test_openapi_document_describes_the_api(client: httpx.AsyncClient) -> 
     ):
         assert path in paths
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_nul_characters_are_refused_before_reaching_the_database(
+    client: httpx.AsyncClient, service_headers: dict[str, str], jwt: JwtSettings
+) -> None:
+    assert_error(
+        await client.put("/api/v1/subscribers/a%00b", json={"name": "x"}, headers=service_headers),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await client.put(
+            "/api/v1/subscribers/someone", json={"name": "a\u0000b"}, headers=service_headers
+        ),
+        422,
+        "validation_error",
+    )
+    assert_error(
+        await client.get("/api/v1/internal/users/a%00b/events", headers=service_headers),
+        422,
+        "validation_error",
+    )
+    nul_sub = mint_token(jwt, "user\u0000x")
+    assert_error(
+        await client.get("/api/v1/notifications", headers={"Authorization": f"Bearer {nul_sub}"}),
+        401,
+        "invalid_token_payload",
+    )

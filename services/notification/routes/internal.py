@@ -7,7 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from services.notification.auth import EventReader
-from services.notification.payloads import EVENTS_PAGE_MAX, USER_ID_MAX, EventsPage
+from services.notification.payloads import (
+    EVENTS_PAGE_MAX,
+    NO_NUL_PATTERN,
+    USER_ID_MAX,
+    EventsPage,
+)
 from services.notification.routes.dependencies import Service
 
 router = APIRouter(prefix="/internal", tags=["internal"])
@@ -15,7 +20,7 @@ router = APIRouter(prefix="/internal", tags=["internal"])
 
 @router.get("/users/{user_id}/events", response_model=EventsPage)
 async def user_events(
-    user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX)],
+    user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX, pattern=NO_NUL_PATTERN)],
     caller: EventReader,
     service: Service,
     after_seq: Annotated[int, Query(ge=0)] = 0,

@@ -10,6 +10,7 @@ from services.notification.auth import Writer
 from services.notification.http_errors import JSONResponse
 from services.notification.idempotency import KEY_MAX
 from services.notification.payloads import (
+    NO_NUL_PATTERN,
     USER_ID_MAX,
     CreateNotificationsBody,
     CreateNotificationsResponse,
@@ -66,7 +67,7 @@ async def create_notifications(
 
 @router.put("/subscribers/{user_id}", response_model=SubscriberResponse)
 async def put_subscriber(
-    user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX)],
+    user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX, pattern=NO_NUL_PATTERN)],
     body: SubscriberBody,
     caller: Writer,
     service: Service,
