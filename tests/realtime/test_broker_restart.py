@@ -1,0 +1,72 @@
+"""After a broker restart the instance consumes again and its users' bindings come back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import aio_pika
+import pytest
+
+from contracts.topology import Topology, routing_key
+from messaging.publisher import envelope_message
+from messaging.topology import declare_events_exchange
+from tests.realtime.conftest import StartRealtime, created, new_user, token
+from tests.realtime.sockets import Tab
+from tests.support.system import PrivateRabbitMq, private_servers_available
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def private_rabbitmq() -> Iterator[PrivateRabbitMq]:
+    if not private_servers_available():
+        pytest.skip("RabbitMQ server binaries are not installed: cannot run a private node")
+    node = PrivateRabbitMq()
+    try:
+        yield node.start()
+    finally:
+        node.stop()
+
+
+async def _publish_until_seen(url: str, topology: Topology, tab: Tab, user: str, seq: int) -> None:
+    """Publish the event again until the tab shows it (the broker may still be coming back)."""
+
+    async def attempt() -> bool:
+        try:
+            connection = await aio_pika.connect(url, timeout=5)
+        except Exception:
+            return False
+        async with connection:
+            channel = await connection.channel()
+            exchange = await declare_events_exchange(channel, topology)
+            event = created(user, seq)
+            await exchange.publish(envelope_message(event), routing_key(event.type, user))
+        await asyncio.sleep(0.3)
+        return any(m.get("seq") == seq for m in tab.messages)
+
+    await eventually(attempt, timeout=60, interval=0.5, what=f"event {seq} at the socket")
+
+
+async def test_after_a_broker_restart_the_instance_consumes_again_for_the_users_it_holds(
+    private_rabbitmq: PrivateRabbitMq, start_realtime: StartRealtime
+) -> None:
+    topology = Topology(namespace=f"tocsin-test-{uuid.uuid4().hex[:10]}")
+    realtime = start_realtime(AMQP_URL=private_rabbitmq.url, TOCSIN_NAMESPACE=topology.namespace)
+    user = new_user()
+    tab = await Tab.open(realtime.url(token(user)))
+    await tab.established()
+    await _publish_until_seen(private_rabbitmq.url, topology, tab, user, 1)
+
+    await asyncio.to_thread(private_rabbitmq.stop_app)
+    await asyncio.to_thread(private_rabbitmq.start_app)
+
+    await _publish_until_seen(private_rabbitmq.url, topology, tab, user, 2)
+    assert [m.get("seq") for m in tab.messages[1:]] == [1, 1, 2, 2]
+    assert tab.close_code is None
+    await eventually(
+        lambda: realtime.metrics()["tocsin_realtime_bound_users"], lambda n: n == 1, what="bound"
+    )
+    await tab.close()
