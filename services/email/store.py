@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events import utc_now
@@ -51,30 +50,39 @@ class Claim:
     attempt: int
 
 
+_CLAIM = """
+    INSERT INTO email.processed_events
+           (event_id, notification_id, user_id, notification_type, status, recipient,
+            attempts, processed_at)
+    VALUES (:event_id, :notification_id, :user_id, :notification_type, 'sending', :recipient,
+            :attempts, :processed_at)
+    ON CONFLICT (event_id) DO {on_conflict}
+    RETURNING event_id
+"""
+_CLAIM_NEW = sa.text(_CLAIM.format(on_conflict="NOTHING"))
+_CLAIM_AGAIN = sa.text(
+    _CLAIM.format(on_conflict="UPDATE SET status = 'sending', outcome_published_at = NULL")
+)
+
+
 async def claim(
     connection: AsyncConnection, claim: Claim, *, force: bool = False
 ) -> Processed | None:
     """Insert the event's row inside the caller's transaction; returns the existing record
     instead when the event was already processed (the caller must not deliver again).
     `force` (an operator's forced replay) reopens a processed event instead."""
-    statement = insert(processed_events).values(
-        event_id=claim.event_id,
-        notification_id=claim.notification_id,
-        user_id=claim.user_id,
-        notification_type=claim.notification_type,
-        status=Status.SENDING,
-        recipient=claim.recipient,
-        attempts=claim.attempt,
-        processed_at=utc_now(),
+    inserted = await connection.execute(
+        _CLAIM_AGAIN if force else _CLAIM_NEW,
+        {
+            "event_id": claim.event_id,
+            "notification_id": claim.notification_id,
+            "user_id": claim.user_id,
+            "notification_type": claim.notification_type,
+            "recipient": claim.recipient,
+            "attempts": claim.attempt,
+            "processed_at": utc_now(),
+        },
     )
-    if force:
-        upsert = statement.on_conflict_do_update(
-            index_elements=[processed_events.c.event_id],
-            set_={"status": Status.SENDING, "outcome_published_at": None},
-        )
-    else:
-        upsert = statement.on_conflict_do_nothing(index_elements=[processed_events.c.event_id])
-    inserted = await connection.execute(upsert.returning(processed_events.c.event_id))
     if inserted.first() is not None:
         return None
     return await find(connection, claim.event_id)

@@ -11,10 +11,12 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from contracts.events import DeliveryOutcome, EventType, event_from_json
+from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.notifications import Channel
 from contracts.topology import Topology
 from identity.unsubscribe import verify_unsubscribe
 from messaging.consuming import REASON_HEADER
+from messaging.publisher import envelope_message
 from services.email.composition import message_id
 from tests.email.conftest import (
     UNSUBSCRIBE_SECRET,
@@ -248,3 +250,24 @@ async def test_redelivered_event_whose_outcome_was_not_published_publishes_it_wi
     )
     assert row["status"] == "sent"
     assert smtp.messages() == []
+
+
+async def test_forced_replay_sends_an_already_sent_event_again(
+    email_app: FastAPI,
+    smtp: ScriptedSmtp,
+    amqp_connection: AbstractRobustConnection,
+    topology: Topology,
+) -> None:
+    event = created_event(email="forced@example.test")
+    await publish(amqp_connection, topology, event)
+    await eventually(lambda: smtp.to("forced@example.test"), what="the first email")
+
+    channel = await amqp_connection.channel(publisher_confirms=True)
+    await channel.default_exchange.publish(
+        envelope_message(event, {REPLAY_HEADER: True, FORCE_HEADER: True}),
+        topology.queue("email"),
+    )
+    first, again = await eventually(
+        lambda: smtp.to("forced@example.test"), until=lambda m: len(m) == 2, what="the resend"
+    )
+    assert first.message_id == again.message_id
