@@ -70,8 +70,13 @@ def replay_command(
         )
     except KeyboardInterrupt:
         _print_replay(summary, dry_run)
-        resume = (summary.last_position or 0) + 1
-        err.print(f"interrupted: re-run with --from-position {resume} to continue")
+        if summary.last_position is None:
+            err.print("interrupted before any publish was confirmed: re-run the same command")
+        else:
+            err.print(
+                "interrupted: re-run the same command with "
+                f"--from-position {summary.last_position + 1} to continue"
+            )
         raise typer.Exit(130) from None
     _print_replay(summary, dry_run)
 

@@ -71,6 +71,36 @@ class EventStore:
         self.added.append(event_id)
         return Stored(event_id, type_.value, user_id, position)
 
+    async def add_many(self, type_: EventType, user_id: str, count: int) -> int:
+        """`count` published events for one user at once (COPY), positions after the newest."""
+        connection = await asyncpg.connect(self.url)
+        try:
+            async with connection.transaction():
+                await connection.execute("LOCK TABLE notification.events IN EXCLUSIVE MODE")
+                newest = await connection.fetchval(
+                    "SELECT coalesce(max(position), 0) FROM notification.events"
+                )
+                first_seq = self.seq.get(user_id, 0) + 1
+                ids = [str(uuid.uuid4()) for _ in range(count)]
+                await connection.copy_records_to_table(
+                    "events",
+                    schema_name="notification",
+                    columns=[
+                        "event_id", "type", "schema_version", "occurred_at", "user_id", "seq",
+                        "data", "position", "published_at",
+                    ],
+                    records=[
+                        (i, type_.value, "1.0", self.moment, user_id, first_seq + n,
+                         json.dumps({"x": n}), newest + 1 + n, self.moment)
+                        for n, i in enumerate(ids)
+                    ],
+                )  # fmt: skip
+        finally:
+            await connection.close()
+        self.seq[user_id] = first_seq + count - 1
+        self.added.extend(ids)
+        return count
+
     async def remove_added(self) -> None:
         connection = await asyncpg.connect(self.url)
         try:

@@ -7,7 +7,11 @@ Events are written straight into the event store at a random moment in 2001, so 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
+import signal
 import uuid
 
 import aio_pika
@@ -16,8 +20,9 @@ import pytest
 from contracts.events import EventType
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.topology import Topology
-from tests.cli.conftest import Cli, depth, queue_messages
+from tests.cli.conftest import TOCSIN, Cli, depth, queue_messages
 from tests.cli.eventstore import EventStore
+from tests.support.waiting import eventually
 
 
 def _user() -> str:
@@ -142,3 +147,41 @@ async def test_replay_to_an_undeclared_queue_says_to_declare_it(
     result = await cli("replay", "--consumer", "email", *store.window(before=1))
     assert result.exit_code == 2
     assert "tocsin topology declare" in result.stderr
+
+
+async def test_interrupted_replay_says_where_to_resume_and_resuming_completes_it(
+    cli: Cli,
+    declared: Topology,
+    store: EventStore,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+) -> None:
+    user = _user()
+    count = await store.add_many(EventType.NOTIFICATION_CREATED, user, 5_000)
+    process = await asyncio.create_subprocess_exec(
+        TOCSIN, "replay", "--consumer", "email", *store.window(before=1),
+        env={**os.environ, **cli.env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await eventually(
+        lambda: depth(amqp_connection, declared.queue("email")),
+        lambda n: n > 500,
+        timeout=30,
+        what="the replay under way",
+    )
+    process.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    if process.returncode == 0:
+        pytest.skip("the replay finished before it could be interrupted")
+    assert process.returncode == 130, err.decode()
+    resume = re.search(r"--from-position (\d+)", err.decode())
+    assert resume is not None, err.decode()
+    published = int(re.search(r"published: (\d+)", out.decode()).group(1))  # type: ignore[union-attr]
+    assert 0 < published < count
+
+    rest = await cli(
+        "replay", "--consumer", "email", "--from-position", resume.group(1),
+        *store.window(before=1),
+    )  # fmt: skip
+    assert rest.exit_code == 0, rest.stderr
+    messages = await queue_messages(amqp_connection, declared.queue("email"))
+    assert {m.message_id for m in messages} == set(store.added)
