@@ -251,6 +251,11 @@ def print_table(results: list[Result]) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    load = os.getloadavg()
+    print(
+        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at start "
+        "(other work on the machine lowers every number below)"
+    )
     results = []
     for workers in [int(w) for w in args.workers.split(",")]:
         results.append(await run_one(args.database_url, args.amqp_url, workers, args.seconds))
