@@ -48,13 +48,17 @@ async def database(settings: CliSettings) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def existing_queue(
-    connection: AbstractConnection, name: str, hint: str = "run `tocsin topology declare`"
+    connection: AbstractConnection,
+    name: str,
+    hint: str = "run `tocsin topology declare`",
+    *,
+    publisher_confirms: bool = False,
 ) -> tuple[AbstractChannel, AbstractQueue]:
     """A fresh channel and the queue `name`, declared passively; CliError when it does not exist.
 
     A failed passive declare closes its channel, hence one channel per check.
     """
-    channel = await connection.channel()
+    channel = await connection.channel(publisher_confirms=publisher_confirms)
     try:
         queue = await channel.declare_queue(name, passive=True)
     except aio_pika.exceptions.ChannelClosed as exc:

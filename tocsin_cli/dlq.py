@@ -117,9 +117,7 @@ async def held_messages(
     """
     name = dlq_name(settings, consumer)
     async with broker(settings) as connection:
-        _, _queue = await existing_queue(connection, name)
-        channel = await connection.channel(publisher_confirms=True)
-        queue = await channel.declare_queue(name, passive=True)
+        channel, queue = await existing_queue(connection, name, publisher_confirms=True)
         held: list[AbstractIncomingMessage] = []
         while limit is None or len(held) < limit:
             message = await queue.get(no_ack=False, fail=False, timeout=10)
