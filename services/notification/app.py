@@ -39,6 +39,7 @@ class AppContext:
 
     settings: Settings
     service: NotificationService
+    relay: Relay | None = None
 
 
 Worker = Callable[[AppContext], Awaitable[None]]
@@ -56,7 +57,7 @@ def relay_for(settings: Settings) -> Relay:
 
 
 async def run_relay(context: AppContext) -> None:
-    await relay_for(context.settings).run()
+    await (context.relay or relay_for(context.settings)).run()
 
 
 def default_workers(settings: Settings) -> list[Worker]:
@@ -84,9 +85,17 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             pre_ping=False,
         )
         wakeup = RelayWakeup(settings.database_url)
-        service = NotificationService(engine, settings.cursor_key, on_events=wakeup.poke)
+        # The relay of this process (if any) is woken directly; NOTIFY wakes the others'.
+        relay = relay_for(settings) if run_relay in chosen else None
+
+        def on_events() -> None:
+            wakeup.poke()
+            if relay is not None:
+                relay.wake()
+
+        service = NotificationService(engine, settings.cursor_key, on_events=on_events)
         app.state.service = service
-        context = AppContext(settings=settings, service=service)
+        context = AppContext(settings=settings, service=service, relay=relay)
         tasks = [asyncio.create_task(_supervised(worker, context)) for worker in chosen]
         tasks.append(asyncio.create_task(wakeup.run()))
         try:

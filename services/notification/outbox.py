@@ -84,6 +84,11 @@ class Relay:
     relay_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     stats: RelayStats = field(default_factory=RelayStats)
     active: bool = False
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def wake(self) -> None:
+        """Publish now rather than at the next notification or poll (same process only)."""
+        self._wake.set()
 
     async def run(self) -> None:
         backoff = 0.2
@@ -110,7 +115,7 @@ class Relay:
             while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110 - polling another process's lock
                 await asyncio.sleep(self.lock_poll_interval_s)
             logger.info("relay active", extra={"relay_id": self.relay_id})
-            wake = asyncio.Event()
+            wake = self._wake
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
             broker = await aio_pika.connect(self.amqp_url, timeout=10)
             try:
