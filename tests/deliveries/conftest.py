@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import aio_pika
 import httpx
 import pytest
+from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from contracts.topology import Topology
@@ -24,6 +26,7 @@ from tests.email.conftest import (  # noqa: F401 - fixtures
     email_settings,
     smtp,
 )
+from tests.support.waiting import eventually
 
 JWT_SECRET = "test-secret-for-deliveries"
 JWT = JwtSettings(secret=JWT_SECRET)
@@ -46,7 +49,10 @@ def notification_settings(database_url: str, amqp_url: str, topology: Topology) 
 
 @pytest.fixture
 async def api(
-    notification_settings: Settings, topology: Topology, broker_cleanup: list[str]
+    notification_settings: Settings,
+    topology: Topology,
+    broker_cleanup: list[str],
+    amqp_connection: AbstractRobustConnection,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The notification service with its relay and delivery-status consumer running."""
     broker_cleanup.extend(
@@ -63,7 +69,21 @@ async def api(
             transport=httpx.ASGITransport(app=app), base_url="http://notification.test"
         ) as client,
     ):
+        await eventually(
+            lambda: queue_exists(amqp_connection, topology.queue(CONSUMER_NAME)),
+            what="the delivery-status consumer's queue",
+        )
         yield client
+
+
+async def queue_exists(connection: AbstractRobustConnection, name: str) -> bool:
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(name, passive=True)
+    except aio_pika.exceptions.ChannelClosed:
+        return False
+    await channel.close()
+    return True
 
 
 def user_headers(user_id: str) -> dict[str, str]:

@@ -6,17 +6,22 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+import aio_pika
 import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
 from contracts.events import DeliveryOutcome, EventEnvelope, EventType
 from contracts.notifications import Channel
+from contracts.topology import Topology, routing_key
 from database.engine import create_engine
 from identity.unsubscribe import sign_unsubscribe
-from services.notification.deliveries import deliveries_of, record_outcome
+from messaging.consuming import REASON_HEADER
+from messaging.publisher import envelope_message
+from services.notification.deliveries import CONSUMER_NAME, deliveries_of, record_outcome
 from tests.deliveries.conftest import (
     UNSUBSCRIBE_SECRET,
     deliveries,
@@ -207,3 +212,39 @@ async def test_email_preference_off_sends_no_email_unless_critical(
     [mail] = smtp.to(address)
     assert mail.header("X-Tocsin-Notification-Id") == critical
     assert "email" not in await deliveries(api, user, quiet)
+
+
+async def test_poison_outcome_is_dead_lettered_and_outcomes_keep_flowing(
+    api: httpx.AsyncClient,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+    topology: Topology,
+    database_url: str,
+) -> None:
+    channel = await amqp_connection.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(topology.events_exchange)
+    await exchange.publish(
+        aio_pika.Message(b"[1, 2", message_id="poison-outcome"), "delivery.failed.0123456789abcdef"
+    )
+    user, notification_id = new_user(), str(uuid.uuid4())
+    good = outcome(
+        EventType.DELIVERY_SUCCEEDED, notification_id, user, datetime.now(UTC), str(uuid.uuid4())
+    )
+    await exchange.publish(envelope_message(good), routing_key(good.type, user))
+
+    dead_letters = await channel.get_queue(topology.dead_letter_queue(CONSUMER_NAME), ensure=False)
+    dead = await eventually(
+        lambda: dead_letters.get(no_ack=True, fail=False), what="the poison in the DLQ"
+    )
+    assert dead.message_id == "poison-outcome"
+    assert (dead.headers or {})[REASON_HEADER] == "invalid_message"
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+
+        async def recorded() -> dict[str, Any]:
+            async with engine.connect() as connection:
+                return await deliveries_of(connection, user, notification_id)
+
+        status = await eventually(recorded, what="the good outcome recorded")
+        assert status["webhook"].status == "succeeded"
+    finally:
+        await engine.dispose()
