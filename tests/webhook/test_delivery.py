@@ -4,14 +4,15 @@ idempotency and fan-out, against a real HTTP receiver, real RabbitMQ and real Po
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aio_pika.abc import AbstractQueue
 from standardwebhooks.webhooks import Webhook
 
-from contracts.events import EventType
+from contracts.events import Announcement, EventEnvelope, EventType, NotificationCreated
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.notifications import Channel
 from observability.metrics import parse_metrics
@@ -303,3 +304,36 @@ async def test_after_a_secret_rotation_both_the_old_and_the_new_secret_verify(
     assert request.verified  # with the old secret, which the receiver still holds
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     Webhook(new_secret).verify(request.body, request.headers)
+
+
+async def test_a_broadcast_goes_to_subscribed_global_endpoints_only(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    user = unique_user()
+    await service.register(receiver, "user-all", user_token(user), event_types=["*"])
+    await service.register(
+        receiver,
+        "global-broadcasts",
+        service_token(),
+        scope="global",
+        event_types=["notification.broadcast"],
+    )
+    created = created_event(user)
+    broadcast = EventEnvelope(
+        event_id=str(uuid.uuid4()),
+        type=EventType.NOTIFICATION_BROADCAST,
+        occurred_at=datetime.now(UTC),
+        user_id="*",
+        data=Announcement(
+            notification=NotificationCreated.model_validate(created.data).notification
+        ).model_dump(mode="json"),
+    )
+
+    await service.publish(broadcast)
+    await service.publish(created)
+
+    [request] = await eventually(lambda: receiver.at("global-broadcasts"), what="the broadcast")
+    assert request.verified and request.webhook_id == broadcast.event_id
+    assert request.payload["type"] == "notification.broadcast"
+    await eventually(lambda: receiver.at("user-all"), what="the user's own event")
+    assert [r.webhook_id for r in receiver.at("user-all")] == [created.event_id]
