@@ -337,3 +337,23 @@ async def test_a_broadcast_goes_to_subscribed_global_endpoints_only(
     assert request.payload["type"] == "notification.broadcast"
     await eventually(lambda: receiver.at("user-all"), what="the user's own event")
     assert [r.webhook_id for r in receiver.at("user-all")] == [created.event_id]
+
+
+async def test_a_retry_re_sends_only_to_the_endpoint_that_failed(
+    service: WebhookService, receiver: Receiver
+) -> None:
+    user = unique_user()
+    flaky = await service.register(receiver, "flaky-one", user_token(user))
+    await service.register(receiver, "steady-one", user_token(user))
+    receiver.script("flaky-one", 503, 503)
+    event = created_event(user)
+
+    await service.publish(event)
+
+    await eventually(
+        lambda: service.attempts(flaky["id"]),
+        lambda seen: [a["result"] for a in seen] == ["retry", "retry", "succeeded"],
+        what="the flaky endpoint delivered on its third attempt",
+    )
+    assert [r.replied for r in receiver.at("flaky-one")] == [503, 503, 200]
+    assert [r.webhook_id for r in receiver.at("steady-one")] == [event.event_id]
