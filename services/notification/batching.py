@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.events import SCHEMA_VERSION
 from contracts.notifications import Priority
 from observability.tracing import current_trace
-from services.notification import queries
+from services.notification import metrics, queries
 from services.notification.preferences import resolve_channels
 from services.notification.store import Content, CreatedNotification, notification_dict
 
@@ -261,6 +261,7 @@ class CreateBatcher:
                         ("traceparents", request.traceparent),
                     ):
                         columns[name].append(value)
+            metrics.CREATE_BATCH_ROWS.observe(len(columns["users"]))
             rows = await conn.execute(_WRITE, {**columns, "schema_version": SCHEMA_VERSION})
             seq_of = {row.user_id: row.seq for row in rows.all()}
         return [

@@ -33,6 +33,7 @@ from database.engine import plain_url
 from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
+from services.notification import metrics
 from services.notification.wakeup import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class Relay:
                 raise
             except Exception as exc:
                 self.stats.failures += 1
+                metrics.RELAY_FAILURES.inc()
                 logger.warning(
                     "relay interrupted, retrying in %.1fs: %r",
                     backoff,
@@ -122,6 +124,7 @@ class Relay:
                 channel = await broker.channel(publisher_confirms=True)
                 exchange = await declare_events_exchange(channel, self.topology)
                 self.active = True
+                metrics.RELAY_ACTIVE.set(1)
                 while True:
                     wake.clear()
                     if await self.publish_batch(conn, exchange) >= self.batch_size:
@@ -132,6 +135,7 @@ class Relay:
                             await wake.wait()
             finally:
                 self.active = False
+                metrics.RELAY_ACTIVE.set(0)
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2):
                         await broker.close()
@@ -172,12 +176,14 @@ class Relay:
                     raise result
             if unroutable:
                 self.stats.unroutable += unroutable
+                metrics.RELAY_UNROUTABLE.inc(unroutable)
                 logger.warning(
                     "%d of %d events unroutable (no queue bound); kept in the store for replay",
                     unroutable,
                     len(rows),
                 )
         self.stats.published += len(rows)
+        metrics.RELAY_PUBLISHED.inc(len(rows))
         self.stats.batches += 1
         return len(rows)
 

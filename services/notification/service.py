@@ -16,7 +16,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.notification import idempotency, queries, store, tables
+from services.notification import idempotency, metrics, queries, store, tables
 from services.notification.batching import CreateBatcher
 from services.notification.cursor import decode_cursor, encode_cursor
 from services.notification.errors import NotificationNotFound
@@ -118,6 +118,7 @@ class NotificationService:
 
     @staticmethod
     def _log_created(created: list[store.CreatedNotification]) -> None:
+        metrics.CREATED.inc(len(created))
         if logger.isEnabledFor(logging.DEBUG):
             for c in created:
                 logger.debug(

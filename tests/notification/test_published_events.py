@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractQueue
 
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.topology import binding_for_type, binding_for_user
+from observability.metrics import badly_named_metrics, parse_metrics
 from tests.notification.conftest import Collector, new_user
 from tests.support.waiting import eventually
 
@@ -121,3 +122,20 @@ async def test_each_state_change_publishes_its_event_with_stats_after_the_change
 
     stats_now = (await client.get("/api/v1/notifications/stats", headers=me)).json()
     assert stats_now["total"] == 1 and stats_now["unread"] == 0
+
+
+async def test_metrics_count_creates_and_relay_publishes(
+    client: httpx.AsyncClient, service_headers: dict[str, str], bound_queue: BoundQueue
+) -> None:
+    user = new_user()
+    collector = Collector(await bound_queue([binding_for_user(user)]))
+    response = await client.post(
+        "/api/v1/notifications", json=notification_body([user]), headers=service_headers
+    )
+    assert response.status_code == 201
+    await eventually(collector.poll, lambda b: len(b) >= 1, what="the created event")
+    metrics = parse_metrics((await client.get("/metrics")).text)
+    assert metrics["tocsin_notification_created_total"] >= 1
+    assert metrics["tocsin_notification_relay_published_events_total"] >= 1
+    assert metrics["tocsin_notification_relay_active"] == 1
+    assert badly_named_metrics() == []

@@ -1,0 +1,35 @@
+"""Prometheus metrics of the notification service core, served by its `/metrics`.
+
+Defined once at import in prometheus-client's default registry (several apps in one process
+share them).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CREATED = Counter(
+    "tocsin_notification_created",
+    "Notifications created through the API (one per recipient).",
+)
+CREATE_BATCH_ROWS = Histogram(
+    "tocsin_notification_create_batch_rows",
+    "Notifications written per group-committed create statement.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+RELAY_PUBLISHED = Counter(
+    "tocsin_notification_relay_published_events",
+    "Events published and confirmed by the broker (unroutable ones included).",
+)
+RELAY_UNROUTABLE = Counter(
+    "tocsin_notification_relay_unroutable_events",
+    "Events the broker returned because no queue was bound for them (kept in the store).",
+)
+RELAY_FAILURES = Counter(
+    "tocsin_notification_relay_failures",
+    "Relay sessions interrupted (database or broker unreachable, publish not confirmed).",
+)
+RELAY_ACTIVE = Gauge(
+    "tocsin_notification_relay_active",
+    "1 while this process's relay holds the lock and publishes, else 0.",
+)
