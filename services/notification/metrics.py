@@ -33,3 +33,7 @@ RELAY_ACTIVE = Gauge(
     "tocsin_notification_relay_active",
     "1 while this process's relay holds the lock and publishes, else 0.",
 )
+RELAY_LAG = Gauge(
+    "tocsin_notification_relay_lag_events",
+    "Committed events not yet published (measured at most once a second while behind).",
+)

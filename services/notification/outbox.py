@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -60,6 +61,10 @@ RETURNING e.event_id::text AS event_id, e.type, e.user_id, e.occurred_at, e.sche
 """
 """Gives the oldest unpublished events (insertion order) the next positions, in one round
 trip. Only the relay holding the advisory lock runs it."""
+
+
+_COUNT_UNPUBLISHED = "SELECT count(*) FROM notification.events WHERE position IS NULL"
+LAG_CHECK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -125,9 +130,16 @@ class Relay:
                 exchange = await declare_events_exchange(channel, self.topology)
                 self.active = True
                 metrics.RELAY_ACTIVE.set(1)
+                lag_checked = 0.0
                 while True:
                     wake.clear()
-                    if await self.publish_batch(conn, exchange) >= self.batch_size:
+                    published = await self.publish_batch(conn, exchange)
+                    if published < self.batch_size:
+                        metrics.RELAY_LAG.set(0)
+                    elif time.monotonic() - lag_checked > LAG_CHECK_INTERVAL_S:
+                        lag_checked = time.monotonic()
+                        metrics.RELAY_LAG.set(await conn.fetchval(_COUNT_UNPUBLISHED))
+                    if published >= self.batch_size:
                         continue
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
                     with contextlib.suppress(TimeoutError):
