@@ -56,7 +56,7 @@ class Connection:
         self._send = send
         self._direct: DirectTransport | None = direct_transport(send)
         self._max_buffer = max_buffer
-        self._queue: deque[str] = deque()
+        self._queue: deque[str] | None = None  # made on first need: an idle socket has none
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
@@ -98,11 +98,14 @@ class Connection:
             direct.write(wire if wire is not None else text_frame(text))
             self.sent += 1
             return True
-        if len(self._queue) >= self._max_buffer:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        elif len(queue) >= self._max_buffer:
             logger.warning("slow consumer closed user_id=%s", self.user_id)
             self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
             return False
-        self._queue.append(text)
+        queue.append(text)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
         return True
@@ -115,9 +118,15 @@ class Connection:
                 await send({"type": "websocket.send", "text": queue.popleft()})
                 self.sent += 1
         except Exception:  # the peer went away; the receive loop sees the disconnect
-            queue.clear()
+            self._queue = None
         finally:
             self._writer = None
+            if not queue:
+                self._queue = None
+
+    def release_handshake(self) -> None:
+        if self._direct is not None:
+            self._direct.release_handshake()
 
     # -- closing ----------------------------------------------------------------------------
 
@@ -127,7 +136,7 @@ class Connection:
             return
         self.closed = True
         self.close_code = code
-        self._queue.clear()
+        self._queue = None
         self.cancel_expiry()
         if self._writer is not None:
             self._writer.cancel()
@@ -159,7 +168,7 @@ class Connection:
         if self._writer is not None:
             self._writer.cancel()
             self._writer = None
-        self._queue.clear()
+        self._queue = None
         self.cancel_expiry()
         if not self.closed:
             self.closed = True

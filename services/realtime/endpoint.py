@@ -80,8 +80,11 @@ class SocketEndpoint:
             self.refused += 1
             await _close(send, CloseCode.TOO_MANY_CONNECTIONS, "too many connections for user")
             return
+        connection.release_handshake()
+        since, ttl = _since(params), seconds_left(claims)
+        del params, claims, scope  # an idle socket keeps only what it needs
         try:
-            await self._open(connection, _since(params), seconds_left(claims))
+            await self._open(connection, since, ttl)
             await self._receive_loop(connection, receive)
         finally:
             connection.mark_disconnected()

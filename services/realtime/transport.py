@@ -64,6 +64,14 @@ class DirectTransport:
         if transport is not None and not transport.is_closing():
             transport.abort()
 
+    def release_handshake(self) -> None:
+        """Drop the handshake's request and response (headers): uvicorn only reads them while
+        accepting, and they are a good part of an idle socket's memory."""
+        p = self._protocol
+        if p.handshake_complete:
+            p.request = None
+            p.response = None
+
     def is_open(self) -> bool:
         return not self._protocol.disconnected
 
@@ -78,6 +86,7 @@ def direct_transport(send: Send) -> DirectTransport | None:
         and hasattr(protocol, "transport")
         and hasattr(protocol, "close_sent")
         and hasattr(protocol, "disconnected")
+        and hasattr(protocol, "handshake_complete")
         and isinstance(getattr(conn, "state", None), State)
     ):
         return DirectTransport(protocol)
