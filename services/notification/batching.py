@@ -32,7 +32,7 @@ from contracts.notifications import Priority
 from observability.tracing import current_trace
 from services.notification import metrics, queries
 from services.notification.preferences import resolve_channels
-from services.notification.store import Content, CreatedNotification, notification_dict
+from services.notification.records import Content, CreatedNotification, notification_dict
 
 logger = logging.getLogger(__name__)
 
