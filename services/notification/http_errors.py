@@ -104,6 +104,18 @@ async def _database_unavailable(_: Request, exc: Exception) -> Response:
     return error_response(503, "database_unavailable", "the database is not reachable; retry later")
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, sa_exc.DBAPIError)
+    if exc.connection_invalidated:
+        return await _database_unavailable(request, exc)
+    return await _internal(request, exc)
+
+
+async def _internal(_: Request, exc: Exception) -> Response:
+    logger.error("unhandled error: %r", exc)
+    return error_response(500, "internal_error", "an unexpected error occurred")
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(errors.DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
@@ -120,3 +132,5 @@ def install(app: FastAPI) -> None:
         OSError,
     ):
         app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    app.add_exception_handler(Exception, _internal)

@@ -168,7 +168,9 @@ async def test_malformed_json_and_bad_queries_get_4xx_json(
 
 
 async def test_database_down_answers_503_database_unavailable(
-    settings: Settings, user_token: Callable[[str], dict[str, str]]
+    settings: Settings,
+    user_token: Callable[[str], dict[str, str]],
+    service_headers: dict[str, str],
 ) -> None:
     unreachable = settings.model_copy(
         update={
@@ -180,6 +182,11 @@ async def test_database_down_answers_503_database_unavailable(
     async for client in started(create_app(unreachable)):
         response = await client.get("/api/v1/notifications", headers=user_token(new_user()))
         assert_error(response, 503, "database_unavailable")
+        for headers in (service_headers, {**service_headers, "Idempotency-Key": "k"}):
+            created = await client.post(
+                "/api/v1/notifications", json={"recipients": ["u"], **GOOD}, headers=headers
+            )
+            assert_error(created, 503, "database_unavailable")
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] is False
