@@ -253,3 +253,19 @@ async def test_nul_characters_are_refused_before_reaching_the_database(
         401,
         "invalid_token_payload",
     )
+
+
+async def test_readiness_fails_with_503_when_the_broker_is_unreachable(settings: Settings) -> None:
+    no_broker = settings.model_copy(
+        update={
+            "amqp_url": f"amqp://guest:guest@127.0.0.1:{free_port()}/",
+            "relay_enabled": False,
+            "incidents_enabled": False,
+            "deliveries_enabled": False,
+        }
+    )
+    async for client in started(create_app(no_broker)):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": True, "broker": False}
+        assert ready.json()["error"]["code"] == "not_ready"
