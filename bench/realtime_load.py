@@ -249,6 +249,9 @@ async def _serve(pipe: Pipe, worker: Worker) -> None:
             pipe.send(True)
         elif name == "stats":
             pipe.send(worker.stats(command[1]))
+        elif name == "drop":  # abort every socket, keep the worker
+            worker.close()
+            pipe.send(True)
         elif name == "close":
             worker.close()
             pipe.send(True)

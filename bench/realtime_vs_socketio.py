@@ -16,7 +16,8 @@ published on RabbitMQ the way each system expects them:
 Rows: (1) messages delivered per second with N sockets, each to one user's socket; (2) publish
 → socket latency p50/p99 at --rate messages/s; (3) one message to all N sockets: time until
 the last socket has it (median of --broadcasts); (4) server RSS growth per idle socket;
-(5) sockets accepted per second, JWT check included. Every loop is bounded in count and time
+(5) sockets accepted per second, JWT check included, for users new to the server and for
+all of them reconnecting at once right after dropping. Every loop is bounded in count and time
 and only 127.0.0.1 is targeted.
 """
 
@@ -59,6 +60,7 @@ class Result:
     broadcast_ms: float = 0.0
     kb_per_socket: float = 0.0
     accepts_per_s: float = 0.0
+    reaccepts_per_s: float = 0.0
     connected: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -243,6 +245,16 @@ async def measure(kind: str, args: argparse.Namespace, port: int) -> Result:
         await asyncio.sleep(2)
         result.kb_per_socket = (system.rss_kb() - rss_before) / max(result.connected, 1)
 
+        # (5b) every socket drops and reconnects at once (a deploy, a network blip).
+        await workers.ask("drop")
+        await asyncio.sleep(0.5)
+        replies = await workers.ask_each(
+            [("connect", chunk, args.concurrency, args.connect_timeout) for chunk in chunks]
+        )
+        result.connected = sum(r["ok"] for r in replies)
+        result.reaccepts_per_s = result.connected / max(r["seconds"] for r in replies)
+        await asyncio.sleep(1)
+
         # (1) sustained delivery: --events messages, each to one user's socket.
         await workers.ask("reset")
         messages = [
@@ -301,7 +313,8 @@ ROWS = [
     ("latency p99 at rate (ms)", "p99_ms", False, "{:.2f}"),
     ("broadcast to all, last socket (ms)", "broadcast_ms", False, "{:.1f}"),
     ("RSS per idle socket (KB)", "kb_per_socket", False, "{:.1f}"),
-    ("sockets accepted/s (JWT incl.)", "accepts_per_s", True, "{:,.0f}"),
+    ("sockets accepted/s, new users (JWT incl.)", "accepts_per_s", True, "{:,.0f}"),
+    ("sockets accepted/s, all reconnecting", "reaccepts_per_s", True, "{:,.0f}"),
 ]
 
 
@@ -312,14 +325,14 @@ def print_table(results: dict[str, Result], args: argparse.Namespace) -> None:
         f"ws={args.ws_impl} cpus={os.cpu_count()}"
     )
     names = list(results)
-    header = f"{'metric':<38}" + "".join(f"{n:>16}" for n in names)
+    header = f"{'metric':<44}" + "".join(f"{n:>16}" for n in names)
     if len(names) == 2:
         header += f"{'tocsin advantage':>18}"
     print(header)
     print("-" * len(header))
     for label, attr, higher, fmt in ROWS:
         values = [getattr(results[n], attr) for n in names]
-        line = f"{label:<38}" + "".join(f"{fmt.format(v):>16}" for v in values)
+        line = f"{label:<44}" + "".join(f"{fmt.format(v):>16}" for v in values)
         if len(names) == 2 and all(v > 0 for v in values):
             ours, theirs = values
             ratio = ours / theirs if higher else theirs / ours
