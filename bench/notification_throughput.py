@@ -8,7 +8,7 @@ fresh database, then measures
   * notifications/s in 100-recipient requests (8 concurrent connections),
   * create→broker latency p50/p99: time from the start of a request to the arrival of its
     `notification.created` on a queue bound to the events exchange (one request at a time),
-  * how long the relay needed after the load to have published everything.
+  * how long the relay needed after the load to publish the backlog it left, and its rate.
 Prints one table. Not a test: numbers depend on the machine.
 """
 
@@ -49,6 +49,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     drain_s: float
+    relay_per_s: float
     errors: int
 
 
@@ -174,17 +175,18 @@ async def _latency(
     return latencies
 
 
-async def _drain_time(database_url: str) -> float:
+async def _drain(database_url: str) -> tuple[float, int]:
+    """Seconds the relay needed to publish the backlog left by the load, and that backlog."""
     conn = await asyncpg.connect(database_url)
+    query = "SELECT count(*) FROM notification.events WHERE position IS NULL"
     started = time.perf_counter()
     try:
-        while await conn.fetchval(  # noqa: ASYNC110 - polling another process's progress
-            "SELECT count(*) FROM notification.events WHERE position IS NULL"
-        ):
+        backlog = int(await conn.fetchval(query))
+        while await conn.fetchval(query):  # noqa: ASYNC110 - polling another process's progress
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, backlog
 
 
 async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) -> Result:
@@ -211,7 +213,7 @@ async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) 
         await _load(port, token, 8, 1.0, 1)  # warm up pools and caches
         single, e1 = await _load(port, token, 64, seconds, 1)
         batch, e2 = await _load(port, token, 8, seconds, 100)
-        drain = await _drain_time(database_url)
+        drain, backlog = await _drain(database_url)
         latencies = await _latency(port, token, sink, 300)
         await sink.delete(if_unused=False, if_empty=False)
         await exchange.delete()
@@ -232,6 +234,7 @@ async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) 
         p50_ms=statistics.median(latencies) if latencies else float("nan"),
         p99_ms=quantiles[98],
         drain_s=drain,
+        relay_per_s=backlog / drain if backlog and drain > 0.1 else float("nan"),
         errors=e1 + e2,
     )
 
@@ -239,14 +242,16 @@ async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) 
 def print_table(results: list[Result]) -> None:
     header = (
         f"{'workers':>7} | {'1-recipient creates/s':>21} | {'notifications/s (x100)':>22} | "
-        f"{'create->broker p50':>18} | {'p99':>8} | {'relay drain':>11} | {'errors':>6}"
+        f"{'create->broker p50':>18} | {'p99':>8} | {'relay catch-up':>14} | "
+        f"{'relay events/s':>14} | {'errors':>6}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
             f"{r.workers:>7} | {r.single_per_s:>21,.0f} | {r.batch_per_s:>22,.0f} | "
-            f"{r.p50_ms:>15.2f} ms | {r.p99_ms:>5.2f} ms | {r.drain_s:>9.2f} s | {r.errors:>6}"
+            f"{r.p50_ms:>15.2f} ms | {r.p99_ms:>5.2f} ms | {r.drain_s:>12.2f} s | "
+            f"{r.relay_per_s:>14,.0f} | {r.errors:>6}"
         )
 
 
