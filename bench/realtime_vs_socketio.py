@@ -84,7 +84,6 @@ class System:
             env.update(
                 TOCSIN_NAMESPACE=self.namespace,
                 MAX_CONNECTIONS_PER_USER="20",
-                UNBIND_GRACE_S="5",
                 ALLOWED_ORIGINS="*",
             )
             args = [sys.executable, "-m", "services.realtime"]

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     outbound_buffer_messages: int = Field(default=512, ge=1)
     ws_ping_interval_s: float = 30.0
     ws_ping_timeout_s: float = 20.0
-    unbind_grace_s: float = Field(default=10.0, ge=0)
+    unbind_grace_s: float = Field(default=30.0, ge=0)
     shutdown_timeout_s: int = 5
     ws_impl: str = "websockets-sansio"
 
