@@ -10,10 +10,11 @@ a crash in between re-delivers rather than loses.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
@@ -75,8 +76,29 @@ class RetryingConsumer:
     spec: ConsumerSpec
     handler: Handler
     on_outcome: Callable[[str, AbstractIncomingMessage, str | None], None] | None = None
+    _running: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
+        """Handle one message. When the broker connection drops, aio-pika cancels the callback
+        of every in-flight message; the handling itself is shielded from that cancellation, so
+        an external effect already under way (an HTTP POST, an SMTP send) is finished and
+        recorded by the handler instead of being cut off unrecorded and repeated when the
+        broker redelivers the unacked message. The ack is then lost with the channel: the
+        redelivered copy finds the work recorded (handlers are idempotent by event id)."""
+        task = asyncio.ensure_future(self._process(message))
+        self._running.add(task)
+        task.add_done_callback(self._settled)
+        await asyncio.shield(task)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.warning(
+                "message outcome not settled (channel lost?); the broker redelivers it",
+                extra={"error": repr(error)},
+            )
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
         attempt = attempt_of(message)
         try:
             await self.handler(message, attempt)
