@@ -59,6 +59,15 @@ class Runtime:
         if outbound is not None:
             self.hub.dispatch(outbound)
 
+    def on_broker_reconnected(self) -> None:
+        """This instance's queue died with the broker connection, and the events published
+        until it was declared and bound again reached no one here: close every socket with
+        1012 so its client reconnects with `since` and gets the gap from the event store."""
+        sockets = list(self.hub.connections())
+        for connection in sockets:
+            connection.close(CloseCode.SERVICE_RESTART, "broker reconnected: catch up")
+        logger.warning("broker reconnected: closed %d sockets to catch up", len(sockets))
+
     async def stop(self) -> None:
         """Stop consuming, refuse new sockets and close every socket with 1012."""
         if self.stopping:
@@ -104,6 +113,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.outbound_buffer_messages,
     )
     runtime = Runtime(settings, hub, subscription, catchup, endpoint)
+    subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
 
 

@@ -11,7 +11,9 @@ Bindings are RPCs the broker answers in a few milliseconds each; they are spread
 channels so that many users arriving at once are bound in parallel. The connection is
 aio-pika's robust one: after a broker restart it re-declares the queue, resumes consuming, and
 this class binds again every user it holds. Messages are consumed without acks:
-a socket that misses an event because an instance died catches up with `since`.
+a socket that misses an event because an instance died catches up with `since`; so does one
+whose instance lost its queue in a broker restart (events published while the queue was gone
+reach no one here): `on_reconnected` lets the runtime close those sockets with 1012.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class Subscription:
         self._unbinding: dict[str, asyncio.Task[None]] = {}
         self.binds = 0
         self.unbinds = 0
+        self.on_reconnected: Callable[[], None] | None = None
+        """Called once the queue is consumed and every user bound again after a reconnect."""
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self.amqp_url)
@@ -102,6 +106,8 @@ class Subscription:
                 *(self._queue_bind(u, unbind=False) for u in users[start : start + 256]),
                 return_exceptions=True,
             )
+        if self.on_reconnected is not None:
+            self.on_reconnected()
 
     async def _queue_bind(self, user_id: str, unbind: bool) -> None:
         channel = self._bind_channels[hash(user_id) % len(self._bind_channels)]
