@@ -12,13 +12,16 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import websockets
 
 from tests.realtime.sockets import Tab
 from tests.support.system import System, service_headers, user_headers
+from tests.support.waiting import eventually
 
 NO_ANSWER = (httpx.TransportError,)
 
@@ -124,3 +127,119 @@ def webhook_seqs_by_user(system: System) -> dict[str, list[int]]:
 
 def duplicates(counts: Counter[str]) -> dict[str, int]:
     return {key: n for key, n in counts.items() if n > 1}
+
+
+class Follower:
+    """A browser tab that reconnects like the web client: on any close it connects again (to
+    the next URL of the list) with `since=<last seq it saw>`. `new` holds every
+    notification:new it received across connections, in arrival order."""
+
+    def __init__(self, urls: list[str], user: str) -> None:
+        self.urls = urls
+        self.user = user
+        self.token = user_headers(user)["Authorization"].removeprefix("Bearer ")
+        self.new: list[dict[str, Any]] = []
+        self.last_seq: int | None = None
+        self.connections = 0
+        self.handshakes: list[dict[str, Any]] = []
+        self.closes: list[int] = []
+        self._tab: Tab | None = None
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Follower:
+        self._task = asyncio.create_task(self._run())
+        await eventually(lambda: self.handshakes, what=f"{self.user} connected")
+        return self
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._stopping and attempt < 200:
+            url = self.urls[attempt % len(self.urls)]
+            since = "" if self.last_seq is None else f"&since={self.last_seq}"
+            attempt += 1
+            try:
+                tab = await Tab.open(f"{url}?token={self.token}{since}")
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+                await asyncio.sleep(0.2)
+                continue
+            self._tab, self.connections, seen = tab, self.connections + 1, 0
+            while tab.close_code is None or seen < len(tab.messages):
+                while seen < len(tab.messages):
+                    self._take(tab.messages[seen])
+                    seen += 1
+                await asyncio.sleep(0.02)
+            self.closes.append(tab.close_code)
+            await asyncio.sleep(0.2)
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if message["event"] == "connection:established":
+            self.handshakes.append(message["data"])
+            if self.last_seq is None:
+                self.last_seq = int(message["data"].get("seq") or 0)
+            return
+        if message.get("seq") is not None:
+            self.last_seq = max(self.last_seq or 0, int(message["seq"]))
+        if message["event"] == "notification:new":
+            self.new.append(message)
+
+    def ids(self) -> list[str]:
+        return [m["data"]["id"] for m in self.new]
+
+    def seqs(self) -> list[int]:
+        return [int(m["seq"]) for m in self.new]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._tab is not None:
+            await self._tab.connection.close()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 10)
+
+
+async def assert_each_accepted_delivered_once(
+    system: System,
+    burst: Burst,
+    sockets: dict[str, Callable[[], list[dict[str, Any]]]],
+    timeout: float = 180,
+) -> None:
+    """Every accepted create of the burst reached its user's socket (in seq order), the SMTP
+    server and the webhook receiver exactly once; nothing refused appeared on a socket.
+    `sockets` maps each user to the notification:new messages its socket(s) received."""
+    expected = set(burst.accepted)
+    await eventually(
+        lambda: set(email_ids(system)),
+        lambda got: got >= expected,
+        timeout=timeout,
+        what="every accepted notification emailed",
+    )
+    await eventually(
+        lambda: set(webhook_ids(system)),
+        lambda got: got >= expected,
+        timeout=timeout,
+        what="every accepted notification at the webhook",
+    )
+    for user, received in sockets.items():
+        mine = {nid for nid, owner in burst.accepted.items() if owner == user}
+        await eventually(
+            lambda r=received: {m["data"]["id"] for m in r()},  # type: ignore[misc]
+            lambda got, m=mine: got >= m,  # type: ignore[misc]
+            timeout=timeout,
+            what=f"{user}'s accepted notifications on its socket",
+        )
+    await asyncio.sleep(1.0)  # a late duplicate would come within the shortest retry delay
+    for user, received in sockets.items():
+        messages = received()
+        mine = {nid for nid, owner in burst.accepted.items() if owner == user}
+        ids = [m["data"]["id"] for m in messages]
+        assert sorted(ids) == sorted(mine), f"socket of {user}: lost, extra or repeated"
+        seqs = [int(m["seq"]) for m in messages]
+        assert seqs == sorted(set(seqs)), f"socket of {user}: seq out of order: {seqs}"
+        assert not {m["data"]["title"] for m in messages} & set(burst.refused)
+    emails, hooks = email_ids(system), webhook_ids(system)
+    assert set(emails) == expected, "email: lost or extra"
+    assert not duplicates(emails), f"email duplicates: {duplicates(emails)}"
+    assert set(hooks) == expected, "webhook: lost or extra"
+    assert not duplicates(hooks), f"webhook duplicates: {duplicates(hooks)}"
+    for user, seqs in webhook_seqs_by_user(system).items():
+        assert len(seqs) == len(set(seqs)), f"webhook seqs of {user} repeated: {seqs}"

@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -405,8 +406,15 @@ class PrivateRabbitMq:
             capture_output=True,
             timeout=30,
         )
-        self.ctl("await_startup", "--timeout", "90", timeout=120)
-        return self
+        deadline = time.monotonic() + 120
+        while True:  # the node answers only once it registered its name
+            try:
+                self.ctl("await_startup", "--timeout", "60", timeout=90)
+                return self
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def stop_app(self) -> None:
         self.ctl("stop_app")
