@@ -140,9 +140,13 @@ class System:
     database_url: str
     amqp_url: str
     realtime_instances: int = 1
+    jwt: JwtSettings = field(default_factory=lambda: JWT)
     namespace: str = field(default_factory=unique_namespace)
+    origins: str = "http://127.0.0.1:8080"
+    """CORS_ORIGINS: the one setting for the API's CORS and the WebSocket Origin check."""
     notification_env: dict[str, str] = field(default_factory=dict)
     realtime_env: dict[str, str] = field(default_factory=dict)
+    webhook_env: dict[str, str] = field(default_factory=dict)
     email_enabled: bool = True
     webhook_enabled: bool = True
     smtp: ScriptedSmtp = field(default_factory=ScriptedSmtp)
@@ -169,15 +173,32 @@ class System:
     def realtime_url(self, instance: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[f'realtime-{instance}']}"
 
+    def user_headers(self, user_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(self.jwt, user_id)}"}
+
+    def service_headers(self, name: str = "svc-system") -> dict[str, str]:
+        token = mint_token(self.jwt, name, scopes=[WRITE_SCOPE])
+        return {"Authorization": f"Bearer {token}"}
+
+    def _jwt_env(self) -> dict[str, str]:
+        env = {
+            "JWT_SECRET": self.jwt.secret or "",
+            "JWT_PUBLIC_KEY": self.jwt.public_key or "",
+            "JWT_AUDIENCE": self.jwt.audience or "",
+            "JWT_ISSUER": self.jwt.issuer or "",
+        }
+        return {name: value for name, value in env.items() if value}
+
     def _common(self) -> dict[str, str]:
         return {
             "AMQP_URL": self.amqp_url,
             "DATABASE_URL": self.database_url,
             "TOCSIN_NAMESPACE": self.namespace,
-            "JWT_SECRET": JWT_SECRET,
+            **self._jwt_env(),
             "HOST": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
             "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+            "CORS_ORIGINS": self.origins,
         }
 
     def _process(self, name: str, module: str, env: dict[str, str], health: str) -> ServiceProcess:
@@ -199,7 +220,6 @@ class System:
                     "INCIDENTS_ENABLED": "false",
                     "RELAY_POLL_INTERVAL_S": "0.2",
                     "DB_POOL_SIZE": "10",
-                    "CORS_ORIGINS": "http://127.0.0.1:8080",
                     **self.notification_env,
                 },
                 "/readyz",
@@ -210,7 +230,6 @@ class System:
                 "services.realtime",
                 {
                     "NOTIFICATION_API_URL": self.api_url,
-                    "ALLOWED_ORIGINS": "http://127.0.0.1:8080",
                     "UNBIND_GRACE_S": "0.5",
                     "SHUTDOWN_TIMEOUT_S": "2",
                     "INSTANCE_ID": f"{name}-{uuid.uuid4().hex[:6]}",
@@ -240,6 +259,7 @@ class System:
                     "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
                     "WEBHOOK_TIMEOUT_S": "5",
                     "WEBHOOK_RETRY_DELAYS_MS": ",".join(map(str, WEBHOOK_RETRY_DELAYS_MS)),
+                    **self.webhook_env,
                 },
                 "/readyz",
             )
@@ -290,7 +310,7 @@ class System:
         response = httpx.put(
             f"{self.api_url}/api/v1/subscribers/{user_id}",
             json={"email": address, "name": "Ada", "locale": None},
-            headers=service_headers(),
+            headers=self.service_headers(),
             timeout=10,
         )
         assert response.status_code == 200, response.text
@@ -302,7 +322,7 @@ class System:
         response = httpx.post(
             f"{self.webhook_url}/api/v1/webhooks/endpoints",
             json={"url": self.receiver.url(path)},
-            headers=user_headers(user_id),
+            headers=self.user_headers(user_id),
             timeout=10,
         )
         assert response.status_code == 201, response.text

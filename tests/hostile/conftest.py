@@ -1,0 +1,61 @@
+"""Hostile-input tests run against real processes configured as in production: RS256 tokens
+(public key only on the services), an audience and an issuer, one browser origin, and a webhook
+service that refuses private addresses. One system per test module."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from identity import JwtSettings
+from tests.support.system import System
+
+AUDIENCE = "tocsin"
+ISSUER = "https://id.tocsin.test"
+APP_ORIGIN = "https://app.tocsin.test"
+
+
+def rsa_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def jwt_keys() -> JwtSettings:
+    private, public = rsa_pair()
+    return JwtSettings(public_key=public, private_key=private, audience=AUDIENCE, issuer=ISSUER)
+
+
+@pytest.fixture(scope="module")
+def hostile_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> Iterator[System]:
+    system = System(
+        database_url,
+        amqp_url,
+        jwt=jwt_keys,
+        origins=APP_ORIGIN,
+        email_enabled=False,
+        webhook_env={"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"},
+        realtime_env={"MAX_CONNECTIONS_PER_USER": "5"},
+    )
+    try:
+        yield system.start()
+    finally:
+        system.stop()
+
+
+def new_user() -> str:
+    return f"hostile-{uuid.uuid4().hex[:10]}"
