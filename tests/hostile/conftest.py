@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from identity import JwtSettings
+from identity import JwtSettings, mint_token
+from services.realtime.catchup import EVENTS_READ_SCOPE
 from tests.support.system import System
 
 AUDIENCE = "tocsin"
@@ -49,7 +50,13 @@ def hostile_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> I
         origins=APP_ORIGIN,
         email_enabled=False,
         webhook_env={"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"},
-        realtime_env={"MAX_CONNECTIONS_PER_USER": "5"},
+        realtime_env={
+            "MAX_CONNECTIONS_PER_USER": "5",
+            # Under RS256 the realtime service cannot mint its own catch-up token.
+            "NOTIFICATION_API_TOKEN": mint_token(
+                jwt_keys, "realtime", scopes=[EVENTS_READ_SCOPE], ttl_s=3600
+            ),
+        },
     )
     try:
         yield system.start()
