@@ -5,7 +5,7 @@ service that refuses private addresses. One system per test module."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -66,3 +66,18 @@ def hostile_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> I
 
 def new_user() -> str:
     return f"hostile-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def start_system_for_ssrf(database_url: str, amqp_url: str) -> Iterator[Callable[..., System]]:
+    """A system whose webhook service allows private networks (to reach the local receiver)."""
+    started: list[System] = []
+
+    def start() -> System:
+        system = System(database_url, amqp_url, email_enabled=False)
+        started.append(system)
+        return system.start()
+
+    yield start
+    for system in started:
+        system.stop()

@@ -76,6 +76,8 @@ class HttpReceiver:
 
     def __init__(self) -> None:
         self.secrets: dict[str, str] = {}
+        self.replies: dict[str, tuple[int, dict[str, str]]] = {}
+        """path → (status, headers) answered instead of 200 (a redirect, say)."""
         self.received: list[Hook] = []
         self._lock = threading.Lock()
         receiver = self
@@ -86,8 +88,12 @@ class HttpReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                receiver._record(self.path.lstrip("/"), dict(self.headers.items()), body)
-                self.send_response(200)
+                path = self.path.lstrip("/")
+                receiver._record(path, dict(self.headers.items()), body)
+                status, headers = receiver.replies.get(path, (200, {}))
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("content-length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
