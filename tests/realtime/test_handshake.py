@@ -101,3 +101,14 @@ async def test_connections_over_the_per_user_cap_are_closed_4029(
     await fourth.established()
     for tab in (tabs[1], fourth, other_user):
         await tab.close()
+
+
+async def test_since_without_a_reachable_notification_service_is_not_recovered(
+    start_realtime: StartRealtime,
+) -> None:
+    realtime = start_realtime(CATCHUP_TIMEOUT_S="1")  # the catch-up source is not running
+    tab = await Tab.open(realtime.url(token(new_user()), since=3))
+    data = await tab.established()
+    assert data["recovered"] is False
+    assert data["seq"] == 3
+    await tab.close()
