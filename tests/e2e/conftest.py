@@ -199,8 +199,10 @@ def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[Syste
             pool.submit(asyncio.run, _delete_exchanges(amqp_url, Topology(namespace))).result()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the browser tests. Package-scoped: Playwright's sync API keeps an event
+    loop running in this thread while it is open, which would break every asyncio test after."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     with playwright_sync.sync_playwright() as playwright:
