@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import aio_pika
@@ -17,6 +18,13 @@ from contracts.topology import Topology
 from tests.support import infra
 
 STATEFUL_SERVICES = ("notification", "email", "webhook")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove broker objects this run left behind (a killed process, a failed teardown)."""
+    url = os.environ.get("TEST_AMQP_URL") or infra.LOCAL_AMQP_URL
+    if infra.reachable(url, 5672):
+        infra.sweep_broker(url, infra.run_prefix())
 
 
 @pytest.fixture(scope="session")

@@ -70,20 +70,21 @@ async def api(
         ) as client,
     ):
         await eventually(
-            lambda: queue_exists(amqp_connection, topology.queue(CONSUMER_NAME)),
-            what="the delivery-status consumer's queue",
+            lambda: consuming(amqp_connection, topology.queue(CONSUMER_NAME)),
+            what="the delivery-status consumer on its queue",
         )
         yield client
 
 
-async def queue_exists(connection: AbstractRobustConnection, name: str) -> bool:
+async def consuming(connection: AbstractRobustConnection, name: str) -> bool:
+    """True once a consumer is attached to the queue: it is declared and bound by then."""
     channel = await connection.channel()
     try:
-        await channel.declare_queue(name, passive=True)
+        queue = await channel.declare_queue(name, passive=True)
     except aio_pika.exceptions.ChannelClosed:
         return False
     await channel.close()
-    return True
+    return bool(queue.declaration_result.consumer_count)
 
 
 def user_headers(user_id: str) -> dict[str, str]:

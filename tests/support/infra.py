@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import uuid
 from contextlib import suppress
 from urllib.parse import urlsplit, urlunsplit
 
+import aio_pika
 import asyncpg
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -102,8 +104,60 @@ def drop_database(url: str) -> None:
         asyncio.run(drop())
 
 
+_run_tag: list[str] = []
+
+
+def run_prefix() -> str:
+    """`tocsin-test-<hex>`: the prefix of every broker name this test run creates."""
+    if not _run_tag:
+        _run_tag.append(uuid.uuid4().hex[:6])
+    return f"tocsin-test-{_run_tag[0]}"
+
+
 def unique_namespace() -> str:
-    return f"tocsin-test-{uuid.uuid4().hex[:10]}"
+    return f"{run_prefix()}-{uuid.uuid4().hex[:8]}"
+
+
+def _rabbitmqctl_names(kind: str) -> list[str]:
+    try:
+        listing = subprocess.run(
+            ["rabbitmqctl", "-q", f"list_{kind}", "name"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in listing.stdout.splitlines() if line.strip()]
+
+
+def sweep_broker(amqp_url: str, prefix: str) -> int:
+    """Delete every queue and exchange whose name starts with `prefix` (what a test left
+    behind after a failure or a kill). Needs the local `rabbitmqctl` to list names; without
+    it nothing is swept. Returns how many objects were deleted."""
+    queues = [n for n in _rabbitmqctl_names("queues") if n.startswith(prefix)]
+    exchanges = [n for n in _rabbitmqctl_names("exchanges") if n.startswith(prefix)]
+    if not queues and not exchanges:
+        return 0
+
+    async def delete() -> None:
+        connection = await aio_pika.connect(amqp_url)
+        try:
+            for name in queues:
+                channel = await connection.channel()
+                with suppress(Exception):
+                    await channel.queue_delete(name)
+            for name in exchanges:
+                channel = await connection.channel()
+                with suppress(Exception):
+                    await channel.exchange_delete(name)
+        finally:
+            await connection.close()
+
+    with suppress(Exception):
+        asyncio.run(delete())
+    return len(queues) + len(exchanges)
 
 
 def free_port() -> int:
