@@ -25,10 +25,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
-import asyncpg
-import httpx
 from aiosmtpd.controller import Controller
 
+from bench.harness import (
+    clean_broker,
+    consumer_queues,
+    cpu_s,
+    free_port,
+    rss_mb,
+    scratch_database,
+    wait_healthy,
+)
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
@@ -61,29 +68,6 @@ class CountingSmtp:
         return "250 OK"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds the process has used."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def created(index: int) -> EventEnvelope:
     user = f"bench-{index % 200}"
     now = datetime.now(UTC)
@@ -110,32 +94,6 @@ def created(index: int) -> EventEnvelope:
     )
 
 
-async def with_database(server_url: str, name: str, create: bool) -> str:
-    conn = await asyncpg.connect(server_url.rpartition("/")[0] + "/postgres")
-    try:
-        if create:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        else:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-    return server_url.rpartition("/")[0] + f"/{name}"
-
-
-async def wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            if process.returncode is not None:
-                raise RuntimeError("the email consumer exited during start-up")
-            try:
-                if (await client.get(url, timeout=1)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the email consumer did not become healthy")
-
-
 async def run_one(
     connections: int,
     events: int,
@@ -145,60 +103,65 @@ async def run_one(
     smtp_port: int,
 ) -> Result:
     topology = Topology(f"bench-email-{uuid.uuid4().hex[:8]}")
-    db_name = f"tocsin_bench_email_{uuid.uuid4().hex[:8]}"
-    database_url = await with_database(database_server, db_name, create=True)
-    await asyncio.to_thread(upgrade, database_url)
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.email",
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": topology.namespace,
-            "PORT": str(port),
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "SMTP_CONNECTIONS": str(connections),
-            "PREFETCH": str(max(16, connections * 4)),
-            "DB_POOL_SIZE": str(connections + 2),
-            "LOG_LEVEL": "WARNING",
-        },
-    )
-    connection = await aio_pika.connect_robust(amqp_url)
-    try:
-        await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        idle = rss_mb(process.pid)
-        batch = [created(i) for i in range(events)]
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(topology.events_exchange)
-        start_count = smtp.count
-        cpu_before = cpu_s(process.pid)
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(exchange.publish(envelope_message(e), routing_key(e.type, e.user_id)) for e in batch)
+    async with scratch_database(database_server, "tocsin_bench_email") as database_url:
+        await asyncio.to_thread(upgrade, database_url)
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.email",
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "AMQP_URL": amqp_url,
+                "TOCSIN_NAMESPACE": topology.namespace,
+                "PORT": str(port),
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp_port),
+                "SMTP_CONNECTIONS": str(connections),
+                "PREFETCH": str(max(16, connections * 4)),
+                "DB_POOL_SIZE": str(connections + 2),
+                "LOG_LEVEL": "WARNING",
+            },
         )
-        deadline = time.monotonic() + 300
-        while smtp.count - start_count < events:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {smtp.count - start_count} of {events} emails arrived")
-            await asyncio.sleep(0.01)
-        elapsed = time.perf_counter() - started
-        after = rss_mb(process.pid)
-        cpu_used = cpu_s(process.pid) - cpu_before
-    finally:
-        process.terminate()
-        await process.wait()
-        channel = await connection.channel()
-        for delay in (1_000, 5_000, 30_000, 300_000, 1_800_000):
-            await channel.queue_delete(topology.retry_queue("email", delay))
-        await channel.queue_delete(topology.queue("email"))
-        await channel.queue_delete(topology.dead_letter_queue("email"))
-        await channel.exchange_delete(topology.events_exchange)
-        await connection.close()
-        await with_database(database_server, db_name, create=False)
+        connection = await aio_pika.connect_robust(amqp_url)
+        try:
+            await wait_healthy(
+                f"http://127.0.0.1:{port}/healthz",
+                lambda: process.returncode is not None,
+                "email consumer",
+            )
+            idle = rss_mb(process.pid)
+            batch = [created(i) for i in range(events)]
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(topology.events_exchange)
+            start_count = smtp.count
+            cpu_before = cpu_s(process.pid)
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    exchange.publish(envelope_message(e), routing_key(e.type, e.user_id))
+                    for e in batch
+                )
+            )
+            deadline = time.monotonic() + 300
+            while smtp.count - start_count < events:
+                if time.monotonic() > deadline:
+                    got = smtp.count - start_count
+                    raise RuntimeError(f"only {got} of {events} emails arrived")
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            after = rss_mb(process.pid)
+            cpu_used = cpu_s(process.pid) - cpu_before
+        finally:
+            process.terminate()
+            await process.wait()
+            await connection.close()
+            await clean_broker(
+                amqp_url,
+                topology,
+                consumer_queues(topology, "email", (1_000, 5_000, 30_000, 300_000, 1_800_000)),
+            )
     return Result(connections, events, elapsed, idle, after, cpu_used * 1000 / events)
 
 

@@ -31,7 +31,15 @@ import aio_pika
 import httpx
 import uvicorn
 
-from bench.email_throughput import cpu_s, free_port, rss_mb, wait_healthy, with_database
+from bench.harness import (
+    clean_broker,
+    consumer_queues,
+    cpu_s,
+    free_port,
+    rss_mb,
+    scratch_database,
+    wait_healthy,
+)
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
@@ -124,72 +132,72 @@ async def run_one(
     receiver_port: int,
 ) -> Result:
     topology = Topology(f"bench-webhook-{uuid.uuid4().hex[:8]}")
-    db_name = f"tocsin_bench_webhook_{uuid.uuid4().hex[:8]}"
-    database_url = await with_database(database_server, db_name, create=True)
-    await asyncio.to_thread(upgrade, database_url)
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.webhook",
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": topology.namespace,
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "JWT_SECRET": JWT_SECRET,
-            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-            "WEBHOOK_MAX_CONCURRENCY": str(concurrency),
-            "WEBHOOK_PREFETCH": str(max(16, concurrency * 2)),
-            "LOG_LEVEL": "WARNING",
-        },
-    )
-    connection = await aio_pika.connect_robust(amqp_url)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_healthy(f"{base}/readyz", process)
-        token = mint_token(JwtSettings(secret=JWT_SECRET), USER)
-        async with httpx.AsyncClient(base_url=base) as api:
-            for index in range(endpoints):
-                response = await api.post(
-                    "/api/v1/webhooks/endpoints",
-                    json={"url": f"http://127.0.0.1:{receiver_port}/hook/{index}"},
-                    headers={"authorization": f"Bearer {token}"},
-                )
-                response.raise_for_status()
-        idle = rss_mb(process.pid)
-        batch = [created(i) for i in range(events)]
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(topology.events_exchange)
-        expected = events * endpoints
-        start_count = receiver.count
-        cpu_before = cpu_s(process.pid)
-        started = time.perf_counter()
-        await asyncio.gather(
-            *(exchange.publish(envelope_message(e), routing_key(e.type, e.user_id)) for e in batch)
+    async with scratch_database(database_server, "tocsin_bench_webhook") as database_url:
+        await asyncio.to_thread(upgrade, database_url)
+        port = free_port()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.webhook",
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "AMQP_URL": amqp_url,
+                "TOCSIN_NAMESPACE": topology.namespace,
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                "JWT_SECRET": JWT_SECRET,
+                "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+                "WEBHOOK_MAX_CONCURRENCY": str(concurrency),
+                "WEBHOOK_PREFETCH": str(max(16, concurrency * 2)),
+                "LOG_LEVEL": "WARNING",
+            },
         )
-        deadline = time.monotonic() + 600
-        while receiver.count - start_count < expected:
-            if time.monotonic() > deadline:
-                got = receiver.count - start_count
-                raise RuntimeError(f"only {got} of {expected} deliveries arrived")
-            await asyncio.sleep(0.01)
-        elapsed = time.perf_counter() - started
-        after = rss_mb(process.pid)
-        cpu_used = cpu_s(process.pid) - cpu_before
-    finally:
-        process.terminate()
-        await process.wait()
-        channel = await connection.channel()
-        for delay in set(DEFAULT_RETRY_DELAYS_MS):
-            await channel.queue_delete(topology.retry_queue("webhook", delay))
-        await channel.queue_delete(topology.queue("webhook"))
-        await channel.queue_delete(topology.dead_letter_queue("webhook"))
-        await channel.exchange_delete(topology.events_exchange)
-        await connection.close()
-        await with_database(database_server, db_name, create=False)
+        connection = await aio_pika.connect_robust(amqp_url)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            await wait_healthy(
+                f"{base}/readyz", lambda: process.returncode is not None, "webhook consumer"
+            )
+            token = mint_token(JwtSettings(secret=JWT_SECRET), USER)
+            async with httpx.AsyncClient(base_url=base) as api:
+                for index in range(endpoints):
+                    response = await api.post(
+                        "/api/v1/webhooks/endpoints",
+                        json={"url": f"http://127.0.0.1:{receiver_port}/hook/{index}"},
+                        headers={"authorization": f"Bearer {token}"},
+                    )
+                    response.raise_for_status()
+            idle = rss_mb(process.pid)
+            batch = [created(i) for i in range(events)]
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.get_exchange(topology.events_exchange)
+            expected = events * endpoints
+            start_count = receiver.count
+            cpu_before = cpu_s(process.pid)
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    exchange.publish(envelope_message(e), routing_key(e.type, e.user_id))
+                    for e in batch
+                )
+            )
+            deadline = time.monotonic() + 600
+            while receiver.count - start_count < expected:
+                if time.monotonic() > deadline:
+                    got = receiver.count - start_count
+                    raise RuntimeError(f"only {got} of {expected} deliveries arrived")
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - started
+            after = rss_mb(process.pid)
+            cpu_used = cpu_s(process.pid) - cpu_before
+        finally:
+            process.terminate()
+            await process.wait()
+            await connection.close()
+            await clean_broker(
+                amqp_url, topology, consumer_queues(topology, "webhook", DEFAULT_RETRY_DELAYS_MS)
+            )
     return Result(concurrency, expected, elapsed, idle, after, cpu_used * 1000 / expected)
 
 

@@ -1,0 +1,135 @@
+"""What every benchmark needs around the thing it measures: a scratch database, a free port,
+a service process reported healthy, its memory and CPU, and the broker left as it was found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager, suppress
+
+import aio_pika
+import asyncpg
+import httpx
+
+from contracts.topology import Topology
+from tests.support.infra import free_port, sweep_broker
+
+__all__ = [
+    "clean_broker",
+    "consumer_queues",
+    "cpu_s",
+    "free_port",
+    "rss_mb",
+    "scratch_database",
+    "stop_process",
+    "wait_healthy",
+    "with_database",
+]
+
+
+def with_database(server_url: str, name: str) -> str:
+    """`server_url` with its database part replaced by `name`."""
+    return server_url.rpartition("/")[0] + f"/{name}"
+
+
+async def _admin(server_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(with_database(server_url, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database named `<prefix>_<hex>` on the server, dropped (forcibly) on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def consumer_queues(topology: Topology, consumer: str, retry_delays_ms: Iterable[int]) -> list[str]:
+    """The queues `declare_consumer` creates for `consumer`: its own, its DLQ, its retries."""
+    return [
+        topology.queue(consumer),
+        topology.dead_letter_queue(consumer),
+        *(topology.retry_queue(consumer, delay) for delay in set(retry_delays_ms)),
+    ]
+
+
+async def clean_broker(amqp_url: str, topology: Topology, queues: Iterable[str] = ()) -> None:
+    """Delete `queues` and the namespace's exchanges, then sweep whatever else the namespace
+    left behind (queues a service declared for itself)."""
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        for name in queues:
+            channel = await connection.channel()
+            with suppress(aio_pika.exceptions.AMQPError):
+                await channel.queue_delete(name)
+        for name in (topology.events_exchange, topology.incidents_exchange):
+            channel = await connection.channel()
+            with suppress(aio_pika.exceptions.AMQPError):
+                await channel.exchange_delete(name)
+    finally:
+        await connection.close()
+    await asyncio.to_thread(sweep_broker, amqp_url, topology.namespace)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (NaN once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (NaN once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+async def wait_healthy(
+    url: str, exited: Callable[[], bool], what: str, timeout_s: float = 30.0
+) -> None:
+    """Poll `url` until it answers 200. Raises RuntimeError if `exited()` turns true first or
+    the deadline passes."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    async with httpx.AsyncClient() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            if exited():
+                raise RuntimeError(f"the {what} exited during start-up")
+            try:
+                if (await client.get(url, timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the {what} did not become healthy in {timeout_s:.0f} s")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after 15 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
