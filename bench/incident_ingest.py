@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,9 +26,16 @@ from pathlib import Path
 
 import aio_pika
 import asyncpg
-import httpx
 import orjson
 
+from bench.harness import (
+    clean_broker,
+    consumer_queues,
+    free_port,
+    scratch_database,
+    stop_process,
+    wait_healthy,
+)
 from contracts.incidents import Incident, IncidentCreated, IncidentEvent, Person, Severity
 from contracts.topology import Topology
 from messaging.incidents import IncidentPublisher
@@ -65,16 +70,6 @@ class Row:
     @property
     def notifications_per_s(self) -> float:
         return self.notifications / self.seconds
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def with_database(url: str, name: str) -> str:
-    return url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def events(count: int, recipients: int) -> list[IncidentEvent]:
@@ -179,68 +174,61 @@ async def run_scenario(
 
 
 async def bench(count: int, workers: int) -> list[Row]:
-    database = f"tocsin_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(with_database(DATABASE_SERVER, "postgres"))
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    database_url = with_database(DATABASE_SERVER, database)
     topology = Topology(f"tocsin-bench-{uuid.uuid4().hex[:8]}")
     spec = consumer_spec(topology)
-    connection = await aio_pika.connect_robust(AMQP_URL)
-    channel = await connection.channel()
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        await asyncio.to_thread(upgrade, database_url)
-        exchange = await declare_events_exchange(channel, topology)
-        await channel.declare_exchange(
-            topology.incidents_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        await declare_consumer(channel, topology, spec)
-        probe = await channel.declare_queue(f"{topology.namespace}.probe")
-        await probe.bind(exchange, "notification.created.*")
-        port = free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "AMQP_URL": AMQP_URL,
-            "TOCSIN_NAMESPACE": topology.namespace,
-            "JWT_SECRET": "bench",
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "WORKERS": str(workers),
-            "LOG_LEVEL": "WARNING",
-            "RELAY_POLL_INTERVAL_S": "0.2",
-            "DELIVERIES_ENABLED": "false",
-        }
-        process = start_service(env)
-        await wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
-        rows = [await run_scenario("warm-up", topology, database_url, min(100, count), 1, probe)]
-        rows.append(
-            await run_scenario("1 recipient / event", topology, database_url, count, 1, probe)
-        )
-        rows.append(
-            await run_scenario("10 recipients / event", topology, database_url, count, 10, probe)
-        )
-        return rows[1:]
-    finally:
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    probe_name = f"{topology.namespace}.probe"
+    async with scratch_database(DATABASE_SERVER, "tocsin_bench") as database_url:
+        connection = await aio_pika.connect_robust(AMQP_URL)
         channel = await connection.channel()
-        for queue in (
-            f"{topology.namespace}.probe",
-            topology.queue(spec.name),
-            topology.dead_letter_queue(spec.name),
-            *(topology.retry_queue(spec.name, d) for d in spec.retry_delays_ms),
-        ):
-            await channel.queue_delete(queue)
-        await channel.exchange_delete(topology.events_exchange)
-        await channel.exchange_delete(topology.incidents_exchange)
-        await connection.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            await asyncio.to_thread(upgrade, database_url)
+            exchange = await declare_events_exchange(channel, topology)
+            await channel.declare_exchange(
+                topology.incidents_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            await declare_consumer(channel, topology, spec)
+            probe = await channel.declare_queue(probe_name)
+            await probe.bind(exchange, "notification.created.*")
+            port = free_port()
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "AMQP_URL": AMQP_URL,
+                "TOCSIN_NAMESPACE": topology.namespace,
+                "JWT_SECRET": "bench",
+                "PORT": str(port),
+                "HOST": "127.0.0.1",
+                "WORKERS": str(workers),
+                "LOG_LEVEL": "WARNING",
+                "RELAY_POLL_INTERVAL_S": "0.2",
+                "DELIVERIES_ENABLED": "false",
+            }
+            process = start_service(env)
+            started = process
+            await wait_healthy(
+                f"http://127.0.0.1:{port}/healthz",
+                lambda: started.poll() is not None,
+                "notification service",
+            )
+            rows = [
+                await run_scenario("warm-up", topology, database_url, min(100, count), 1, probe)
+            ]
+            rows.append(
+                await run_scenario("1 recipient / event", topology, database_url, count, 1, probe)
+            )
+            rows.append(
+                await run_scenario(
+                    "10 recipients / event", topology, database_url, count, 10, probe
+                )
+            )
+            return rows[1:]
+        finally:
+            if process is not None:
+                stop_process(process)
+            await connection.close()
+            queues = [probe_name, *consumer_queues(topology, spec.name, spec.retry_delays_ms)]
+            await clean_broker(AMQP_URL, topology, queues)
 
 
 def start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -251,21 +239,6 @@ def start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-
-async def wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"notification service exited with {process.returncode}")
-            try:
-                if (await client.get(url, timeout=1)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("notification service did not become healthy in 30 s")
 
 
 def print_table(rows: list[Row], workers: int) -> None:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,9 +27,9 @@ from dataclasses import dataclass
 
 import aio_pika
 import asyncpg
-import httpx
 import orjson
 
+from bench.harness import clean_broker, free_port, scratch_database, stop_process, wait_healthy
 from bench.notification_http import KeepAliveConnection
 from contracts.topology import Topology, binding_for_type
 from identity import JwtSettings, mint_token
@@ -51,42 +50,6 @@ class Result:
     drain_s: float
     relay_per_s: float
     errors: int
-
-
-def _with_db(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    conn = await asyncpg.connect(_with_db(server_url, "postgres"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError("the service exited during start-up")
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the service did not become ready")
 
 
 def _start_service(
@@ -190,42 +153,37 @@ async def _drain(database_url: str) -> tuple[float, int]:
 
 
 async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) -> Result:
-    name = f"tocsin_bench_{uuid.uuid4().hex[:10]}"
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
-    database_url = _with_db(server_url, name)
     topology = Topology(f"tocsin-bench-{uuid.uuid4().hex[:8]}")
-    port = _free_port()
-    broker = await aio_pika.connect(amqp_url)
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        await asyncio.to_thread(upgrade, database_url)
-        channel = await broker.channel()
-        exchange = await channel.declare_exchange(
-            topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        sink = await channel.declare_queue(
-            f"{topology.namespace}.sink", arguments={"x-max-length": 1000}, auto_delete=True
-        )
-        await sink.bind(exchange, binding_for_type("notification.created"))
-        process = _start_service(database_url, amqp_url, topology, port, workers)
-        await _wait_healthy(port, process)
-        token = mint_token(JwtSettings(secret=SECRET), "bench", scopes=[WRITE_SCOPE])
-        await _load(port, token, 8, 1.0, 1)  # warm up pools and caches
-        single, e1 = await _load(port, token, 64, seconds, 1)
-        batch, e2 = await _load(port, token, 8, seconds, 100)
-        drain, backlog = await _drain(database_url)
-        latencies = await _latency(port, token, sink, 300)
-        await sink.delete(if_unused=False, if_empty=False)
-        await exchange.delete()
-    finally:
-        if process is not None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        await broker.close()
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    port = free_port()
+    async with scratch_database(server_url, "tocsin_bench") as database_url:
+        broker = await aio_pika.connect(amqp_url)
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            await asyncio.to_thread(upgrade, database_url)
+            channel = await broker.channel()
+            exchange = await channel.declare_exchange(
+                topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            sink = await channel.declare_queue(
+                f"{topology.namespace}.sink", arguments={"x-max-length": 1000}, auto_delete=True
+            )
+            await sink.bind(exchange, binding_for_type("notification.created"))
+            process = _start_service(database_url, amqp_url, topology, port, workers)
+            started = process
+            await wait_healthy(
+                f"http://127.0.0.1:{port}/readyz", lambda: started.poll() is not None, "service"
+            )
+            token = mint_token(JwtSettings(secret=SECRET), "bench", scopes=[WRITE_SCOPE])
+            await _load(port, token, 8, 1.0, 1)  # warm up pools and caches
+            single, e1 = await _load(port, token, 64, seconds, 1)
+            batch, e2 = await _load(port, token, 8, seconds, 100)
+            drain, backlog = await _drain(database_url)
+            latencies = await _latency(port, token, sink, 300)
+        finally:
+            if process is not None:
+                stop_process(process)
+            await broker.close()
+            await clean_broker(amqp_url, topology, [f"{topology.namespace}.sink"])
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return Result(
         workers=workers,
