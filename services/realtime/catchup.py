@@ -1,4 +1,4 @@
-"""Fetching a user's missed events from the notification service.
+"""Fetching a user's missed events, or only their latest seq, from the notification service.
 
 The sequence that makes a reconnect lossless and duplicate-free (see `endpoint.py`):
 bind the user's routing key, park live events on the socket, fetch the events after `since`,
@@ -64,11 +64,24 @@ class CatchupClient:
 
     async def missed(self, user_id: str, since: int) -> Missed:
         """Every event of `user_id` after `since`, up to the limit; raises CatchupUnavailable."""
+        page = await self._page(user_id, since, self.limit)
+        events = sorted((e for e in page.events if e.seq is not None), key=lambda e: e.seq or 0)
+        complete = page.complete and len(events) <= self.limit
+        return Missed(events=events, latest_seq=page.latest_seq, complete=complete)
+
+    async def latest_seq(self, user_id: str, known: int) -> int:
+        """The user's latest seq in the event store (at least `known`, which this instance has
+        already seen): the smallest page after `known`, of which only `latest_seq` is used.
+        Raises CatchupUnavailable."""
+        page = await self._page(user_id, known, 1)
+        return max(page.latest_seq, known)
+
+    async def _page(self, user_id: str, after_seq: int, limit: int) -> _EventsPage:
         path = f"/api/v1/internal/users/{quote(user_id, safe='')}/events"
         try:
             response = await self._client.get(
                 path,
-                params={"after_seq": since, "limit": self.limit},
+                params={"after_seq": after_seq, "limit": limit},
                 headers={"Authorization": f"Bearer {self._bearer()}"},
             )
         except (httpx.HTTPError, ValueError) as exc:
@@ -76,12 +89,9 @@ class CatchupClient:
         if response.status_code != 200:
             raise CatchupUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
         try:
-            page = _EventsPage.model_validate_json(response.content)
+            return _EventsPage.model_validate_json(response.content)
         except ValidationError as exc:
             raise CatchupUnavailable(f"unexpected answer: {exc.error_count()} errors") from exc
-        events = sorted((e for e in page.events if e.seq is not None), key=lambda e: e.seq or 0)
-        complete = page.complete and len(events) <= self.limit
-        return Missed(events=events, latest_seq=page.latest_seq, complete=complete)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -135,7 +135,7 @@ class SocketEndpoint:
 
     async def _catch_up(self, user_id: str, since: int | None) -> Handshake:
         if since is None:
-            return Handshake(user_id, True, self.hub.latest_seq(user_id), [])
+            return Handshake(user_id, True, await self._latest_seq(user_id), [])
         try:
             missed = await self.catchup.missed(user_id, since)
         except CatchupUnavailable as exc:
@@ -154,6 +154,20 @@ class SocketEndpoint:
                 replay.append(outbound)
         last = max([since, *(o.seq or 0 for o in replay)])
         return Handshake(user_id, True, max(last, missed.latest_seq), replay)
+
+    async def _latest_seq(self, user_id: str) -> int:
+        """The user's latest seq for a connection without `since`: asked of the event store, so
+        that a fresh instance does not say 0 (a client that drops before any event would then
+        reconnect with `since=0` and get old events replayed as new). The user's binding is in
+        place, so every event after it arrives live. When the notification service cannot be
+        asked, this instance's own value (0 if it saw none) keeps the socket usable."""
+        known = self.hub.latest_seq(user_id)
+        try:
+            latest = await self.catchup.latest_seq(user_id, known)
+        except CatchupUnavailable as exc:
+            logger.warning("latest seq unavailable user_id=%s, using %d: %s", user_id, known, exc)
+            latest = known
+        return max(latest, self.hub.latest_seq(user_id))
 
     async def _receive_loop(self, connection: Connection, receive: Receive) -> None:
         while True:

@@ -114,6 +114,28 @@ async def test_reconnecting_with_since_replays_missed_events_then_live_ones(
     await again.close()
 
 
+async def test_without_since_a_fresh_instance_reports_the_users_latest_seq_from_the_store(
+    notification_api: NotificationApi, start_realtime: StartRealtime
+) -> None:
+    user = new_user()
+    for _ in range(3):
+        await notification_api.create([user])
+    realtime = start_realtime(notification_api.url)  # has never seen this user
+    tab = await Tab.open(realtime.url(token(user)))
+    established = await tab.established()
+    assert established["recovered"] is True
+    assert established["seq"] == 3
+    await tab.close()  # drops before any live event
+    again = await Tab.open(realtime.url(token(user), since=established["seq"]))
+    resumed = await again.established()
+    assert resumed["recovered"] is True
+    assert resumed["seq"] == 3
+    await notification_api.create([user])
+    await again.wait_for("the live event", lambda m: len(m) == 3)
+    assert _stream(again) == [("notification:new", 4), ("stats:updated", 4)]
+    await again.close()
+
+
 async def test_a_gap_larger_than_the_catch_up_limit_is_reported_not_recovered(
     notification_api: NotificationApi, start_realtime: StartRealtime
 ) -> None:

@@ -15,8 +15,8 @@ from tests.realtime.sockets import Tab
 async def test_connection_established_tells_user_seq_and_recovered(
     start_realtime: StartRealtime,
 ) -> None:
-    realtime = start_realtime()
-    user = new_user()
+    realtime = start_realtime()  # the notification service is not reachable: the socket opens
+    user = new_user()  # with the instance's own latest seq for the user (none seen: 0)
     tab = await Tab.open(realtime.url(token(user)))
     data = await tab.established()
     assert data["user_id"] == user
