@@ -47,6 +47,7 @@ from bench.realtime_load import SOCKETIO, TOCSIN, worker_main
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
+from tests.support.infra import sweep_broker
 
 JWT_SECRET = "bench-secret"
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -170,6 +171,8 @@ class System:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        # The server's own queues (per-instance, per-user) are named in the namespace too.
+        await asyncio.to_thread(sweep_broker, AMQP_URL, self.namespace)
 
 
 class Workers:

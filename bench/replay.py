@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import time
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 
+from bench.harness import clean_broker, consumer_queues, scratch_database
 from contracts.events import EventType
 from contracts.topology import Topology
 from messaging import registry
@@ -35,11 +34,6 @@ from tocsin_cli.settings import CliSettings
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-def _with_db(url: str, name: str) -> str:
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, f"/{name}", p.query, p.fragment))
 
 
 async def _fill(url: str, count: int) -> None:
@@ -71,32 +65,15 @@ async def _fill(url: str, count: int) -> None:
     await connection.close()
 
 
-async def _queues(topology: Topology) -> list[str]:
-    spec = registry.consumer_spec("email", topology)
-    names = [topology.queue("email"), topology.dead_letter_queue("email")]
-    return names + [topology.retry_queue("email", d) for d in spec.retry_delays_ms]
-
-
-async def _cleanup(topology: Topology, names: list[str]) -> None:
-    connection = await aio_pika.connect(AMQP)
-    for name in names:
-        channel = await connection.channel()
-        with contextlib.suppress(aio_pika.exceptions.AMQPError):
-            await channel.queue_delete(name)
-    for exchange in (topology.events_exchange, topology.incidents_exchange):
-        channel = await connection.channel()
-        with contextlib.suppress(aio_pika.exceptions.AMQPError):
-            await channel.exchange_delete(exchange)
-    await connection.close()
-
-
 async def run_size(count: int) -> list[tuple[str, int, float]]:
-    name = f"tocsin_bench_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(SERVER)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_db(SERVER, name)
+    async with scratch_database(SERVER, "tocsin_bench") as url:
+        return await _measure(url, count)
+
+
+async def _measure(url: str, count: int) -> list[tuple[str, int, float]]:
     topology = Topology(f"tocsin-bench-{uuid.uuid4().hex[:8]}")
-    names = await _queues(topology)
+    spec = registry.consumer_spec("email", topology)
+    names = consumer_queues(topology, "email", spec.retry_delays_ms)
     rows: list[tuple[str, int, float]] = []
     try:
         await asyncio.to_thread(upgrade, url)
@@ -110,7 +87,7 @@ async def run_size(count: int) -> list[tuple[str, int, float]]:
         )
         connection = await aio_pika.connect(AMQP)
         channel = await connection.channel()
-        await declare_all(channel, topology, [registry.consumer_spec("email", topology)])
+        await declare_all(channel, topology, [spec])
         await connection.close()
 
         started = time.perf_counter()
@@ -136,9 +113,7 @@ async def run_size(count: int) -> list[tuple[str, int, float]]:
         letters = await dlq.list_dead_letters(settings, "email")
         rows.append(("dlq list", len(letters), time.perf_counter() - started))
     finally:
-        await _cleanup(topology, names)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await clean_broker(AMQP, topology, names)
     return rows
 
 

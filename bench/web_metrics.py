@@ -27,9 +27,9 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-import aio_pika
 import httpx
 
+from bench.harness import clean_broker
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
@@ -147,14 +147,6 @@ def measure_toasts(demo: str, api_url: str, count: int) -> list[float]:
     return latencies
 
 
-async def delete_exchanges(amqp_url: str, topology: Topology) -> None:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for name in (topology.events_exchange, topology.incidents_exchange):
-            await channel.exchange_delete(name)
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -178,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             latencies = measure_toasts(demo, config["api_url"], args.notifications)
     finally:
         drop_database(database_url)
-        asyncio.run(delete_exchanges(args.amqp_url, Topology(namespace)))
+        asyncio.run(clean_broker(args.amqp_url, Topology(namespace)))
 
     print("| metric | value | goal |")
     print("|---|---|---|")
