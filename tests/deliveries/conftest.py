@@ -26,6 +26,7 @@ from tests.email.conftest import (  # noqa: F401 - fixtures
     email_settings,
     smtp,
 )
+from tests.support import in_process
 from tests.support.waiting import eventually
 
 JWT_SECRET = "test-secret-for-deliveries"
@@ -34,13 +35,11 @@ JWT = JwtSettings(secret=JWT_SECRET)
 
 @pytest.fixture
 def notification_settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
-    return Settings(
-        database_url=database_url,
-        amqp_url=amqp_url,
+    return in_process.notification_settings(
+        database_url,
+        amqp_url,
+        JWT_SECRET,
         namespace=topology.namespace,
-        jwt_secret=JWT_SECRET,
-        relay_poll_interval_s=0.2,
-        db_pool_size=4,
         incidents_enabled=False,
         deliveries_enabled=True,
         unsubscribe_secret=UNSUBSCRIBE_SECRET,
@@ -63,12 +62,7 @@ async def api(
         ]
     )
     app: FastAPI = create_app(notification_settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://notification.test"
-        ) as client,
-    ):
+    async with in_process.serving(app, "http://notification.test") as client:
         await eventually(
             lambda: consuming(amqp_connection, topology.queue(CONSUMER_NAME)),
             what="the delivery-status consumer on its queue",

@@ -18,6 +18,7 @@ from services.notification.app import create_app
 from services.notification.settings import Settings
 from tests.conftest import migrate_all
 from tests.support import infra
+from tests.support.in_process import serving
 
 JWT = JwtSettings(secret="announcement-test-secret")
 
@@ -41,10 +42,7 @@ async def client(own_database: str, amqp_url: str) -> AsyncIterator[httpx.AsyncC
         db_pool_size=4,
     )
     app = create_app(settings, workers=[])
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://n.test") as c,
-    ):
+    async with serving(app, "http://n.test") as c:
         yield c
 
 

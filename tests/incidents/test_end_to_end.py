@@ -17,6 +17,7 @@ from observability.metrics import parse_metrics
 from services.notification.app import create_app
 from services.notification.settings import Settings
 from tests.incidents.samples import sample_created_event
+from tests.support.in_process import notification_settings, serving
 from tests.support.waiting import eventually
 
 JWT_SECRET = "incident-end-to-end-secret"
@@ -24,13 +25,11 @@ JWT_SECRET = "incident-end-to-end-secret"
 
 @pytest.fixture
 def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
-    return Settings(
-        database_url=database_url,
-        amqp_url=amqp_url,
+    return notification_settings(
+        database_url,
+        amqp_url,
+        JWT_SECRET,
         namespace=topology.namespace,
-        jwt_secret=JWT_SECRET,
-        relay_poll_interval_s=0.2,
-        db_pool_size=4,
         deliveries_enabled=False,  # its queues are tested in tests/deliveries
     )
 
@@ -40,12 +39,7 @@ async def app_running(
     settings: Settings, incident_queues: list[str]
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://n.test"
-        ) as client,
-    ):
+    async with serving(app, "http://n.test") as client:
         yield client
 
 

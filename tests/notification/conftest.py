@@ -19,18 +19,18 @@ from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.app import create_app
 from services.notification.settings import Settings
+from tests.support.in_process import notification_settings, serving
 
 JWT_SECRET = "test-secret-for-notification-service"
 
 
 @pytest.fixture
 def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
-    return Settings(
-        database_url=database_url,
-        amqp_url=amqp_url,
+    return notification_settings(
+        database_url,
+        amqp_url,
+        JWT_SECRET,
         namespace=topology.namespace,
-        jwt_secret=JWT_SECRET,
-        relay_poll_interval_s=0.2,
         db_pool_size=5,
         incidents_enabled=False,  # the incident consumer's queues are tested in tests/incidents
         deliveries_enabled=False,  # the delivery-status consumer is tested in tests/deliveries
@@ -63,12 +63,7 @@ def new_user() -> str:
 
 
 async def started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://notification.test"
-        ) as client,
-    ):
+    async with serving(app, "http://notification.test") as client:
         yield client
 
 
