@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import DEFAULT_NAMESPACE, Topology
-from identity import JwtSettings
+from identity.settings import JwtEnvSettings
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
 
 
-class Settings(BaseSettings):
+class Settings(JwtEnvSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -21,10 +21,6 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias="TOCSIN_NAMESPACE")
-    jwt_secret: str | None = None
-    jwt_public_key: str | None = None
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
     host: str = "0.0.0.0"
     port: int = 8000
     workers: int = 1
@@ -55,15 +51,6 @@ class Settings(BaseSettings):
     @property
     def topology(self) -> Topology:
         return Topology(self.namespace)
-
-    @property
-    def jwt(self) -> JwtSettings:
-        return JwtSettings(
-            secret=self.jwt_secret,
-            public_key=self.jwt_public_key,
-            audience=self.jwt_audience,
-            issuer=self.jwt_issuer,
-        )
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 
 from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import Topology
-from identity import JwtSettings
+from identity.settings import JwtEnvSettings
 
 
-class Settings(BaseSettings):
+class Settings(JwtEnvSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
@@ -20,11 +20,6 @@ class Settings(BaseSettings):
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     tocsin_namespace: str = "tocsin"
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
-
-    jwt_secret: str | None = None
-    jwt_public_key: str | None = None
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
 
     notification_api_url: str = "http://127.0.0.1:8000"
     notification_api_token: str | None = None
@@ -44,15 +39,6 @@ class Settings(BaseSettings):
     unbind_grace_s: float = Field(default=30.0, ge=0)
     shutdown_timeout_s: int = 5
     ws_impl: str = "websockets-sansio"
-
-    @property
-    def jwt(self) -> JwtSettings:
-        return JwtSettings(
-            secret=self.jwt_secret,
-            public_key=self.jwt_public_key,
-            audience=self.jwt_audience,
-            issuer=self.jwt_issuer,
-        )
 
     @property
     def topology(self) -> Topology:

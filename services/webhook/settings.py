@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from identity import JwtSettings
+from identity.settings import JwtEnvSettings
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
     5_000,
@@ -22,7 +22,7 @@ DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
 5 h, 10 h, 10 h."""
 
 
-class Settings(BaseSettings):
+class Settings(JwtEnvSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
@@ -33,11 +33,6 @@ class Settings(BaseSettings):
     host: str = Field(default="0.0.0.0", alias="HOST")
     port: int = Field(default=8003, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
-
-    jwt_secret: str | None = Field(default=None, alias="JWT_SECRET")
-    jwt_public_key: str | None = Field(default=None, alias="JWT_PUBLIC_KEY")
-    jwt_audience: str | None = Field(default=None, alias="JWT_AUDIENCE")
-    jwt_issuer: str | None = Field(default=None, alias="JWT_ISSUER")
 
     consumer_enabled: bool = Field(default=True, alias="WEBHOOK_CONSUMER_ENABLED")
     """False runs an API-only copy (no queue consumer)."""
@@ -74,12 +69,3 @@ class Settings(BaseSettings):
         if not value or any(delay <= 0 for delay in value):
             raise ValueError("retry delays must be a non-empty list of positive milliseconds")
         return value
-
-    @property
-    def jwt(self) -> JwtSettings:
-        return JwtSettings(
-            secret=self.jwt_secret,
-            public_key=self.jwt_public_key,
-            audience=self.jwt_audience,
-            issuer=self.jwt_issuer,
-        )
