@@ -11,13 +11,11 @@ the same transaction). `GET /api/v1/notifications/{id}` shows the result as `del
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import aio_pika
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, select
 from sqlalchemy.dialects.postgresql import insert
@@ -27,6 +25,7 @@ from contracts.events import DeliveryOutcome, EventEnvelope, EventType, event_fr
 from contracts.notifications import NotificationData
 from contracts.topology import Topology, binding_for_type
 from messaging.consuming import PermanentFailure, RetryingConsumer
+from messaging.reconnecting import consume_until_cancelled
 from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONSUMER_NAME = "notification-deliveries"
-RECONNECT_DELAY_S = 2.0
 STATUS_OF = {EventType.DELIVERY_SUCCEEDED: "succeeded", EventType.DELIVERY_FAILED: "failed"}
 
 metadata = MetaData(schema="notification")
@@ -192,29 +190,16 @@ class DeliveryHandler:
 async def consume_deliveries(engine: AsyncEngine, amqp_url: str, topology: Topology) -> None:
     """Consume until cancelled; reconnect after the broker goes away or was never there."""
     spec = consumer_spec(topology)
-    while True:
-        try:
-            connection = await aio_pika.connect_robust(amqp_url, timeout=10)
-        except Exception as exc:
-            logger.warning("deliveries consumer cannot reach RabbitMQ: %s", exc)
-            await asyncio.sleep(RECONNECT_DELAY_S)
-            continue
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.set_qos(prefetch_count=spec.prefetch)
-            await declare_events_exchange(channel, topology)
-            queue = await declare_consumer(channel, topology, spec)
-            await queue.consume(RetryingConsumer(channel, topology, spec, DeliveryHandler(engine)))
-            logger.info("deliveries consumer started", extra={"queue": queue.name})
-            await asyncio.Future()  # until cancelled; the robust connection reconnects
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("deliveries consumer failed; restarting")
-            await asyncio.sleep(RECONNECT_DELAY_S)
-        finally:
-            with contextlib.suppress(Exception):
-                await connection.close()
+
+    async def session(channel: AbstractChannel) -> None:
+        await channel.set_qos(prefetch_count=spec.prefetch)
+        await declare_events_exchange(channel, topology)
+        queue = await declare_consumer(channel, topology, spec)
+        await queue.consume(RetryingConsumer(channel, topology, spec, DeliveryHandler(engine)))
+        logger.info("deliveries consumer started", extra={"queue": queue.name})
+        await asyncio.Future()  # until cancelled; the robust connection reconnects
+
+    await consume_until_cancelled(amqp_url, "deliveries consumer", session)
 
 
 async def deliveries_worker(context: AppContext) -> None:

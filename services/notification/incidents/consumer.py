@@ -26,9 +26,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aio_pika
 import orjson
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,6 +39,7 @@ from contracts.incidents import (
 )
 from contracts.topology import Topology
 from messaging.consuming import PermanentFailure, RetryingConsumer
+from messaging.reconnecting import consume_until_cancelled
 from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents_exchange
 from observability.tracing import trace_from_headers, use_trace
 from services.notification.incidents.batching import MAX_BATCH, IngestBatcher, running_batcher
@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 CONSUMER_NAME = "notification-incidents"
 JSON_CONTENT_TYPE = "application/json"
-RECONNECT_DELAY_S = 2.0
 
 OutcomeListener = Callable[[str, AbstractIncomingMessage, str | None], None]
 """Called with (outcome, message, reason) after each message: acked, retried, dead_lettered."""
@@ -137,33 +136,20 @@ async def _consume_forever(
 ) -> None:
     """Consume until cancelled; reconnect after the broker goes away or was never there."""
     spec = consumer_spec(topology)
-    while True:
-        try:
-            connection = await aio_pika.connect_robust(amqp_url, timeout=10)
-        except Exception as exc:
-            logger.warning("incident consumer cannot reach RabbitMQ: %s", exc)
-            await asyncio.sleep(RECONNECT_DELAY_S)
-            continue
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.set_qos(prefetch_count=spec.prefetch)
-            await declare_incidents_exchange(channel, topology)
-            queue = await declare_consumer(channel, topology, spec)
-            async with running_batcher(engine, rules, on_events) as batcher:
-                consumer = RetryingConsumer(
-                    channel, topology, spec, IncidentHandler(batcher), on_outcome
-                )
-                await queue.consume(consumer)
-                logger.info("incident consumer started", extra={"queue": queue.name})
-                await asyncio.Future()  # until cancelled; the robust connection reconnects
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("incident consumer failed; restarting")
-            await asyncio.sleep(RECONNECT_DELAY_S)
-        finally:
-            with contextlib.suppress(Exception):
-                await connection.close()
+
+    async def session(channel: AbstractChannel) -> None:
+        await channel.set_qos(prefetch_count=spec.prefetch)
+        await declare_incidents_exchange(channel, topology)
+        queue = await declare_consumer(channel, topology, spec)
+        async with running_batcher(engine, rules, on_events) as batcher:
+            consumer = RetryingConsumer(
+                channel, topology, spec, IncidentHandler(batcher), on_outcome
+            )
+            await queue.consume(consumer)
+            logger.info("incident consumer started", extra={"queue": queue.name})
+            await asyncio.Future()  # until cancelled; the robust connection reconnects
+
+    await consume_until_cancelled(amqp_url, "incident consumer", session)
 
 
 @contextlib.asynccontextmanager
