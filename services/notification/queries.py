@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, and_, func, literal, select, text, tuple_
+from sqlalchemy import DateTime, Row, and_, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.notifications import Channel, Priority
@@ -133,27 +133,28 @@ LEFT JOIN LATERAL (
 )
 
 
+def _recipient(row: Row[Any]) -> Recipient:
+    """A recipient row of `_RECIPIENTS` / `_RECIPIENTS_BY_TYPE`: the subscriber's details and
+    its matching preferences as three parallel arrays."""
+    return Recipient(
+        user_id=row.user_id,
+        email=row.email,
+        name=row.name,
+        locale=row.locale,
+        preferences=[
+            Preference(type=t, channel=Channel(c), enabled=e)
+            for t, c, e in zip(row.types or (), row.channels or (), row.enabled or (), strict=True)
+        ],
+    )
+
+
 async def recipients(
     conn: AsyncConnection, user_ids: Sequence[str], notification_type: str
 ) -> list[Recipient]:
     """Subscriber details and the preferences that apply to `notification_type`, per user,
     in one round trip."""
     rows = await conn.execute(_RECIPIENTS, {"users": list(user_ids), "type": notification_type})
-    return [
-        Recipient(
-            user_id=row.user_id,
-            email=row.email,
-            name=row.name,
-            locale=row.locale,
-            preferences=[
-                Preference(type=t, channel=Channel(c), enabled=e)
-                for t, c, e in zip(
-                    row.types or (), row.channels or (), row.enabled or (), strict=True
-                )
-            ],
-        )
-        for row in rows.all()
-    ]
+    return [_recipient(row) for row in rows.all()]
 
 
 _RECIPIENTS_BY_TYPE = text(
@@ -179,21 +180,7 @@ async def recipients_by_type(
     rows = await conn.execute(
         _RECIPIENTS_BY_TYPE, {"users": [u for u, _ in pairs], "types": [t for _, t in pairs]}
     )
-    return {
-        (row.user_id, row.type): Recipient(
-            user_id=row.user_id,
-            email=row.email,
-            name=row.name,
-            locale=row.locale,
-            preferences=[
-                Preference(type=t, channel=Channel(c), enabled=e)
-                for t, c, e in zip(
-                    row.types or (), row.channels or (), row.enabled or (), strict=True
-                )
-            ],
-        )
-        for row in rows.all()
-    }
+    return {(row.user_id, row.type): _recipient(row) for row in rows.all()}
 
 
 async def preferences_of(conn: AsyncConnection, user_id: str) -> list[Preference]:
