@@ -342,6 +342,7 @@ def consumer_queues(topology: Topology) -> list[str]:
         ("email", EMAIL_RETRY_DELAYS_MS),
         ("webhook", WEBHOOK_RETRY_DELAYS_MS),
         ("notification-deliveries", DEFAULT_RETRY_DELAYS_MS),
+        ("notification-incidents", DEFAULT_RETRY_DELAYS_MS),
     ):
         names += [topology.queue(consumer), topology.dead_letter_queue(consumer)]
         names += [topology.retry_queue(consumer, d) for d in delays]

@@ -1,0 +1,203 @@
+"""WebSocket fuzzing against a real realtime process: random text and binary frames, oversized
+frames, ping floods and rapid connect/disconnect (clean and aborted). The server stays up, keeps
+answering another client, and gives back what the sockets took: open sockets, file descriptors
+and memory return to their level after a warm-up round."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from contextlib import suppress
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.hostile.conftest import new_user
+from tests.realtime.sockets import Tab
+from tests.support.system import System
+from tests.support.waiting import eventually
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+frames = st.one_of(
+    st.text(max_size=4000),
+    st.binary(max_size=4000),
+    json_values.map(json.dumps),
+    st.fixed_dictionaries({"type": st.sampled_from(["ping", "auth", "subscribe", "", "PING"])},
+                          optional={"token": st.text(max_size=100), "data": json_values}
+                          ).map(json.dumps),
+)  # fmt: skip
+
+
+def token_of(system: System, user: str) -> str:
+    return system.user_headers(user)["Authorization"].removeprefix("Bearer ")
+
+
+def process_stats(system: System) -> dict[str, float]:
+    pid = system.processes["realtime-0"].pid
+    rss = 0.0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024
+    return {"rss_mb": rss, "fds": len(os.listdir(f"/proc/{pid}/fd"))}
+
+
+async def open_sockets(system: System) -> float:
+    async with httpx.AsyncClient(timeout=10) as http:
+        metrics = (await http.get(f"{system.realtime_url()}/metrics")).text
+    for line in metrics.splitlines():
+        if line.startswith("tocsin_realtime_connections "):
+            return float(line.split()[1])
+    raise AssertionError("no tocsin_realtime_connections metric")
+
+
+async def ping_answered(tab: Tab) -> None:
+    before = len(tab.events("pong"))
+    await tab.connection.send(json.dumps({"type": "ping"}))
+    await tab.wait_for("a pong", lambda _m: len(tab.events("pong")) > before, timeout=15)
+
+
+class Fuzzed:
+    def __init__(self) -> None:
+        self.tab: Tab | None = None
+        self.sent = 0
+
+
+@pytest.fixture(scope="module")
+def fuzzed() -> Fuzzed:
+    return Fuzzed()
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(frame=frames)
+async def test_random_frames_get_an_error_and_never_close_the_socket(
+    hostile_system: System, fuzzed: Fuzzed, frame: str | bytes
+) -> None:
+    if fuzzed.tab is None:
+        user = new_user()
+        fuzzed.tab = await Tab.open(
+            f"{hostile_system.ws_url()}?token={token_of(hostile_system, user)}"
+        )
+        await fuzzed.tab.established()
+    tab = fuzzed.tab
+    await tab.connection.send(frame)
+    fuzzed.sent += 1
+    await ping_answered(tab)
+    assert tab.close_code is None, (frame, tab.close_code, tab.close_reason)
+    assert not tab.events("notification:new"), "a client frame caused a notification"
+
+
+async def test_after_fuzzing_the_socket_is_still_served(
+    hostile_system: System, fuzzed: Fuzzed
+) -> None:
+    if fuzzed.tab is None:
+        pytest.skip("the fuzz test did not run")
+    errors = fuzzed.tab.events("error")
+    assert errors, "junk frames should be answered with error events"
+    assert all(e["data"].get("code") or e["data"].get("message") for e in errors)
+    await ping_answered(fuzzed.tab)
+    await fuzzed.tab.connection.close()
+
+
+async def ping_flood(system: System, pings: int) -> None:
+    user, watcher = new_user(), new_user()
+    control = await Tab.open(f"{system.ws_url()}?token={token_of(system, watcher)}")
+    await control.established()
+    async with connect(f"{system.ws_url()}?token={token_of(system, user)}") as ws:
+        await ws.recv()
+        ping = json.dumps({"type": "ping"})
+
+        async def flood() -> None:
+            for start in range(0, pings, 500):
+                await asyncio.gather(*(ws.send(ping) for _ in range(min(500, pings - start))))
+
+        async def count_pongs() -> int:
+            pongs = 0
+            with suppress(ConnectionClosed):
+                while pongs < pings:
+                    message: Any = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    pongs += message["event"] == "pong"
+            return pongs
+
+        counter = asyncio.create_task(count_pongs())
+        await flood()
+        await ping_answered(control)  # the other client is served during the flood
+        pongs = await counter
+    assert pongs == pings or ws.close_code == 4008, (pongs, ws.close_code)
+    await ping_answered(control)
+    await control.connection.close()
+
+
+async def test_thousands_of_pings_are_answered_and_others_still_served(
+    hostile_system: System,
+) -> None:
+    await ping_flood(hostile_system, 5000)
+
+
+async def churn(system: System, sockets: int) -> None:
+    """Open and drop `sockets` sockets, half closed cleanly and half aborted (TCP reset)."""
+    for start in range(0, sockets, 100):
+        batch = []
+        for i in range(start, min(sockets, start + 100)):
+            user = new_user()
+            batch.append(connect(f"{system.ws_url()}?token={token_of(system, user)}&since={i}"))
+        opened = await asyncio.gather(*batch, return_exceptions=True)
+        for i, ws in enumerate(opened):
+            if isinstance(ws, BaseException):
+                continue
+            if i % 2:
+                ws.transport.abort()
+            else:
+                await ws.close()
+
+
+async def rapid_connect_disconnect(system: System, sockets: int) -> None:
+    await churn(system, sockets)  # warm-up: allocator pools, caches
+    await eventually(lambda: open_sockets(system), lambda n: n == 0, timeout=60,
+                     what="every churned socket released")  # fmt: skip
+    before = process_stats(system)
+    await churn(system, sockets)
+    await eventually(lambda: open_sockets(system), lambda n: n == 0, timeout=60,
+                     what="every churned socket released")  # fmt: skip
+    after = await eventually(
+        lambda: process_stats(system),
+        lambda s: s["fds"] <= before["fds"] + 5,
+        timeout=30,
+        what="file descriptors back to their level",
+    )
+    assert after["rss_mb"] - before["rss_mb"] < 25, (before, after)
+    control = await Tab.open(f"{system.ws_url()}?token={token_of(system, new_user())}")
+    await control.established()
+    await ping_answered(control)
+    await control.connection.close()
+
+
+async def test_rapid_connect_and_disconnect_leaks_no_sockets_fds_or_memory(
+    hostile_system: System,
+) -> None:
+    await rapid_connect_disconnect(hostile_system, 600)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_rapid_connect_and_disconnect_of_thousands(hostile_system: System) -> None:
+    await rapid_connect_disconnect(hostile_system, 5000)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_a_flood_of_100k_pings(hostile_system: System) -> None:
+    await ping_flood(hostile_system, 100_000)
