@@ -29,7 +29,6 @@ from aiosmtpd.controller import Controller
 
 from bench.harness import (
     clean_broker,
-    consumer_queues,
     cpu_s,
     free_port,
     rss_mb,
@@ -40,6 +39,7 @@ from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message
+from messaging.topology import consumer_queue_names
 from services.email.migrations import upgrade
 
 
@@ -160,7 +160,7 @@ async def run_one(
             await clean_broker(
                 amqp_url,
                 topology,
-                consumer_queues(topology, "email", (1_000, 5_000, 30_000, 300_000, 1_800_000)),
+                consumer_queue_names(topology, "email", (1_000, 5_000, 30_000, 300_000, 1_800_000)),
             )
     return Result(connections, events, elapsed, idle, after, cpu_used * 1000 / events)
 

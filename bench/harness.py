@@ -20,7 +20,6 @@ from tests.support.infra import free_port, sweep_broker
 
 __all__ = [
     "clean_broker",
-    "consumer_queues",
     "cpu_s",
     "free_port",
     "rss_mb",
@@ -53,15 +52,6 @@ async def scratch_database(server_url: str, prefix: str) -> AsyncIterator[str]:
         yield with_database(server_url, name)
     finally:
         await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def consumer_queues(topology: Topology, consumer: str, retry_delays_ms: Iterable[int]) -> list[str]:
-    """The queues `declare_consumer` creates for `consumer`: its own, its DLQ, its retries."""
-    return [
-        topology.queue(consumer),
-        topology.dead_letter_queue(consumer),
-        *(topology.retry_queue(consumer, delay) for delay in set(retry_delays_ms)),
-    ]
 
 
 async def clean_broker(amqp_url: str, topology: Topology, queues: Iterable[str] = ()) -> None:

@@ -30,7 +30,6 @@ import orjson
 
 from bench.harness import (
     clean_broker,
-    consumer_queues,
     free_port,
     scratch_database,
     stop_process,
@@ -39,7 +38,7 @@ from bench.harness import (
 from contracts.incidents import Incident, IncidentCreated, IncidentEvent, Person, Severity
 from contracts.topology import Topology
 from messaging.incidents import IncidentPublisher
-from messaging.topology import declare_consumer, declare_events_exchange
+from messaging.topology import consumer_queue_names, declare_consumer, declare_events_exchange
 from services.notification.incidents import consumer_spec
 from services.notification.migrations import upgrade
 
@@ -227,7 +226,7 @@ async def bench(count: int, workers: int) -> list[Row]:
             if process is not None:
                 stop_process(process)
             await connection.close()
-            queues = [probe_name, *consumer_queues(topology, spec.name, spec.retry_delays_ms)]
+            queues = [probe_name, *consumer_queue_names(topology, spec.name, spec.retry_delays_ms)]
             await clean_broker(AMQP_URL, topology, queues)
 
 

@@ -22,11 +22,11 @@ from datetime import UTC, datetime
 import aio_pika
 import asyncpg
 
-from bench.harness import clean_broker, consumer_queues, scratch_database
+from bench.harness import clean_broker, scratch_database
 from contracts.events import EventType
 from contracts.topology import Topology
 from messaging import registry
-from messaging.topology import declare_all
+from messaging.topology import consumer_queue_names, declare_all
 from services.notification.migrations import upgrade
 from tocsin_cli import dlq, replay, status
 from tocsin_cli.eventstore import EventFilter
@@ -73,7 +73,7 @@ async def run_size(count: int) -> list[tuple[str, int, float]]:
 async def _measure(url: str, count: int) -> list[tuple[str, int, float]]:
     topology = Topology(f"tocsin-bench-{uuid.uuid4().hex[:8]}")
     spec = registry.consumer_spec("email", topology)
-    names = consumer_queues(topology, "email", spec.retry_delays_ms)
+    names = consumer_queue_names(topology, "email", spec.retry_delays_ms)
     rows: list[tuple[str, int, float]] = []
     try:
         await asyncio.to_thread(upgrade, url)

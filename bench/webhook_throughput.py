@@ -33,7 +33,6 @@ import uvicorn
 
 from bench.harness import (
     clean_broker,
-    consumer_queues,
     cpu_s,
     free_port,
     rss_mb,
@@ -45,6 +44,7 @@ from contracts.notifications import Channel, NotificationData, Priority, Recipie
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
 from messaging.publisher import envelope_message
+from messaging.topology import consumer_queue_names
 from services.webhook.migrations import upgrade
 from services.webhook.settings import DEFAULT_RETRY_DELAYS_MS
 
@@ -196,7 +196,9 @@ async def run_one(
             await process.wait()
             await connection.close()
             await clean_broker(
-                amqp_url, topology, consumer_queues(topology, "webhook", DEFAULT_RETRY_DELAYS_MS)
+                amqp_url,
+                topology,
+                consumer_queue_names(topology, "webhook", DEFAULT_RETRY_DELAYS_MS),
             )
     return Result(concurrency, expected, elapsed, idle, after, cpu_used * 1000 / expected)
 

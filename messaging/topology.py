@@ -91,6 +91,18 @@ async def declare_consumer(
     return queue
 
 
+def consumer_queue_names(
+    topology: Topology, consumer: str, retry_delays_ms: Iterable[int]
+) -> list[str]:
+    """The queues `declare_consumer` creates for `consumer`: its own, its dead-letter queue and
+    one retry queue per distinct delay (what to delete once the consumer is gone)."""
+    return [
+        topology.queue(consumer),
+        topology.dead_letter_queue(consumer),
+        *(topology.retry_queue(consumer, delay) for delay in dict.fromkeys(retry_delays_ms)),
+    ]
+
+
 async def declare_all(
     channel: AbstractChannel, topology: Topology, consumers: Iterable[ConsumerSpec]
 ) -> None:

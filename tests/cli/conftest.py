@@ -14,6 +14,7 @@ import pytest
 
 from contracts.topology import Topology
 from messaging import registry
+from messaging.topology import consumer_queue_names
 from tests.cli.eventstore import EventStore
 
 TOCSIN = str(Path(sys.executable).parent / "tocsin")
@@ -78,9 +79,7 @@ async def declared(
             spec = registry.consumer_spec(entry.name, topology)
         except registry.ConsumerNotInstalled:
             continue
-        broker_cleanup.append(topology.queue(spec.name))
-        broker_cleanup.append(topology.dead_letter_queue(spec.name))
-        broker_cleanup.extend(topology.retry_queue(spec.name, d) for d in spec.retry_delays_ms)
+        broker_cleanup.extend(consumer_queue_names(topology, spec.name, spec.retry_delays_ms))
     yield topology
 
 

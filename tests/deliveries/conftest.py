@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
-from messaging.topology import DEFAULT_RETRY_DELAYS_MS
+from messaging.topology import DEFAULT_RETRY_DELAYS_MS, consumer_queue_names
 from services.notification.app import create_app
 from services.notification.deliveries import CONSUMER_NAME
 from services.notification.settings import Settings
@@ -54,13 +54,7 @@ async def api(
     amqp_connection: AbstractRobustConnection,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The notification service with its relay and delivery-status consumer running."""
-    broker_cleanup.extend(
-        [
-            topology.queue(CONSUMER_NAME),
-            topology.dead_letter_queue(CONSUMER_NAME),
-            *(topology.retry_queue(CONSUMER_NAME, d) for d in DEFAULT_RETRY_DELAYS_MS),
-        ]
-    )
+    broker_cleanup.extend(consumer_queue_names(topology, CONSUMER_NAME, DEFAULT_RETRY_DELAYS_MS))
     app: FastAPI = create_app(notification_settings)
     async with in_process.serving(app, "http://notification.test") as client:
         await eventually(

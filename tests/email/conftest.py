@@ -18,6 +18,7 @@ from contracts.notifications import Channel, NotificationData, Priority, Recipie
 from contracts.topology import Topology, routing_key
 from database.engine import create_engine
 from messaging.publisher import envelope_message
+from messaging.topology import consumer_queue_names
 from services.email.app import create_app
 from services.email.settings import Settings
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
@@ -57,11 +58,7 @@ def email_settings(
 
 
 def email_queues(topology: Topology) -> list[str]:
-    return [
-        topology.queue("email"),
-        topology.dead_letter_queue("email"),
-        *(topology.retry_queue("email", d) for d in RETRY_DELAYS_MS),
-    ]
+    return consumer_queue_names(topology, "email", RETRY_DELAYS_MS)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.topology import Topology
 from database.engine import create_engine
 from messaging.incidents import IncidentPublisher
-from messaging.topology import declare_consumer, declare_incidents_exchange
+from messaging.topology import consumer_queue_names, declare_consumer, declare_incidents_exchange
 from services.notification.incidents import consumer_spec, incident_consumer
 from services.notification.incidents.rules import load_rules
 from tests.support.waiting import eventually
@@ -49,11 +49,7 @@ async def incident_queues(
 ) -> list[str]:
     """Declares the consumer's queues first, so the publisher's mandatory publish is routed."""
     spec = consumer_spec(topology)
-    names = [
-        topology.queue(spec.name),
-        topology.dead_letter_queue(spec.name),
-        *(topology.retry_queue(spec.name, d) for d in spec.retry_delays_ms),
-    ]
+    names = consumer_queue_names(topology, spec.name, spec.retry_delays_ms)
     broker_cleanup.extend(names)
     channel = await amqp_connection.channel()
     await declare_incidents_exchange(channel, topology)

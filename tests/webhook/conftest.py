@@ -23,6 +23,7 @@ from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from messaging.publisher import envelope_message, publish_confirmed
+from messaging.topology import consumer_queue_names
 from services.webhook import tables
 from services.webhook.app import create_app
 from services.webhook.settings import Settings
@@ -35,11 +36,7 @@ JWT = JwtSettings(secret=JWT_SECRET)
 
 
 def webhook_queues(topology: Topology, delays: tuple[int, ...] = RETRY_DELAYS_MS) -> list[str]:
-    return [
-        topology.queue("webhook"),
-        topology.dead_letter_queue("webhook"),
-        *(topology.retry_queue("webhook", d) for d in delays),
-    ]
+    return consumer_queue_names(topology, "webhook", delays)
 
 
 def user_token(user_id: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from contracts.topology import Topology
-from messaging.topology import DEFAULT_RETRY_DELAYS_MS
+from messaging.topology import DEFAULT_RETRY_DELAYS_MS, consumer_queue_names
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually
@@ -29,11 +29,7 @@ def notification_url(
     database_url: str, amqp_url: str, topology: Topology, broker_cleanup: list[str]
 ) -> Iterator[str]:
     broker_cleanup.extend(
-        [
-            topology.queue("notification-deliveries"),
-            topology.dead_letter_queue("notification-deliveries"),
-            *(topology.retry_queue("notification-deliveries", d) for d in DEFAULT_RETRY_DELAYS_MS),
-        ]
+        consumer_queue_names(topology, "notification-deliveries", DEFAULT_RETRY_DELAYS_MS)
     )
     port = free_port()
     process = ServiceProcess.python_module(
