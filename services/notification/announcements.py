@@ -22,7 +22,7 @@ from sqlalchemy import text
 from contracts.notifications import ENTITY_URL_MAX, MESSAGE_MAX, TITLE_MAX, Priority
 from services.notification.auth import Writer
 from services.notification.idempotency import KEY_MAX
-from services.notification.payloads import NotificationType, UserId
+from services.notification.payloads import NotificationType, Text, UserId
 from services.notification.routes.dependencies import Service
 from services.notification.service import CreateNotifications, NotificationService
 from services.notification.store import Content
@@ -52,11 +52,11 @@ class AnnouncementBody(BaseModel):
     )
     type: NotificationType = "announcement"
     priority: Priority = Priority.NORMAL
-    title: str = Field(min_length=1, max_length=TITLE_MAX)
-    message: str = Field(default="", max_length=MESSAGE_MAX)
-    entity_type: str | None = Field(default=None, max_length=100)
-    entity_id: str | None = Field(default=None, max_length=255)
-    entity_url: str | None = Field(default=None, max_length=ENTITY_URL_MAX)
+    title: Text = Field(min_length=1, max_length=TITLE_MAX)
+    message: Text = Field(default="", max_length=MESSAGE_MAX)
+    entity_type: Text | None = Field(default=None, max_length=100)
+    entity_id: Text | None = Field(default=None, max_length=255)
+    entity_url: Text | None = Field(default=None, max_length=ENTITY_URL_MAX)
 
 
 class AnnouncementResponse(BaseModel):

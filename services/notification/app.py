@@ -128,12 +128,13 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
     app.add_middleware(TraceparentMiddleware)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     http_errors.install(app)
-    app.include_router(health.router)
-    app.include_router(users.router, prefix=API_PREFIX)
-    app.include_router(services.router, prefix=API_PREFIX)
-    app.include_router(announcements.router, prefix=API_PREFIX)
-    app.include_router(internal.router, prefix=API_PREFIX)
-    app.include_router(unsubscribe.router, prefix=API_PREFIX)
+    errors_doc = http_errors.ERROR_RESPONSES
+    app.include_router(health.router, responses=errors_doc)
+    app.include_router(users.router, prefix=API_PREFIX, responses=errors_doc)
+    app.include_router(services.router, prefix=API_PREFIX, responses=errors_doc)
+    app.include_router(announcements.router, prefix=API_PREFIX, responses=errors_doc)
+    app.include_router(internal.router, prefix=API_PREFIX, responses=errors_doc)
+    app.include_router(unsubscribe.router, prefix=API_PREFIX, responses=errors_doc)
     return app
 
 

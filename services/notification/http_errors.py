@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
 from services.notification import errors
@@ -38,7 +40,38 @@ HTTP_CODES = {
 }
 
 
-class JSONResponse(Response):
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": code}
+    for status, code in {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "insufficient_scope",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "payload_too_large",
+        415: "unsupported_media_type",
+        422: "validation_error",
+        503: "database_unavailable",
+    }.items()
+}
+"""Every error a route can answer, documented once for the OpenAPI document."""
+
+
+class JSONResponse(StarletteJSONResponse):
+    """orjson rendering. A JSONResponse subclass, so FastAPI documents each route's response
+    model in the OpenAPI document (with a plain Response it documents every body as a string)."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

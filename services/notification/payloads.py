@@ -57,7 +57,7 @@ class CreateNotificationsBody(BaseModel):
 class CreatedItem(BaseModel):
     id: str
     user_id: str
-    seq: int
+    seq: int | None = Field(default=None, description="Not sent by create.")
 
 
 class CreateNotificationsResponse(BaseModel):
