@@ -22,6 +22,7 @@ from identity.tokens import WRITE_SCOPE
 from messaging.publisher import envelope_message
 from messaging.topology import declare_events_exchange
 from tests.support.infra import free_port
+from tests.support.notification_process import notification_process
 from tests.support.processes import ServiceProcess
 
 JWT_SECRET = "realtime-tests-secret"
@@ -213,22 +214,13 @@ def notification_api(
     database_url: str, amqp_url: str, topology: Topology, broker_cleanup: list[str]
 ) -> Iterator[NotificationApi]:
     port = free_port()
-    process = ServiceProcess.python_module(
-        f"notification-{topology.namespace}",
-        "services.notification",
-        {
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": topology.namespace,
-            "JWT_SECRET": JWT_SECRET,
-            "INCIDENTS_ENABLED": "false",
-            "DELIVERIES_ENABLED": "false",  # its queues would outlive the test
-            "RELAY_POLL_INTERVAL_S": "0.2",
-            "DB_POOL_SIZE": "5",
-        },
-        health_url=f"http://127.0.0.1:{port}/readyz",
+    process = notification_process(
+        database_url,
+        amqp_url,
+        topology,
+        JWT_SECRET,
+        port,
+        DELIVERIES_ENABLED="false",  # its queues would outlive the test
     )
     process.start()
     yield NotificationApi(process, f"http://127.0.0.1:{port}")

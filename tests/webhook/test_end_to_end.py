@@ -12,7 +12,7 @@ import pytest
 from contracts.topology import Topology
 from messaging.topology import DEFAULT_RETRY_DELAYS_MS, consumer_queue_names
 from tests.support.infra import free_port
-from tests.support.processes import ServiceProcess
+from tests.support.notification_process import notification_process
 from tests.support.waiting import eventually
 from tests.webhook.conftest import (
     JWT_SECRET,
@@ -32,22 +32,7 @@ def notification_url(
         consumer_queue_names(topology, "notification-deliveries", DEFAULT_RETRY_DELAYS_MS)
     )
     port = free_port()
-    process = ServiceProcess.python_module(
-        f"notification-{topology.namespace}",
-        "services.notification",
-        {
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": topology.namespace,
-            "JWT_SECRET": JWT_SECRET,
-            "INCIDENTS_ENABLED": "false",
-            "RELAY_POLL_INTERVAL_S": "0.2",
-            "DB_POOL_SIZE": "5",
-        },
-        health_url=f"http://127.0.0.1:{port}/readyz",
-    )
+    process = notification_process(database_url, amqp_url, topology, JWT_SECRET, port)
     process.start()
     try:
         yield f"http://127.0.0.1:{port}"
