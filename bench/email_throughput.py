@@ -18,7 +18,6 @@ import asyncio
 import os
 import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,14 +30,14 @@ from bench.harness import (
     clean_broker,
     cpu_s,
     free_port,
+    publish_and_wait,
     rss_mb,
     scratch_database,
     wait_healthy,
 )
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
-from contracts.topology import Topology, routing_key
-from messaging.publisher import envelope_message
+from contracts.topology import Topology
 from messaging.topology import consumer_queue_names
 from services.email.migrations import upgrade
 
@@ -137,20 +136,9 @@ async def run_one(
             exchange = await channel.get_exchange(topology.events_exchange)
             start_count = smtp.count
             cpu_before = cpu_s(process.pid)
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(
-                    exchange.publish(envelope_message(e), routing_key(e.type, e.user_id))
-                    for e in batch
-                )
+            elapsed = await publish_and_wait(
+                exchange, batch, lambda: smtp.count - start_count, events, 300, "emails"
             )
-            deadline = time.monotonic() + 300
-            while smtp.count - start_count < events:
-                if time.monotonic() > deadline:
-                    got = smtp.count - start_count
-                    raise RuntimeError(f"only {got} of {events} emails arrived")
-                await asyncio.sleep(0.01)
-            elapsed = time.perf_counter() - started
             after = rss_mb(process.pid)
             cpu_used = cpu_s(process.pid) - cpu_before
         finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -15,13 +16,16 @@ import aio_pika
 import asyncpg
 import httpx
 
-from contracts.topology import Topology
+from contracts.events import EventEnvelope
+from contracts.topology import Topology, routing_key
+from messaging.publisher import envelope_message
 from tests.support.infra import free_port, sweep_broker
 
 __all__ = [
     "clean_broker",
     "cpu_s",
     "free_port",
+    "publish_and_wait",
     "rss_mb",
     "scratch_database",
     "stop_process",
@@ -111,6 +115,29 @@ async def wait_healthy(
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"the {what} did not become healthy in {timeout_s:.0f} s")
+
+
+async def publish_and_wait(
+    exchange: aio_pika.abc.AbstractExchange,
+    batch: list[EventEnvelope],
+    delivered: Callable[[], int],
+    expected: int,
+    timeout_s: float,
+    what: str,
+) -> float:
+    """Publish every envelope at once (confirmed), then poll until `delivered()` reaches
+    `expected`. Returns seconds from the first publish; raises RuntimeError after `timeout_s`
+    saying how many of `what` arrived."""
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(exchange.publish(envelope_message(e), routing_key(e.type, e.user_id)) for e in batch)
+    )
+    deadline = time.monotonic() + timeout_s
+    while delivered() < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {delivered()} of {expected} {what} arrived")
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - started
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

@@ -35,15 +35,15 @@ from bench.harness import (
     clean_broker,
     cpu_s,
     free_port,
+    publish_and_wait,
     rss_mb,
     scratch_database,
     wait_healthy,
 )
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
-from contracts.topology import Topology, routing_key
+from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from messaging.publisher import envelope_message
 from messaging.topology import consumer_queue_names
 from services.webhook.migrations import upgrade
 from services.webhook.settings import DEFAULT_RETRY_DELAYS_MS
@@ -175,20 +175,9 @@ async def run_one(
             expected = events * endpoints
             start_count = receiver.count
             cpu_before = cpu_s(process.pid)
-            started = time.perf_counter()
-            await asyncio.gather(
-                *(
-                    exchange.publish(envelope_message(e), routing_key(e.type, e.user_id))
-                    for e in batch
-                )
+            elapsed = await publish_and_wait(
+                exchange, batch, lambda: receiver.count - start_count, expected, 600, "deliveries"
             )
-            deadline = time.monotonic() + 600
-            while receiver.count - start_count < expected:
-                if time.monotonic() > deadline:
-                    got = receiver.count - start_count
-                    raise RuntimeError(f"only {got} of {expected} deliveries arrived")
-                await asyncio.sleep(0.01)
-            elapsed = time.perf_counter() - started
             after = rss_mb(process.pid)
             cpu_used = cpu_s(process.pid) - cpu_before
         finally:
