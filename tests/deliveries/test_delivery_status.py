@@ -37,18 +37,26 @@ def new_user() -> str:
     return f"user-{uuid.uuid4().hex[:12]}"
 
 
-async def test_sent_email_shows_as_succeeded_on_the_notification(
-    api: httpx.AsyncClient, email_app: FastAPI, smtp: ScriptedSmtp
-) -> None:
-    user = new_user()
+async def email_status_of_one_notification(
+    api: httpx.AsyncClient, user: str
+) -> tuple[str, dict[str, Any]]:
+    """Subscribe `user` at <user>@example.test, notify them once, and wait until the
+    notification's email delivery status is recorded: (notification id, its deliveries)."""
     await subscribe(api, user, f"{user}@example.test")
     notification_id = await notify(api, user)
-
     status = await eventually(
         lambda: deliveries(api, user, notification_id),
         until=lambda d: "email" in d,
         what="email delivery status",
     )
+    return notification_id, status
+
+
+async def test_sent_email_shows_as_succeeded_on_the_notification(
+    api: httpx.AsyncClient, email_app: FastAPI, smtp: ScriptedSmtp
+) -> None:
+    user = new_user()
+    notification_id, status = await email_status_of_one_notification(api, user)
     assert status["email"]["status"] == "succeeded"
     assert status["email"]["attempts"] == 1
     assert status["email"]["target"] == f"{user}@example.test"
@@ -61,14 +69,7 @@ async def test_refused_email_shows_as_failed_with_the_smtp_reply(
 ) -> None:
     smtp.reply_next("550 5.1.1 Mailbox unavailable")
     user = new_user()
-    await subscribe(api, user, f"{user}@example.test")
-    notification_id = await notify(api, user)
-
-    status = await eventually(
-        lambda: deliveries(api, user, notification_id),
-        until=lambda d: "email" in d,
-        what="email delivery status",
-    )
+    _, status = await email_status_of_one_notification(api, user)
     assert status["email"]["status"] == "failed"
     assert "550" in status["email"]["detail"]
     assert smtp.messages() == []
