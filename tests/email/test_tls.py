@@ -121,21 +121,29 @@ def message() -> Any:
     return composer.compose(event, data.notification, data.recipient)
 
 
-async def test_sends_over_tls_with_credentials_and_a_checked_certificate(
-    tls_server: tuple[ScriptedSmtp, SmtpSecurity], certificate: tuple[Path, Path]
-) -> None:
+def tls_pool(
+    tls_server: tuple[ScriptedSmtp, SmtpSecurity], certificate: tuple[Path, Path], password: str
+) -> SmtpPool:
+    """A pool for the test server: its security mode, the test user, and its CA checked."""
     handler, security = tls_server
-    pool = SmtpPool(
+    return SmtpPool(
         SmtpOptions(
             host="127.0.0.1",
             port=handler.port,
             security=security,
             username=USER,
-            password=PASSWORD,
+            password=password,
             ca_file=str(certificate[0]),
             timeout_s=10,
         )
     )
+
+
+async def test_sends_over_tls_with_credentials_and_a_checked_certificate(
+    tls_server: tuple[ScriptedSmtp, SmtpSecurity], certificate: tuple[Path, Path]
+) -> None:
+    handler, _ = tls_server
+    pool = tls_pool(tls_server, certificate, PASSWORD)
     try:
         await pool.send(message())
     finally:
@@ -146,18 +154,8 @@ async def test_sends_over_tls_with_credentials_and_a_checked_certificate(
 async def test_wrong_password_is_retried_not_dead_lettered(
     tls_server: tuple[ScriptedSmtp, SmtpSecurity], certificate: tuple[Path, Path]
 ) -> None:
-    handler, security = tls_server
-    pool = SmtpPool(
-        SmtpOptions(
-            host="127.0.0.1",
-            port=handler.port,
-            security=security,
-            username=USER,
-            password="wrong",
-            ca_file=str(certificate[0]),
-            timeout_s=10,
-        )
-    )
+    handler, _ = tls_server
+    pool = tls_pool(tls_server, certificate, "wrong")
     with pytest.raises(SmtpTransient) as failure:
         await pool.send(message())
     assert failure.value.code == 535
