@@ -27,6 +27,18 @@ class Content:
     entity_id: str | None
     entity_url: str | None
 
+    def columns(self) -> dict[str, Any]:
+        """The notification columns this content fills (priority as its stored value)."""
+        return {
+            "type": self.type,
+            "priority": self.priority.value,
+            "title": self.title,
+            "message": self.message,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "entity_url": self.entity_url,
+        }
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -77,13 +89,7 @@ def notification_dict(
 ) -> dict[str, Any]:
     return {
         "id": notification_id,
-        "type": content.type,
-        "priority": content.priority.value,
-        "title": content.title,
-        "message": content.message,
-        "entity_type": content.entity_type,
-        "entity_id": content.entity_id,
-        "entity_url": content.entity_url,
+        **content.columns(),
         "is_read": is_read,
         "created_at": created_at,
     }
