@@ -34,21 +34,13 @@ from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.migrations import upgrade
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.infra import create_database, drop_database, free_port, unique_namespace
 from tests.support.processes import ServiceProcess
 
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "clients" / "web"
 JWT_SECRET = "bench-web-secret"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OBSERVE_TOASTS = """() => {
   window.__toastSeen = {};
   new MutationObserver((records) => {
@@ -125,9 +117,7 @@ def measure_toasts(demo: str, api_url: str, count: int) -> list[float]:
     token = mint_token(JwtSettings(secret=JWT_SECRET), "bench", scopes=[WRITE_SCOPE])
     latencies: list[float] = []
     with sync_playwright() as playwright, httpx.Client(base_url=api_url) as http:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"{demo}/?user=bench-user")
         page.wait_for_selector("[data-testid=tocsin-connection][data-state=connected]")

@@ -25,21 +25,12 @@ import pytest
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.infra import free_port, unique_namespace
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WEB = REPO_ROOT / "clients" / "web"
 DEMO_DIST = WEB / "dist" / "demo"
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
