@@ -20,7 +20,6 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -30,13 +29,14 @@ from bench.harness import (
     clean_broker,
     cpu_s,
     free_port,
+    notification_created,
     publish_and_wait,
     rss_mb,
     scratch_database,
     wait_healthy,
 )
-from contracts.events import EventEnvelope, EventType, NotificationCreated
-from contracts.notifications import Channel, NotificationData, Priority, Recipient
+from contracts.events import EventEnvelope
+from contracts.notifications import Channel, Recipient
 from contracts.topology import Topology
 from messaging.topology import consumer_queue_names
 from services.email.migrations import upgrade
@@ -69,28 +69,8 @@ class CountingSmtp:
 
 def created(index: int) -> EventEnvelope:
     user = f"bench-{index % 200}"
-    now = datetime.now(UTC)
-    data = NotificationCreated(
-        notification=NotificationData(
-            id=str(uuid.uuid4()),
-            type="incident_assigned",
-            priority=Priority.HIGH,
-            title=f"INC-{index} assigned to you",
-            message="Database latency is high on db-1.",
-            entity_url=f"/incidents/{index}",
-            created_at=now,
-        ),
-        recipient=Recipient(user_id=user, email=f"{user}@bench.test", name="Bench User"),
-        channels=[Channel.IN_APP, Channel.EMAIL],
-    )
-    return EventEnvelope(
-        event_id=str(uuid.uuid4()),
-        type=EventType.NOTIFICATION_CREATED,
-        occurred_at=now,
-        user_id=user,
-        seq=1,
-        data=data.model_dump(mode="json"),
-    )
+    recipient = Recipient(user_id=user, email=f"{user}@bench.test", name="Bench User")
+    return notification_created(index, recipient, Channel.EMAIL, seq=1)
 
 
 async def run_one(

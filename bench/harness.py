@@ -11,12 +11,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 
 import aio_pika
 import asyncpg
 import httpx
 
-from contracts.events import EventEnvelope
+from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message
 from tests.support.infra import free_port, sweep_broker
@@ -25,6 +27,7 @@ __all__ = [
     "clean_broker",
     "cpu_s",
     "free_port",
+    "notification_created",
     "publish_and_wait",
     "rss_mb",
     "scratch_database",
@@ -115,6 +118,35 @@ async def wait_healthy(
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"the {what} did not become healthy in {timeout_s:.0f} s")
+
+
+def notification_created(
+    index: int, recipient: Recipient, channel: Channel, seq: int
+) -> EventEnvelope:
+    """The `index`th `notification.created` of a batch: a high-priority incident assignment
+    for `recipient`, shown in-app and sent on `channel`."""
+    now = datetime.now(UTC)
+    data = NotificationCreated(
+        notification=NotificationData(
+            id=str(uuid.uuid4()),
+            type="incident_assigned",
+            priority=Priority.HIGH,
+            title=f"INC-{index} assigned to you",
+            message="Database latency is high on db-1.",
+            entity_url=f"/incidents/{index}",
+            created_at=now,
+        ),
+        recipient=recipient,
+        channels=[Channel.IN_APP, channel],
+    )
+    return EventEnvelope(
+        event_id=str(uuid.uuid4()),
+        type=EventType.NOTIFICATION_CREATED,
+        occurred_at=now,
+        user_id=recipient.user_id,
+        seq=seq,
+        data=data.model_dump(mode="json"),
+    )
 
 
 async def publish_and_wait(

@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -35,13 +34,14 @@ from bench.harness import (
     clean_broker,
     cpu_s,
     free_port,
+    notification_created,
     publish_and_wait,
     rss_mb,
     scratch_database,
     wait_healthy,
 )
-from contracts.events import EventEnvelope, EventType, NotificationCreated
-from contracts.notifications import Channel, NotificationData, Priority, Recipient
+from contracts.events import EventEnvelope
+from contracts.notifications import Channel, Recipient
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from messaging.topology import consumer_queue_names
@@ -98,28 +98,7 @@ def start_receiver(app: CountingReceiver, port: int) -> uvicorn.Server:
 
 
 def created(index: int) -> EventEnvelope:
-    now = datetime.now(UTC)
-    data = NotificationCreated(
-        notification=NotificationData(
-            id=str(uuid.uuid4()),
-            type="incident_assigned",
-            priority=Priority.HIGH,
-            title=f"INC-{index} assigned to you",
-            message="Database latency is high on db-1.",
-            entity_url=f"/incidents/{index}",
-            created_at=now,
-        ),
-        recipient=Recipient(user_id=USER),
-        channels=[Channel.IN_APP, Channel.WEBHOOK],
-    )
-    return EventEnvelope(
-        event_id=str(uuid.uuid4()),
-        type=EventType.NOTIFICATION_CREATED,
-        occurred_at=now,
-        user_id=USER,
-        seq=index + 1,
-        data=data.model_dump(mode="json"),
-    )
+    return notification_created(index, Recipient(user_id=USER), Channel.WEBHOOK, seq=index + 1)
 
 
 async def run_one(
