@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -23,6 +25,9 @@ from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message
 from tests.support.infra import free_port, sweep_broker
 
+REPO = Path(__file__).resolve().parents[1]
+BENCH_JWT_SECRET = "bench-secret"
+
 __all__ = [
     "clean_broker",
     "cpu_s",
@@ -31,6 +36,7 @@ __all__ = [
     "publish_and_wait",
     "rss_mb",
     "scratch_database",
+    "start_notification_service",
     "stop_process",
     "wait_healthy",
     "with_database",
@@ -170,6 +176,39 @@ async def publish_and_wait(
             raise RuntimeError(f"only {delivered()} of {expected} {what} arrived")
         await asyncio.sleep(0.01)
     return time.perf_counter() - started
+
+
+def start_notification_service(
+    database_url: str,
+    amqp_url: str,
+    topology: Topology,
+    port: int,
+    workers: int,
+    *,
+    quiet: bool = False,
+    **env: str,
+) -> subprocess.Popen[bytes]:
+    """`python -m services.notification` on 127.0.0.1:`port` with JWT secret "bench-secret",
+    logging warnings only; `env` adds or overrides variables. `quiet` discards its output."""
+    output = subprocess.DEVNULL if quiet else None
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.notification"],
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "TOCSIN_NAMESPACE": topology.namespace,
+            "JWT_SECRET": BENCH_JWT_SECRET,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WORKERS": str(workers),
+            "LOG_LEVEL": "WARNING",
+            **env,
+        },
+        cwd=REPO,
+        stdout=output,
+        stderr=output,
+    )
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:

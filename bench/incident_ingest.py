@@ -16,13 +16,11 @@ import argparse
 import asyncio
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -32,6 +30,7 @@ from bench.harness import (
     clean_broker,
     free_port,
     scratch_database,
+    start_notification_service,
     stop_process,
     wait_healthy,
 )
@@ -42,7 +41,6 @@ from messaging.topology import consumer_queue_names, declare_consumer, declare_e
 from services.notification.incidents import consumer_spec
 from services.notification.migrations import upgrade
 
-REPO = Path(__file__).resolve().parents[1]
 DATABASE_SERVER = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tocsin")
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 PIPELINE = 200
@@ -190,20 +188,16 @@ async def bench(count: int, workers: int) -> list[Row]:
             probe = await channel.declare_queue(probe_name)
             await probe.bind(exchange, "notification.created.*")
             port = free_port()
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "AMQP_URL": AMQP_URL,
-                "TOCSIN_NAMESPACE": topology.namespace,
-                "JWT_SECRET": "bench",
-                "PORT": str(port),
-                "HOST": "127.0.0.1",
-                "WORKERS": str(workers),
-                "LOG_LEVEL": "WARNING",
-                "RELAY_POLL_INTERVAL_S": "0.2",
-                "DELIVERIES_ENABLED": "false",
-            }
-            process = start_service(env)
+            process = start_notification_service(
+                database_url,
+                AMQP_URL,
+                topology,
+                port,
+                workers,
+                quiet=True,
+                RELAY_POLL_INTERVAL_S="0.2",
+                DELIVERIES_ENABLED="false",
+            )
             started = process
             await wait_healthy(
                 f"http://127.0.0.1:{port}/healthz",
@@ -228,16 +222,6 @@ async def bench(count: int, workers: int) -> list[Row]:
             await connection.close()
             queues = [probe_name, *consumer_queue_names(topology, spec.name, spec.retry_delays_ms)]
             await clean_broker(AMQP_URL, topology, queues)
-
-
-def start_service(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.notification"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def print_table(rows: list[Row], workers: int) -> None:

@@ -20,7 +20,6 @@ import contextlib
 import os
 import statistics
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,14 +28,21 @@ import aio_pika
 import asyncpg
 import orjson
 
-from bench.harness import clean_broker, free_port, scratch_database, stop_process, wait_healthy
+from bench.harness import (
+    BENCH_JWT_SECRET,
+    clean_broker,
+    free_port,
+    scratch_database,
+    start_notification_service,
+    stop_process,
+    wait_healthy,
+)
 from bench.notification_http import KeepAliveConnection
 from contracts.topology import Topology, binding_for_type
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.migrations import upgrade
 
-SECRET = "bench-secret"
 PATH = "/api/v1/notifications"
 
 
@@ -50,27 +56,6 @@ class Result:
     drain_s: float
     relay_per_s: float
     errors: int
-
-
-def _start_service(
-    database_url: str, amqp_url: str, topology: Topology, port: int, workers: int
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.notification"],
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": topology.namespace,
-            "JWT_SECRET": SECRET,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "WORKERS": str(workers),
-            "LOG_LEVEL": "WARNING",
-            "INCIDENTS_ENABLED": "false",
-            "DELIVERIES_ENABLED": "false",
-        },
-    )
 
 
 async def _load(
@@ -168,12 +153,20 @@ async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) 
                 f"{topology.namespace}.sink", arguments={"x-max-length": 1000}, auto_delete=True
             )
             await sink.bind(exchange, binding_for_type("notification.created"))
-            process = _start_service(database_url, amqp_url, topology, port, workers)
+            process = start_notification_service(
+                database_url,
+                amqp_url,
+                topology,
+                port,
+                workers,
+                INCIDENTS_ENABLED="false",
+                DELIVERIES_ENABLED="false",
+            )
             started = process
             await wait_healthy(
                 f"http://127.0.0.1:{port}/readyz", lambda: started.poll() is not None, "service"
             )
-            token = mint_token(JwtSettings(secret=SECRET), "bench", scopes=[WRITE_SCOPE])
+            token = mint_token(JwtSettings(secret=BENCH_JWT_SECRET), "bench", scopes=[WRITE_SCOPE])
             await _load(port, token, 8, 1.0, 1)  # warm up pools and caches
             single, e1 = await _load(port, token, 64, seconds, 1)
             batch, e2 = await _load(port, token, 8, seconds, 100)
