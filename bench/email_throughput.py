@@ -27,11 +27,9 @@ from aiosmtpd.controller import Controller
 
 from bench.harness import (
     clean_broker,
-    cpu_s,
     free_port,
+    measure_batch,
     notification_created,
-    publish_and_wait,
-    rss_mb,
     scratch_database,
     wait_healthy,
 )
@@ -110,17 +108,12 @@ async def run_one(
                 lambda: process.returncode is not None,
                 "email consumer",
             )
-            idle = rss_mb(process.pid)
             batch = [created(i) for i in range(events)]
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(topology.events_exchange)
-            start_count = smtp.count
-            cpu_before = cpu_s(process.pid)
-            elapsed = await publish_and_wait(
-                exchange, batch, lambda: smtp.count - start_count, events, 300, "emails"
+            run = await measure_batch(
+                process.pid, exchange, batch, lambda: smtp.count, events, 300, "emails"
             )
-            after = rss_mb(process.pid)
-            cpu_used = cpu_s(process.pid) - cpu_before
         finally:
             process.terminate()
             await process.wait()
@@ -130,7 +123,14 @@ async def run_one(
                 topology,
                 consumer_queue_names(topology, "email", (1_000, 5_000, 30_000, 300_000, 1_800_000)),
             )
-    return Result(connections, events, elapsed, idle, after, cpu_used * 1000 / events)
+    return Result(
+        connections,
+        events,
+        run.seconds,
+        run.rss_idle_mb,
+        run.rss_after_mb,
+        run.cpu_s * 1000 / events,
+    )
 
 
 async def main(argv: list[str] | None = None) -> None:

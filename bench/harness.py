@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,9 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH_JWT_SECRET = "bench-secret"
 
 __all__ = [
+    "BatchRun",
     "clean_broker",
     "cpu_s",
     "free_port",
+    "measure_batch",
     "notification_created",
     "publish_and_wait",
     "rss_mb",
@@ -153,6 +156,36 @@ def notification_created(
         seq=seq,
         data=data.model_dump(mode="json"),
     )
+
+
+@dataclass
+class BatchRun:
+    """One batch through a consumer process: how long it took and what it cost the process."""
+
+    seconds: float
+    rss_idle_mb: float
+    rss_after_mb: float
+    cpu_s: float
+
+
+async def measure_batch(
+    pid: int,
+    exchange: aio_pika.abc.AbstractExchange,
+    batch: list[EventEnvelope],
+    delivered: Callable[[], int],
+    expected: int,
+    timeout_s: float,
+    what: str,
+) -> BatchRun:
+    """`publish_and_wait`, with the consumer's memory before and after and its CPU used.
+    `delivered()` counts from any start: only its growth during the batch is compared."""
+    idle = rss_mb(pid)
+    start_count = delivered()
+    cpu_before = cpu_s(pid)
+    seconds = await publish_and_wait(
+        exchange, batch, lambda: delivered() - start_count, expected, timeout_s, what
+    )
+    return BatchRun(seconds, idle, rss_mb(pid), cpu_s(pid) - cpu_before)
 
 
 async def publish_and_wait(

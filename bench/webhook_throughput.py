@@ -32,11 +32,9 @@ import uvicorn
 
 from bench.harness import (
     clean_broker,
-    cpu_s,
     free_port,
+    measure_batch,
     notification_created,
-    publish_and_wait,
-    rss_mb,
     scratch_database,
     wait_healthy,
 )
@@ -147,18 +145,13 @@ async def run_one(
                         headers={"authorization": f"Bearer {token}"},
                     )
                     response.raise_for_status()
-            idle = rss_mb(process.pid)
             batch = [created(i) for i in range(events)]
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.get_exchange(topology.events_exchange)
             expected = events * endpoints
-            start_count = receiver.count
-            cpu_before = cpu_s(process.pid)
-            elapsed = await publish_and_wait(
-                exchange, batch, lambda: receiver.count - start_count, expected, 600, "deliveries"
+            run = await measure_batch(
+                process.pid, exchange, batch, lambda: receiver.count, expected, 600, "deliveries"
             )
-            after = rss_mb(process.pid)
-            cpu_used = cpu_s(process.pid) - cpu_before
         finally:
             process.terminate()
             await process.wait()
@@ -168,7 +161,14 @@ async def run_one(
                 topology,
                 consumer_queue_names(topology, "webhook", DEFAULT_RETRY_DELAYS_MS),
             )
-    return Result(concurrency, expected, elapsed, idle, after, cpu_used * 1000 / expected)
+    return Result(
+        concurrency,
+        expected,
+        run.seconds,
+        run.rss_idle_mb,
+        run.rss_after_mb,
+        run.cpu_s * 1000 / expected,
+    )
 
 
 async def main(argv: list[str] | None = None) -> None:
