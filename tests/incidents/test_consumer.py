@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.incidents import Severity
+from contracts.incidents import IncidentEvent, Severity
 from contracts.topology import Topology
 from database.engine import create_engine
 from messaging.consuming import REASON_HEADER
@@ -209,6 +210,22 @@ async def test_a_batch_ingests_each_event_once_and_keeps_failures_to_their_own_e
     assert len(await notifications_about(engine, fresh.incident.id)) == 2
 
 
+async def ingest_in_one_batch(
+    engine: AsyncEngine, events: Sequence[IncidentEvent]
+) -> list[IngestResult | BaseException]:
+    """Submit every event before the batcher runs, so they are ingested as one batch; each
+    event's outcome (a result or the exception its handler would see), within 30 s."""
+    batcher = IngestBatcher(engine, load_rules())
+    submitted = [asyncio.ensure_future(batcher.submit(e)) for e in events]
+    runner = asyncio.create_task(batcher.run())
+    try:
+        return await asyncio.wait_for(
+            asyncio.gather(*submitted, return_exceptions=True), timeout=30
+        )
+    finally:
+        runner.cancel()
+
+
 async def test_a_failing_event_does_not_take_its_batch_down_with_it(engine: AsyncEngine) -> None:
     """Postgres refuses NUL in text: the batch fails, then each event is tried alone."""
     good = [sample_created_event(watchers=1, team=0) for _ in range(3)]
@@ -216,15 +233,7 @@ async def test_a_failing_event_does_not_take_its_batch_down_with_it(engine: Asyn
     poison = poison.model_copy(
         update={"incident": poison.incident.model_copy(update={"title": "bad\x00title"})}
     )
-    batcher = IngestBatcher(engine, load_rules())
-    submitted = [asyncio.ensure_future(batcher.submit(e)) for e in [*good, poison]]
-    runner = asyncio.create_task(batcher.run())
-    try:
-        outcomes = await asyncio.wait_for(
-            asyncio.gather(*submitted, return_exceptions=True), timeout=30
-        )
-    finally:
-        runner.cancel()
+    outcomes = await ingest_in_one_batch(engine, [*good, poison])
     assert [isinstance(o, IngestResult) for o in outcomes] == [True, True, True, False]
     for event in good:
         assert len(await notifications_about(engine, event.incident.id)) == 1
@@ -255,16 +264,10 @@ async def test_an_unreachable_database_fails_the_whole_batch_at_once() -> None:
     unreachable = create_engine(
         f"postgresql://postgres@127.0.0.1:{free_port()}/tocsin", command_timeout_s=2
     )
-    batcher = IngestBatcher(unreachable, load_rules())
     events = [sample_created_event() for _ in range(5)]
-    submitted = [asyncio.ensure_future(batcher.submit(e)) for e in events]
-    runner = asyncio.create_task(batcher.run())
     try:
-        outcomes = await asyncio.wait_for(
-            asyncio.gather(*submitted, return_exceptions=True), timeout=30
-        )
+        outcomes = await ingest_in_one_batch(unreachable, events)
     finally:
-        runner.cancel()
         await unreachable.dispose()
     assert all(isinstance(o, Exception) and is_outage(o) for o in outcomes), outcomes
 
