@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import aio_pika
 import pytest
@@ -53,14 +54,21 @@ def migrate_all(database_url: str) -> None:
         module.upgrade(database_url)
 
 
-@pytest.fixture(scope="session")
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    url = infra.create_database(postgres_server_url)
+@contextmanager
+def migrated_database(server_url: str, prefix: str = "tocsin_test") -> Iterator[str]:
+    """A fresh database with every service's schema (`<prefix>_<hex>`), dropped on exit."""
+    url = infra.create_database(server_url, prefix=prefix)
     try:
         migrate_all(url)
         yield url
     finally:
         infra.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    with migrated_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture

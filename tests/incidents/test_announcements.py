@@ -16,8 +16,7 @@ from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.conftest import migrate_all
-from tests.support import infra
+from tests.conftest import migrated_database
 from tests.support.in_process import serving
 
 JWT = JwtSettings(secret="announcement-test-secret")
@@ -25,12 +24,8 @@ JWT = JwtSettings(secret="announcement-test-secret")
 
 @pytest.fixture(scope="module")
 def own_database(postgres_server_url: str) -> Iterator[str]:
-    url = infra.create_database(postgres_server_url, prefix="tocsin_test_announce")
-    try:
-        migrate_all(url)
+    with migrated_database(postgres_server_url, prefix="tocsin_test_announce") as url:
         yield url
-    finally:
-        infra.drop_database(url)
 
 
 @pytest.fixture
