@@ -63,6 +63,7 @@ class Runtime:
         """This instance's queue died with the broker connection, and the events published
         until it was declared and bound again reached no one here: close every socket with
         1012 so its client reconnects with `since` and gets the gap from the event store."""
+        self.hub.forget_all()
         sockets = list(self.hub.connections())
         for connection in sockets:
             connection.close(CloseCode.SERVICE_RESTART, "broker reconnected: catch up")
@@ -104,6 +105,7 @@ def build_runtime(settings: Settings) -> Runtime:
         lambda key, body, message_id: runtime.on_message(key, body, message_id),
     )
     hub.on_last = subscription.release
+    subscription.on_unbound = hub.forget
     endpoint = SocketEndpoint(
         hub,
         subscription,

@@ -56,6 +56,7 @@ class SocketEndpoint:
         self.max_buffer = max_buffer
         self.accepting = True
         self.refused = 0
+        self.latest_seq_lookups = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
@@ -159,15 +160,22 @@ class SocketEndpoint:
         """The user's latest seq for a connection without `since`: asked of the event store, so
         that a fresh instance does not say 0 (a client that drops before any event would then
         reconnect with `since=0` and get old events replayed as new). The user's binding is in
-        place, so every event after it arrives live. When the notification service cannot be
-        asked, this instance's own value (0 if it saw none) keeps the socket usable."""
-        known = self.hub.latest_seq(user_id)
+        place, so every event after it arrives live: once the store's answer is recorded in the
+        hub, the hub's value stays exact until the binding is dropped, and further tabs and
+        reconnects within the grace period are answered without asking. When the notification
+        service cannot be asked, this instance's own value (0 if it saw none) keeps the socket
+        usable."""
+        track = self.hub.track(user_id)
+        if track.exact:
+            return track.seq
+        self.latest_seq_lookups += 1
         try:
-            latest = await self.catchup.latest_seq(user_id, known)
+            latest = await self.catchup.latest_seq(user_id, track.seq)
         except CatchupUnavailable as exc:
+            known = self.hub.latest_seq(user_id)
             logger.warning("latest seq unavailable user_id=%s, using %d: %s", user_id, known, exc)
-            latest = known
-        return max(latest, self.hub.latest_seq(user_id))
+            return known
+        return self.hub.record_latest(user_id, track, latest)
 
     async def _receive_loop(self, connection: Connection, receive: Receive) -> None:
         while True:

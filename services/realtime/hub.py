@@ -26,6 +26,20 @@ class TooManyConnections(Exception):
     """The user already holds the configured number of sockets on this instance."""
 
 
+class SeqTrack:
+    """A user's highest seq seen here from the first socket until the binding is dropped.
+
+    `exact` once the event store's latest seq was recorded after the binding was in place:
+    every later event arrives live, so the value stays the user's true latest seq until `forget`.
+    """
+
+    __slots__ = ("exact", "seq")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.exact = False
+
+
 class Hub:
     """Sockets by user. `on_first`/`on_last` run when a user's first socket arrives / last
     socket leaves (the subscription binds and unbinds the user's routing key there)."""
@@ -33,7 +47,7 @@ class Hub:
     def __init__(self, max_per_user: int) -> None:
         self.max_per_user = max_per_user
         self._users: dict[str, set[Connection]] = {}
-        self._latest_seq: dict[str, int] = {}
+        self._tracks: dict[str, SeqTrack] = {}
         self.on_last: Callable[[str], None] | None = None
         self.connections_total = 0
         self.frames_queued = 0
@@ -53,6 +67,7 @@ class Hub:
         first = sockets is None
         if first:
             sockets = self._users[connection.user_id] = set()
+            self._tracks.setdefault(connection.user_id, SeqTrack())
         assert sockets is not None
         sockets.add(connection)
         connection.on_closed = self.remove
@@ -68,7 +83,6 @@ class Hub:
             self.slow_consumer_closes += 1
         if not sockets:
             del self._users[connection.user_id]
-            self._latest_seq.pop(connection.user_id, None)
             if self.on_last is not None:
                 self.on_last(connection.user_id)
 
@@ -89,7 +103,30 @@ class Hub:
 
     def latest_seq(self, user_id: str) -> int:
         """The highest `seq` of `user_id` this instance has seen while holding the user."""
-        return self._latest_seq.get(user_id, 0)
+        track = self._tracks.get(user_id)
+        return 0 if track is None else track.seq
+
+    def track(self, user_id: str) -> SeqTrack:
+        """The user's seq record (kept from the first socket until `forget`)."""
+        return self._tracks.setdefault(user_id, SeqTrack())
+
+    def record_latest(self, user_id: str, track: SeqTrack, latest: int) -> int:
+        """Record the event store's latest seq, asked for after the binding was in place with
+        `track` current. A live event that raced with the question leaves the higher value.
+        Returns the user's latest seq."""
+        if self._tracks.get(user_id) is not track:  # binding dropped meanwhile: not exact
+            return max(latest, self.latest_seq(user_id))
+        track.seq = max(track.seq, latest)
+        track.exact = True
+        return track.seq
+
+    def forget(self, user_id: str) -> None:
+        """The user's binding is being dropped: events stop arriving, the seq is no longer known."""
+        self._tracks.pop(user_id, None)
+
+    def forget_all(self) -> None:
+        """Events may have been missed (the broker connection was lost)."""
+        self._tracks.clear()
 
     # -- delivering broker messages ---------------------------------------------------------
 
@@ -98,11 +135,13 @@ class Hub:
         self.events_dispatched += 1
         if outbound.user_id is None:
             return self._fan_out(self.connections(), outbound)
+        if outbound.seq is not None:
+            track = self._tracks.get(outbound.user_id)
+            if track is not None and outbound.seq > track.seq:
+                track.seq = outbound.seq
         sockets = self._users.get(outbound.user_id)
         if not sockets:
             return 0
-        if outbound.seq is not None and outbound.seq > self._latest_seq.get(outbound.user_id, 0):
-            self._latest_seq[outbound.user_id] = outbound.seq
         return self._fan_out(list(sockets), outbound)
 
     def _fan_out(self, sockets: Iterable[Connection], outbound: Outbound) -> int:

@@ -39,6 +39,11 @@ class RealtimeCollector(Collector):
             value=self.runtime.endpoint.refused,
         )
         yield CounterMetricFamily(
+            "tocsin_realtime_latest_seq_lookups",
+            "Latest-seq questions to the notification service (sockets without since)",
+            value=self.runtime.endpoint.latest_seq_lookups,
+        )
+        yield CounterMetricFamily(
             "tocsin_realtime_events_consumed", "Broker messages consumed", self.runtime.consumed
         )
         yield CounterMetricFamily(

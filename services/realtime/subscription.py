@@ -63,6 +63,8 @@ class Subscription:
         self.binds = 0
         self.unbinds = 0
         self.on_reconnected: Callable[[], None] | None = None
+        self.on_unbound: Callable[[str], None] | None = None
+        """Called with a user id when this instance stops holding the user's binding."""
         """Called once the queue is consumed and every user bound again after a reconnect."""
 
     async def start(self) -> None:
@@ -156,7 +158,10 @@ class Subscription:
 
     def release(self, user_id: str) -> None:
         """The user's last socket here closed: unbind after the grace period."""
-        if user_id not in self._bound or user_id in self._releases:
+        if user_id in self._releases:
+            return
+        if user_id not in self._bound:
+            self._unbound(user_id)
             return
         loop = asyncio.get_running_loop()
         self._releases[user_id] = loop.call_later(self.grace_s, self._unbind_later, user_id)
@@ -164,10 +169,15 @@ class Subscription:
     def _unbind_later(self, user_id: str) -> None:
         self._releases.pop(user_id, None)
         bound = self._bound.pop(user_id, None)
+        self._unbound(user_id)
         if bound is None or self._queue is None:
             return
         task = asyncio.get_running_loop().create_task(self._unbind(user_id))
         self._unbinding[user_id] = task
+
+    def _unbound(self, user_id: str) -> None:
+        if self.on_unbound is not None:
+            self.on_unbound(user_id)
 
     async def _unbind(self, user_id: str) -> None:
         try:

@@ -186,3 +186,38 @@ async def test_killing_an_instance_mid_stream_loses_and_repeats_nothing_after_re
     # The kill may fall between an event's two frames; the next stats event supersedes it.
     assert set(range(1, total + 1)) - set(stats_seqs) <= {last_seen}
     await again.close()
+
+
+async def test_a_second_tab_and_a_quick_reconnect_get_the_exact_seq_without_asking_again(
+    notification_api: NotificationApi, start_realtime: StartRealtime
+) -> None:
+    user = new_user()
+    for _ in range(2):
+        await notification_api.create([user])
+    realtime = start_realtime(notification_api.url, UNBIND_GRACE_S="30")
+    first = await Tab.open(realtime.url(token(user)))
+    assert (await first.established())["seq"] == 2
+    await notification_api.create([user])
+    await first.wait_for("the live event", lambda m: len(m) == 3)
+    second = await Tab.open(realtime.url(token(user)))
+    assert (await second.established())["seq"] == 3
+    await first.close()
+    await second.close()
+    again = await Tab.open(realtime.url(token(user)))  # within the grace: binding still held
+    assert (await again.established())["seq"] == 3
+    await again.close()
+    assert realtime.metrics()["tocsin_realtime_latest_seq_lookups_total"] == 1
+
+
+async def test_many_users_connecting_at_once_without_since_each_get_their_own_latest_seq(
+    notification_api: NotificationApi, start_realtime: StartRealtime
+) -> None:
+    users = [new_user() for _ in range(30)]
+    for count in range(1, 4):
+        await notification_api.create([u for i, u in enumerate(users) if i % 3 >= count - 1])
+    realtime = start_realtime(notification_api.url)
+    tabs = await asyncio.gather(*(Tab.open(realtime.url(token(u))) for u in users))
+    established = await asyncio.gather(*(tab.established() for tab in tabs))
+    assert [e["seq"] for e in established] == [i % 3 + 1 for i in range(len(users))]
+    for tab in tabs:
+        await tab.close()
