@@ -23,6 +23,7 @@ RECIPIENTS_MAX = 1000
 PAGE_SIZE_MAX = 100
 USER_ID_MAX = 255
 EVENTS_PAGE_MAX = 1000
+LATEST_SEQS_MAX = 1000
 
 NO_NUL_PATTERN = r"^[^\x00]*$"
 
@@ -113,6 +114,14 @@ class EventsPage(BaseModel):
     events: list[EventEnvelope]
     latest_seq: int
     complete: bool = Field(description="False when more events follow the last one returned.")
+
+
+class LatestSeqsRequest(BaseModel):
+    user_ids: list[UserId] = Field(min_length=1, max_length=LATEST_SEQS_MAX)
+
+
+class LatestSeqs(BaseModel):
+    seqs: dict[str, int] = Field(description="Each user's latest seq; 0 when it has no events.")
 
 
 class Stats(NotificationStats):

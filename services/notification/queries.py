@@ -226,3 +226,13 @@ async def events_after(
         event["event_id"] = str(event["event_id"])
         events.append(event)
     return events, int(latest or 0), len(rows) <= limit
+
+
+async def latest_seqs(conn: AsyncConnection, user_ids: Sequence[str]) -> dict[str, int]:
+    """Each user's latest seq in one query; 0 for a user without events."""
+    s = tables.user_streams
+    rows = await conn.execute(
+        select(s.c.user_id, s.c.last_seq).where(s.c.user_id.in_(set(user_ids)))
+    )
+    found = {row.user_id: int(row.last_seq) for row in rows}
+    return {user_id: found.get(user_id, 0) for user_id in user_ids}

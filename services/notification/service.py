@@ -288,6 +288,10 @@ class NotificationService:
         async with self.engine.connect() as conn:
             return await queries.events_after(conn, user_id, after_seq, limit)
 
+    async def latest_seqs(self, user_ids: Sequence[str]) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            return await queries.latest_seqs(conn, user_ids)
+
     def _log_change(self, what: str, user_id: str, change: store.Change) -> None:
         if change.event_id is not None:
             self.on_events()

@@ -235,3 +235,25 @@ async def test_catch_up_returns_ordered_events_after_seq_and_says_when_incomplet
         await client.get(f"/api/v1/internal/users/{new_user()}/events", headers=service_headers)
     ).json()
     assert stranger == {"events": [], "latest_seq": 0, "complete": True}
+
+
+async def test_latest_seqs_answers_each_users_stream_position_and_zero_for_unknown_users(
+    client: httpx.AsyncClient, service_headers: dict[str, str]
+) -> None:
+    users = [new_user() for _ in range(3)]
+    for count, user in enumerate(users):
+        for _ in range(count + 1):
+            await client.post(CREATE, json=body([user]), headers=service_headers)
+    stranger = new_user()
+    response = await client.post(
+        "/api/v1/internal/latest-seqs",
+        json={"user_ids": [*users, stranger, users[0]]},
+        headers=service_headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"seqs": {users[0]: 1, users[1]: 2, users[2]: 3, stranger: 0}}
+    for user in users:
+        page = (
+            await client.get(f"/api/v1/internal/users/{user}/events", headers=service_headers)
+        ).json()
+        assert response.json()["seqs"][user] == page["latest_seq"] == page["events"][-1]["seq"]

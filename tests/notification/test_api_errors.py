@@ -91,6 +91,18 @@ async def test_missing_or_invalid_tokens_get_401_and_missing_scope_403(
         403,
         "insufficient_scope",
     )
+    assert_error(
+        await client.post(
+            "/api/v1/internal/latest-seqs", json={"user_ids": ["x"]}, headers=user_headers
+        ),
+        403,
+        "insufficient_scope",
+    )
+    assert_error(
+        await client.post("/api/v1/internal/latest-seqs", json={"user_ids": ["x"]}),
+        401,
+        "missing_token",
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,6 +222,22 @@ async def test_cors_allows_the_demo_page(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "http://localhost:8080"
+
+
+@pytest.mark.parametrize(
+    "user_ids",
+    [[], [f"u{i}" for i in range(1001)], ["a\u0000b"], [""], "not-a-list"],
+)
+async def test_latest_seqs_refuses_empty_too_many_or_unusable_user_ids_with_422(
+    client: httpx.AsyncClient, service_headers: dict[str, str], user_ids: object
+) -> None:
+    assert_error(
+        await client.post(
+            "/api/v1/internal/latest-seqs", json={"user_ids": user_ids}, headers=service_headers
+        ),
+        422,
+        "validation_error",
+    )
 
 
 async def test_openapi_document_describes_the_api(client: httpx.AsyncClient) -> None:

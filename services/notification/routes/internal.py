@@ -12,6 +12,8 @@ from services.notification.payloads import (
     NO_NUL_PATTERN,
     USER_ID_MAX,
     EventsPage,
+    LatestSeqs,
+    LatestSeqsRequest,
 )
 from services.notification.routes.dependencies import Service
 
@@ -32,3 +34,12 @@ async def user_events(
     """
     events, latest, complete = await service.events_after(user_id, after_seq, limit)
     return {"events": events, "latest_seq": latest, "complete": complete}
+
+
+@router.post("/latest-seqs", response_model=LatestSeqs)
+async def latest_seqs(
+    body: LatestSeqsRequest, caller: EventReader, service: Service
+) -> dict[str, Any]:
+    """Each user's latest seq (0 for a user without events), for up to 1000 users at once: the
+    realtime service's answer for sockets that connect without `since`."""
+    return {"seqs": await service.latest_seqs(body.user_ids)}
