@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -18,11 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.events import EventEnvelope
 from identity import JwtSettings, mint_token
+from services.realtime.latest_seqs import LatestSeqBatcher
 
 logger = logging.getLogger(__name__)
 
 EVENTS_READ_SCOPE = "events:read"
 MAX_IN_FLIGHT = 8
+LATEST_SEQS_BATCH = 1000  # the notification service's maximum per request
 QUEUE_TIMEOUTS = 2
 """Requests to the notification service at once; the others wait their turn, at most
 QUEUE_TIMEOUTS request timeouts, then the caller falls back as if the service were down."""
@@ -30,6 +33,10 @@ QUEUE_TIMEOUTS request timeouts, then the caller falls back as if the service we
 
 class CatchupUnavailable(Exception):
     """The notification service could not be asked (down, timeout, refused, bad answer)."""
+
+
+class _LatestSeqs(BaseModel):
+    seqs: dict[str, int]
 
 
 class _EventsPage(BaseModel):
@@ -66,6 +73,7 @@ class CatchupClient:
         # hundreds of handshakes at once the client, not the notification service, was the
         # bottleneck. Requests wait here instead, in a plain FIFO.
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._latest = LatestSeqBatcher(self._latest_seqs, LATEST_SEQS_BATCH, CatchupUnavailable)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout_s,
@@ -88,23 +96,46 @@ class CatchupClient:
 
     async def latest_seq(self, user_id: str, known: int) -> int:
         """The user's latest seq in the event store (at least `known`, which this instance has
-        already seen): the smallest page after `known`, of which only `latest_seq` is used.
+        already seen). Questions asked while one is in flight go together in the next request.
         Raises CatchupUnavailable."""
-        page = await self._page(user_id, known, 1)
-        return max(page.latest_seq, known)
+        try:
+            async with asyncio.timeout(QUEUE_TIMEOUTS * self._timeout_s):
+                latest = await self._latest.latest_seq(user_id)
+        except TimeoutError as exc:
+            raise CatchupUnavailable("no answer within the timeout") from exc
+        return max(latest, known)
+
+    @property
+    def latest_seq_requests(self) -> int:
+        return self._latest.requests
+
+    async def _latest_seqs(self, user_ids: list[str]) -> dict[str, int]:
+        response = await self._request(
+            "POST", "/api/v1/internal/latest-seqs", json={"user_ids": user_ids}
+        )
+        try:
+            return _LatestSeqs.model_validate_json(response.content).seqs
+        except ValidationError as exc:
+            raise CatchupUnavailable(f"unexpected answer: {exc.error_count()} errors") from exc
 
     async def _page(self, user_id: str, after_seq: int, limit: int) -> _EventsPage:
         path = f"/api/v1/internal/users/{quote(user_id, safe='')}/events"
+        response = await self._request("GET", path, params={"after_seq": after_seq, "limit": limit})
+        try:
+            return _EventsPage.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise CatchupUnavailable(f"unexpected answer: {exc.error_count()} errors") from exc
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request in a free slot; raises CatchupUnavailable unless it answered 200."""
         try:
             async with asyncio.timeout(QUEUE_TIMEOUTS * self._timeout_s):
                 await self._slots.acquire()
         except TimeoutError as exc:
             raise CatchupUnavailable("no free request slot within the timeout") from exc
         try:
-            response = await self._client.get(
-                path,
-                params={"after_seq": after_seq, "limit": limit},
-                headers={"Authorization": f"Bearer {self._bearer()}"},
+            response = await self._client.request(
+                method, path, headers={"Authorization": f"Bearer {self._bearer()}"}, **kwargs
             )
         except (httpx.HTTPError, ValueError) as exc:
             raise CatchupUnavailable(f"{type(exc).__name__}: {exc}") from exc
@@ -112,10 +143,8 @@ class CatchupClient:
             self._slots.release()
         if response.status_code != 200:
             raise CatchupUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            return _EventsPage.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise CatchupUnavailable(f"unexpected answer: {exc.error_count()} errors") from exc
+        return response
 
     async def close(self) -> None:
+        await self._latest.close()
         await self._client.aclose()

@@ -44,6 +44,11 @@ class RealtimeCollector(Collector):
             value=self.runtime.endpoint.latest_seq_lookups,
         )
         yield CounterMetricFamily(
+            "tocsin_realtime_latest_seq_requests",
+            "Requests that carried those questions (questions asked meanwhile go together)",
+            value=self.runtime.catchup.latest_seq_requests,
+        )
+        yield CounterMetricFamily(
             "tocsin_realtime_events_consumed", "Broker messages consumed", self.runtime.consumed
         )
         yield CounterMetricFamily(
