@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity import JwtSettings, mint_token
 from services.realtime.catchup import EVENTS_READ_SCOPE
+from tests.conftest import migrate_all
+from tests.support.infra import create_database, drop_database
 from tests.support.system import System
 
 AUDIENCE = "tocsin"
@@ -69,15 +71,22 @@ def new_user() -> str:
 
 
 @pytest.fixture
-def start_system_for_ssrf(database_url: str, amqp_url: str) -> Iterator[Callable[..., System]]:
-    """A system whose webhook service allows private networks (to reach the local receiver)."""
+def start_system_for_ssrf(
+    postgres_server_url: str, amqp_url: str
+) -> Iterator[Callable[..., System]]:
+    """A system whose webhook service allows private networks (to reach the local receiver),
+    on a database of its own: webhook services sharing a database share pending deliveries,
+    and the module's system (private networks refused) would take this one's."""
     started: list[System] = []
+    own_database = create_database(postgres_server_url)
+    migrate_all(own_database)
 
     def start() -> System:
-        system = System(database_url, amqp_url, email_enabled=False)
+        system = System(own_database, amqp_url, email_enabled=False)
         started.append(system)
         return system.start()
 
     yield start
     for system in started:
         system.stop()
+    drop_database(own_database)
