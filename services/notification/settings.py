@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import DEFAULT_NAMESPACE, Topology
@@ -30,7 +30,9 @@ class Settings(JwtEnvSettings):
     db_pool_size: int = 20
     db_command_timeout_s: float = 5.0
     cursor_secret: str | None = Field(
-        default=None, description="Signs pagination cursors; defaults to the JWT secret."
+        default=None,
+        description="Signs pagination cursors; defaults to the JWT secret. Required with "
+        "RS256 (JWT_PUBLIC_KEY): a public key cannot keep a cursor from being forged.",
     )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
@@ -56,6 +58,17 @@ class Settings(JwtEnvSettings):
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
+    @model_validator(mode="after")
+    def _cursor_key_is_secret(self) -> Settings:
+        if not (self.cursor_secret or self.jwt_secret):
+            raise ValueError(
+                "set CURSOR_SECRET: pagination cursors are signed with it (or with JWT_SECRET "
+                "under HS256); with JWT_PUBLIC_KEY alone anyone could forge one"
+            )
+        return self
+
     @property
     def cursor_key(self) -> bytes:
-        return (self.cursor_secret or self.jwt_secret or self.jwt_public_key or "tocsin").encode()
+        key = self.cursor_secret or self.jwt_secret
+        assert key, "checked when the settings were read"
+        return key.encode()

@@ -56,11 +56,11 @@ def test_defaults_allow_the_demo_page(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CORS_ORIGINS", "ALLOWED_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
     demo = "http://localhost:8080"
-    assert demo in NotificationSettings().cors_origin_list
+    assert demo in NotificationSettings(jwt_secret="s").cors_origin_list
     assert demo in RealtimeSettings().origins
     monkeypatch.setenv("CORS_ORIGINS", "https://one.example")
     assert RealtimeSettings().origins == {"https://one.example"}
-    assert NotificationSettings().cors_origin_list == ["https://one.example"]
+    assert NotificationSettings(jwt_secret="s").cors_origin_list == ["https://one.example"]
     run = (REPO_ROOT / "scripts" / "run").read_text()
     assert "CORS_ORIGINS:-http://localhost:8080" in run
 

@@ -226,6 +226,7 @@ class System:
                     "INCIDENTS_ENABLED": "false",
                     "RELAY_POLL_INTERVAL_S": "0.2",
                     "DB_POOL_SIZE": "10",
+                    "CURSOR_SECRET": f"cursor-{self.namespace}",
                     **self.notification_env,
                 },
                 "/readyz",

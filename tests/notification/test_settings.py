@@ -1,0 +1,24 @@
+"""Settings that would make the service unsafe are refused at start, with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.notification.settings import Settings
+
+PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----\nnot-secret\n-----END PUBLIC KEY-----"
+
+
+def test_rs256_without_a_cursor_secret_is_refused() -> None:
+    with pytest.raises(ValidationError, match="CURSOR_SECRET"):
+        Settings(jwt_public_key=PUBLIC_KEY)
+
+
+def test_cursors_are_never_signed_with_the_public_key() -> None:
+    settings = Settings(jwt_public_key=PUBLIC_KEY, cursor_secret="s3cret")
+    assert settings.cursor_key == b"s3cret"
+
+
+def test_hs256_signs_cursors_with_the_jwt_secret_by_default() -> None:
+    assert Settings(jwt_secret="hs-secret").cursor_key == b"hs-secret"
