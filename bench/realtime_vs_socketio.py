@@ -43,10 +43,12 @@ import aio_pika
 import httpx
 import orjson
 
+from bench.harness import scratch_database, start_notification_service, stop_process, wait_healthy
 from bench.realtime_load import SOCKETIO, TOCSIN, worker_main
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
+from services.notification.migrations import upgrade
 from tests.support.infra import sweep_broker
 
 JWT_SECRET = "bench-secret"
@@ -69,11 +71,14 @@ class Result:
 class System:
     """One server process under test, and how to publish to its sockets."""
 
-    def __init__(self, kind: str, port: int, ws_impl: str) -> None:
+    def __init__(
+        self, kind: str, port: int, ws_impl: str, namespace: str, extra_env: dict[str, str]
+    ) -> None:
         self.kind = kind
         self.port = port
-        self.namespace = f"bench-{uuid.uuid4().hex[:8]}"
+        self.namespace = namespace
         env = {
+            **extra_env,
             **os.environ,
             "PORT": str(port),
             "AMQP_URL": AMQP_URL,
@@ -225,11 +230,36 @@ def _percentile(values: list[int], q: float) -> float:
 
 
 async def measure(kind: str, args: argparse.Namespace, port: int) -> Result:
+    """Tocsin's realtime service runs beside a real notification service (it asks it for a
+    new user's latest seq), on a scratch database, as in production."""
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    if kind != TOCSIN:
+        return await _measure(kind, args, port, namespace, {})
+    async with scratch_database(args.database_url, "tocsin_bench") as database_url:
+        await asyncio.to_thread(upgrade, database_url)
+        api_port = port + 100
+        api = start_notification_service(
+            database_url, AMQP_URL, Topology(namespace), api_port, 1, quiet=True,
+            INCIDENTS_ENABLED="false", DELIVERIES_ENABLED="false",
+        )  # fmt: skip
+        try:
+            await wait_healthy(
+                f"http://127.0.0.1:{api_port}/readyz", lambda: api.poll() is not None, "api"
+            )
+            env = {"NOTIFICATION_API_URL": f"http://127.0.0.1:{api_port}"}
+            return await _measure(kind, args, port, namespace, env)
+        finally:
+            stop_process(api)
+
+
+async def _measure(
+    kind: str, args: argparse.Namespace, port: int, namespace: str, env: dict[str, str]
+) -> Result:
     result = Result()
     jwt = JwtSettings(secret=JWT_SECRET)
     users = [f"bench-{kind}-{i}" for i in range(args.sockets)]
     tokens = [mint_token(jwt, u, ttl_s=3600) for u in users]
-    system = System(kind, port, args.ws_impl)
+    system = System(kind, port, args.ws_impl, namespace, env)
     workers = Workers(kind, port, args.workers)
     try:
         system.wait_healthy()
@@ -360,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connect-timeout", type=float, default=120.0)
     parser.add_argument("--phase-timeout", type=float, default=120.0)
     parser.add_argument("--port", type=int, default=18301)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="Postgres server for the notification service's scratch database",
+    )
     args = parser.parse_args(argv)
     if args.sockets < 1 or args.sockets > 20_000 or args.events > 1_000_000:
         parser.error("--sockets must be 1..20000 and --events at most 1,000,000")
