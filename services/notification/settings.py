@@ -60,15 +60,18 @@ class Settings(JwtEnvSettings):
 
     @model_validator(mode="after")
     def _cursor_key_is_secret(self) -> Settings:
-        if not (self.cursor_secret or self.jwt_secret):
+        if self.jwt_public_key and not (self.cursor_secret or self.jwt_secret):
             raise ValueError(
-                "set CURSOR_SECRET: pagination cursors are signed with it (or with JWT_SECRET "
-                "under HS256); with JWT_PUBLIC_KEY alone anyone could forge one"
+                "set CURSOR_SECRET: with JWT_PUBLIC_KEY (RS256) pagination cursors need a "
+                "secret of their own; a public key would let anyone forge one"
             )
         return self
 
     @property
     def cursor_key(self) -> bytes:
+        """The key that signs pagination cursors; raises ValueError when there is none (the
+        API needs JWT_SECRET or CURSOR_SECRET; the relay alone needs neither)."""
         key = self.cursor_secret or self.jwt_secret
-        assert key, "checked when the settings were read"
+        if not key:
+            raise ValueError("set JWT_SECRET (HS256) or CURSOR_SECRET to serve the API")
         return key.encode()

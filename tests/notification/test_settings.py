@@ -22,3 +22,12 @@ def test_cursors_are_never_signed_with_the_public_key() -> None:
 
 def test_hs256_signs_cursors_with_the_jwt_secret_by_default() -> None:
     assert Settings(jwt_secret="hs-secret").cursor_key == b"hs-secret"
+
+
+def test_the_relay_alone_needs_no_secret() -> None:
+    Settings()  # `python -m services.notification relay` reads these settings
+
+
+def test_serving_the_api_without_any_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="JWT_SECRET"):
+        _ = Settings().cursor_key
