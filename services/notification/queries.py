@@ -198,7 +198,8 @@ async def events_after(
     conn: AsyncConnection, user_id: str, after_seq: int, limit: int
 ) -> tuple[list[dict[str, Any]], int, bool]:
     """The user's events with seq > after_seq in seq order (at most `limit`), the user's latest
-    seq, and whether the list is complete (nothing more follows it)."""
+    seq, and whether the list is complete (nothing more follows it). Two statements: run it in
+    one snapshot (REPEATABLE READ) so that the latest seq and the list agree."""
     e = tables.events
     rows = (
         await conn.execute(

@@ -285,7 +285,11 @@ class NotificationService:
     async def events_after(
         self, user_id: str, after_seq: int, limit: int
     ) -> tuple[list[dict[str, Any]], int, bool]:
+        # One snapshot for the page and the latest seq: under READ COMMITTED an event committed
+        # between the two statements would count in `latest_seq` but miss the page, and the
+        # realtime service, trusting the pair, would drop that event's live copy.
         async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="REPEATABLE READ")
             return await queries.events_after(conn, user_id, after_seq, limit)
 
     async def latest_seqs(self, user_ids: Sequence[str]) -> dict[str, int]:

@@ -106,3 +106,36 @@ async def test_counters_equal_a_fresh_count_after_concurrent_operations(
         seqs = truth.pop("seqs")
         assert stats == truth
         assert seqs == list(range(1, len(seqs) + 1)), "seq must be gap-free from 1"
+
+
+async def test_a_catch_up_page_and_its_latest_seq_come_from_one_moment(
+    client: httpx.AsyncClient, service_headers: dict[str, str]
+) -> None:
+    """The realtime service trusts `latest_seq` of a complete page to be the last event in it:
+    it drops live copies at or below it. A page read while creates commit must never name a
+    latest seq that its events do not reach, or the event in between is lost to the client."""
+    user = new_user()
+    url = f"/api/v1/internal/users/{user}/events"
+    writing = True
+
+    async def write() -> None:
+        while writing:
+            response = await client.post(
+                CREATE,
+                json={"recipients": [user], "type": "incident_created", "title": "t"},
+                headers=service_headers,
+            )
+            assert response.status_code == 201
+
+    writers = [asyncio.create_task(write()) for _ in range(4)]
+    try:
+        torn = []
+        for _ in range(300):
+            page = (await client.get(url, params={"after_seq": 0}, headers=service_headers)).json()
+            reached = page["events"][-1]["seq"] if page["events"] else 0
+            if page["complete"] and page["latest_seq"] != reached:
+                torn.append((reached, page["latest_seq"]))
+        assert not torn, f"pages whose latest_seq is past their last event: {torn[:5]}"
+    finally:
+        writing = False
+        await asyncio.gather(*writers)
