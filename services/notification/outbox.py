@@ -4,12 +4,17 @@ One relay is active at a time: it holds a session-level advisory lock on its own
 connection; other copies retry the lock every `lock_poll_interval_s` and take over when the
 holder's session ends (crash, kill, network loss).
 
-The active relay wakes on `LISTEN tocsin_events` and also polls. Each round, in one
-transaction, it takes the oldest committed events that have no global position yet (in
-insertion order), gives them the next positions, publishes them (pipelined, in that order, on
-a channel with publisher confirms, `mandatory`, persistent JSON, `message_id = event_id`),
-waits for every confirm and only then commits. A failure before the commit rolls the
-positions back, so the events are published again: consumers dedupe by `event_id`.
+The active relay wakes on `LISTEN tocsin_events` and also polls. It reads the oldest
+committed events that have no global position yet (insertion order) and gives them the next
+positions from a sequence, in one read-only round trip; publishes them in that order
+(pipelined, on a channel with publisher confirms, `mandatory`, persistent JSON,
+`message_id = event_id`); waits for every confirm; and only then records the positions, in
+the same round trip that reads the next batch. So an event's path from commit to broker is
+one query, and a busy relay costs one round trip per batch. Nothing is recorded for a batch
+that was not confirmed: after any failure (or a crash) it is read and published again, with
+new positions (a sequence never hands a value out twice), and consumers dedupe by
+`event_id`. Positions are recorded batch after batch on one connection, so they become
+visible in order.
 
 An unroutable event (no queue bound for it) is logged and counted, not retried: it stays in
 the store for replay. A broker or database outage makes the relay retry with backoff.
@@ -22,7 +27,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import aio_pika
 import asyncpg
@@ -42,29 +49,59 @@ logger = logging.getLogger(__name__)
 LOCK_KEY = 0x746F6373696E  # "tocsin": one relay per database
 RELAY_HEADER = "x-tocsin-relay"
 
-_CLAIM_BATCH = """
-WITH batch AS (
-    SELECT id, row_number() OVER (ORDER BY id) AS rn, count(*) OVER () AS n
-    FROM (SELECT id FROM notification.events WHERE position IS NULL ORDER BY id LIMIT $1) AS b
-),
-base AS (
-    SELECT setval('notification.event_position',
-                  nextval('notification.event_position') + max(n) - 1) - max(n) AS before
-    FROM batch HAVING count(*) > 0
-)
-UPDATE notification.events AS e
-SET position = base.before + batch.rn, published_at = now()
-FROM batch, base
-WHERE e.id = batch.id
-RETURNING e.event_id::text AS event_id, e.type, e.user_id, e.occurred_at, e.schema_version,
-          e.seq, e.data::text AS data, e.stats::text AS stats, e.position, e.traceparent
+_EVENT_COLUMNS = """id, event_id::text AS event_id, type, user_id, occurred_at, schema_version,
+       seq, data::text AS data, stats::text AS stats, traceparent,
+       nextval('notification.event_position') AS position"""
+
+_NEXT_BATCH = f"""
+SELECT {_EVENT_COLUMNS}
+FROM notification.events WHERE position IS NULL ORDER BY id LIMIT $1
 """
-"""Gives the oldest unpublished events (insertion order) the next positions, in one round
-trip. Only the relay holding the advisory lock runs it."""
+"""The oldest unpublished events (insertion order), each with a fresh position. Only the
+sequence is written, so no row is locked and the read seldom waits for a WAL flush (a
+sequence logs once per 32 values). A position handed out is never handed out again, even if
+the batch is never recorded: an event published again gets a later one."""
+
+_MARK_AND_NEXT = f"""
+WITH marked AS (
+    UPDATE notification.events AS e SET position = p.position, published_at = now()
+    FROM unnest($2::bigint[], $3::bigint[]) AS p(id, position)
+    WHERE e.id = p.id
+)
+SELECT {_EVENT_COLUMNS}
+FROM notification.events WHERE position IS NULL AND id <> ALL($2) ORDER BY id LIMIT $1
+"""
+"""Records the positions of a confirmed batch (`$2` ids, `$3` positions) and reads the next
+batch in the same statement. The read sees the rows as they were before the update, so the
+batch being recorded is left out by id."""
 
 
 _COUNT_UNPUBLISHED = "SELECT count(*) FROM notification.events WHERE position IS NULL"
 LAG_CHECK_INTERVAL_S = 1.0
+
+
+class Published(NamedTuple):
+    """An event the broker confirmed: its row id and the position it was published with."""
+
+    id: int
+    position: int
+
+
+async def next_batch(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """Up to `limit` of the oldest unpublished events, each with a fresh position."""
+    return await conn.fetch(_NEXT_BATCH, limit)
+
+
+async def record_and_next_batch(
+    conn: asyncpg.Connection, published: Sequence[Published], limit: int
+) -> list[asyncpg.Record]:
+    """Record the positions of a confirmed batch and return the next one (one round trip)."""
+    return await conn.fetch(
+        _MARK_AND_NEXT,
+        limit,
+        [event.id for event in published],
+        [event.position for event in published],
+    )
 
 
 @dataclass
@@ -133,14 +170,17 @@ class Relay:
                 lag_checked = 0.0
                 while True:
                     wake.clear()
-                    published = await self.publish_batch(conn, exchange)
-                    if published < self.batch_size:
-                        metrics.RELAY_LAG.set(0)
-                    elif time.monotonic() - lag_checked > LAG_CHECK_INTERVAL_S:
-                        lag_checked = time.monotonic()
-                        metrics.RELAY_LAG.set(await conn.fetchval(_COUNT_UNPUBLISHED))
-                    if published >= self.batch_size:
-                        continue
+                    batch = await next_batch(conn, self.batch_size)
+                    while batch:
+                        published = await self.publish(batch, exchange)
+                        wake.clear()
+                        batch = await record_and_next_batch(conn, published, self.batch_size)
+                        self._count(len(published))
+                        if len(batch) < self.batch_size:
+                            metrics.RELAY_LAG.set(0)
+                        elif time.monotonic() - lag_checked > LAG_CHECK_INTERVAL_S:
+                            lag_checked = time.monotonic()
+                            metrics.RELAY_LAG.set(await conn.fetchval(_COUNT_UNPUBLISHED))
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.poll_interval_s):
@@ -154,52 +194,59 @@ class Relay:
         finally:
             conn.terminate()
 
-    async def publish_batch(self, conn: asyncpg.Connection, exchange: AbstractExchange) -> int:
-        """Publish the next batch; returns how many events it held. Raises on any failure
-        other than an unroutable event, after rolling back (the batch will be retried)."""
-        async with conn.transaction():
-            claimed = await conn.fetch(_CLAIM_BATCH, self.batch_size)
-            if not claimed:
-                return 0
-            rows = sorted(claimed, key=lambda r: r["position"])
-            # Tasks reach the channel's publish lock in creation order, so the broker gets
-            # the messages in position order while their confirms are awaited together.
-            results = await asyncio.gather(
-                *(
-                    publish_confirmed(
-                        exchange,
-                        self._message(row),
-                        routing_key(row["type"], row["user_id"]),
-                        timeout=self.publish_timeout_s,
-                    )
-                    for row in rows
-                ),
-                return_exceptions=True,
-            )
-            unroutable = 0
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, Unroutable):
-                    unroutable += 1
-                    logger.debug(
-                        "event unroutable: no queue bound",
-                        extra={"event_id": row["event_id"], "user_id": row["user_id"]},
-                    )
-                elif isinstance(result, BaseException):
-                    raise result
-            if unroutable:
-                self.stats.unroutable += unroutable
-                metrics.RELAY_UNROUTABLE.inc(unroutable)
-                logger.warning(
-                    "%d of %d events unroutable (no queue bound); kept in the store for replay",
-                    unroutable,
-                    len(rows),
+    async def publish(
+        self, batch: Sequence[asyncpg.Record], exchange: AbstractExchange
+    ) -> list[Published]:
+        """Publish a batch from `next_batch` in insertion order, numbered in that order, and
+        wait for every confirm; returns what `record_and_next_batch` records. Raises on any
+        failure other than an unroutable event: nothing is recorded, so the batch will be
+        read and published again."""
+        rows = sorted(batch, key=lambda r: r["id"])
+        # The positions were drawn in scan order; giving the smallest to the oldest event
+        # keeps each user's events in seq order whatever order the server drew them in.
+        positions = sorted(row["position"] for row in rows)
+        # Tasks reach the channel's publish lock in creation order, so the broker gets the
+        # messages in position order while their confirms are awaited together.
+        results = await asyncio.gather(
+            *(
+                publish_confirmed(
+                    exchange,
+                    self._message(row, position),
+                    routing_key(row["type"], row["user_id"]),
+                    timeout=self.publish_timeout_s,
                 )
-        self.stats.published += len(rows)
-        metrics.RELAY_PUBLISHED.inc(len(rows))
-        self.stats.batches += 1
-        return len(rows)
+                for row, position in zip(rows, positions, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        unroutable = 0
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, Unroutable):
+                unroutable += 1
+                logger.debug(
+                    "event unroutable: no queue bound",
+                    extra={"event_id": row["event_id"], "user_id": row["user_id"]},
+                )
+            elif isinstance(result, BaseException):
+                raise result
+        if unroutable:
+            self.stats.unroutable += unroutable
+            metrics.RELAY_UNROUTABLE.inc(unroutable)
+            logger.warning(
+                "%d of %d events unroutable (no queue bound); kept in the store for replay",
+                unroutable,
+                len(rows),
+            )
+        return [
+            Published(row["id"], position) for row, position in zip(rows, positions, strict=True)
+        ]
 
-    def _message(self, row: asyncpg.Record) -> aio_pika.Message:
+    def _count(self, published: int) -> None:
+        self.stats.published += published
+        metrics.RELAY_PUBLISHED.inc(published)
+        self.stats.batches += 1
+
+    def _message(self, row: asyncpg.Record, position: int) -> aio_pika.Message:
         """The same message `messaging.publisher.envelope_message` builds, assembled from the
         stored JSON without re-validating it."""
         seq = "null" if row["seq"] is None else str(int(row["seq"]))
@@ -207,7 +254,7 @@ class Relay:
             f'{{"event_id":"{row["event_id"]}","type":"{row["type"]}",'
             f'"schema_version":"{row["schema_version"]}",'
             f'"occurred_at":"{row["occurred_at"].isoformat()}",'
-            f'"user_id":{_json_string(row["user_id"])},"seq":{seq},"position":{row["position"]},'
+            f'"user_id":{_json_string(row["user_id"])},"seq":{seq},"position":{position},'
             f'"data":{row["data"]},"stats":{row["stats"] or "null"}}}'
         )
         return aio_pika.Message(

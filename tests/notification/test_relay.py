@@ -9,13 +9,16 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aio_pika
+import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractQueue
 
 from contracts.topology import binding_for_user
+from messaging.topology import declare_events_exchange
 from services.notification.app import create_app, relay_for
-from services.notification.outbox import RELAY_HEADER, Relay
+from services.notification.outbox import RELAY_HEADER, Relay, next_batch
 from services.notification.settings import Settings
 from tests.notification.conftest import Collector, new_user, started
 from tests.support.infra import free_port
@@ -60,6 +63,32 @@ def assert_in_order_and_complete(bodies: list[dict[str, Any]], expected: dict[st
     assert len({b["event_id"] for b in bodies}) == len(bodies), "no event twice"
 
 
+async def recorded_positions(database_url: str, event_ids: list[str]) -> dict[str, int | None]:
+    """The global position the event store holds for each event (None: not yet recorded)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id::text, position FROM notification.events"
+            " WHERE event_id = ANY($1::uuid[])",
+            event_ids,
+        )
+    finally:
+        await conn.close()
+    return {row["event_id"]: row["position"] for row in rows}
+
+
+async def positions_recorded(database_url: str, bodies: list[dict[str, Any]]) -> None:
+    """Wait until every published event has its position recorded, then check it is the one
+    it was published with."""
+    published = {b["event_id"]: b["position"] for b in bodies}
+    recorded = await eventually(
+        lambda: recorded_positions(database_url, list(published)),
+        lambda r: len(r) == len(published) and None not in r.values(),
+        what="positions recorded after the confirms",
+    )
+    assert recorded == published
+
+
 @contextlib.asynccontextmanager
 async def running(relay: Relay) -> AsyncIterator[Relay]:
     task = asyncio.create_task(relay.run())
@@ -89,8 +118,42 @@ async def test_events_created_while_the_relay_is_stopped_all_arrive_in_order_onc
         )
         await create_for(client_without_relay, service_headers, users, rounds=2)
         bodies = await eventually(collector.poll, lambda b: len(b) >= 68, what="live events")
+        await positions_recorded(settings.database_url, bodies)
     assert_in_order_and_complete(bodies, {u: 17 for u in users})
     assert relay.stats.batches >= 4
+
+
+async def test_a_batch_confirmed_but_never_recorded_is_published_again_with_later_positions(
+    client_without_relay: httpx.AsyncClient,
+    service_headers: dict[str, str],
+    bound_queue: BoundQueue,
+    settings: Settings,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+) -> None:
+    users = [new_user(), new_user()]
+    collector = Collector(await bound_queue([binding_for_user(u) for u in users]))
+    await create_for(client_without_relay, service_headers, users, rounds=3)
+    # A relay that dies after the broker confirmed its batch and before recording it.
+    dying = relay_for(settings)
+    channel = await amqp_connection.channel(publisher_confirms=True)
+    exchange = await declare_events_exchange(channel, settings.topology)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await dying.publish(await next_batch(conn, 10_000), exchange)
+    finally:
+        await conn.close()
+    first = await eventually(collector.poll, lambda b: len(b) >= 6, what="the first copies")
+
+    async with running(relay_for(settings)):
+        bodies = await eventually(collector.poll, lambda b: len(b) >= 12, what="second copies")
+        await positions_recorded(settings.database_url, bodies[6:])
+    again = bodies[6:]
+    assert sorted(b["event_id"] for b in again) == sorted(b["event_id"] for b in first)
+    assert min(b["position"] for b in again) > max(b["position"] for b in first), (
+        "a reader that saw the first copies and resumes after them misses nothing"
+    )
+    assert_in_order_and_complete(first, {u: 3 for u in users})
+    assert_in_order_and_complete(again, {u: 3 for u in users})
 
 
 async def test_relay_retries_while_the_broker_is_unreachable_and_loses_nothing(
