@@ -132,7 +132,9 @@ class RealtimeApp:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket" and scope["path"] == WS_PATH:
-            await self.runtime.endpoint(scope, receive, send)
+            socket = self.runtime.endpoint(scope, receive, send)
+            del scope  # the endpoint drops it once the socket is open: an idle socket keeps less
+            await socket
             return
         await self.api(scope, receive, send)
 

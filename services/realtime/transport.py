@@ -13,7 +13,6 @@ This leans on uvicorn's protocol attributes (`transport`, `writable`, `close_sen
 
 from __future__ import annotations
 
-import asyncio
 import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -82,7 +81,7 @@ def direct_transport(send: Send) -> DirectTransport | None:
         return None
     conn = getattr(protocol, "conn", None)
     if (
-        isinstance(getattr(protocol, "writable", None), asyncio.Event)
+        callable(getattr(getattr(protocol, "writable", None), "is_set", None))
         and hasattr(protocol, "transport")
         and hasattr(protocol, "close_sent")
         and hasattr(protocol, "disconnected")
