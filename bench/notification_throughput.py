@@ -12,7 +12,9 @@ fresh database, then measures
     to its 201), the part of that latency the relay has no say in. The requests rotate over
     several connections: with several workers each connection is served by one of them, and
     only one holds the relay, so both wake-up paths (in-process, NOTIFY) are sampled,
-  * how long the relay needed after the load to publish the backlog it left, and its rate.
+  * how long the relay needed after the load to publish the backlog it left, and its rate,
+  * errors: creates answered with anything but 201, and latency samples whose event did not
+    reach the queue within 5 s (they are left out of the percentiles, so they are counted).
 Prints one table. Not a test: numbers depend on the machine.
 """
 
@@ -96,9 +98,10 @@ async def _load(
 
 async def _latency(
     port: int, token: str, queue: aio_pika.abc.AbstractQueue, samples: int, connections: int = 8
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], int]:
     """Per request, one at a time: milliseconds from its start to its 201, and from its start
-    to the arrival of its event. The queue is emptied first: the load left messages in it."""
+    to the arrival of its event; and how many requests failed or whose event did not arrive
+    within 5 s. The queue is emptied first: the load left messages in it."""
     await queue.purge()
     arrivals: dict[str, float] = {}
     waiting: dict[str, asyncio.Event] = {}
@@ -113,25 +116,31 @@ async def _latency(
     conns = [await KeepAliveConnection("127.0.0.1", port, token).open() for _ in range(connections)]
     requests: list[float] = []
     latencies: list[float] = []
+    errors = 0
     try:
         for i in range(samples):
             user = f"latency-{uuid.uuid4().hex[:10]}"
             waiting[user] = asyncio.Event()
             started = time.perf_counter()
-            await conns[i % connections].post_json(
+            status, _ = await conns[i % connections].post_json(
                 PATH, {"recipients": [user], "type": "incident_created", "title": "Latency"}
             )
+            if status != 201:
+                errors += 1
+                continue
             requests.append((time.perf_counter() - started) * 1000)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5):
                     await waiting[user].wait()
             if user in arrivals:
                 latencies.append((arrivals[user] - started) * 1000)
+            else:
+                errors += 1
     finally:
         for conn in conns:
             await conn.close()
         await queue.cancel(tag)
-    return requests, latencies
+    return requests, latencies, errors
 
 
 async def _drain(database_url: str) -> tuple[float, int]:
@@ -182,7 +191,7 @@ async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) 
             single, e1 = await _load(port, token, 64, seconds, 1)
             batch, e2 = await _load(port, token, 8, seconds, 100)
             drain, backlog = await _drain(database_url)
-            requests, latencies = await _latency(port, token, sink, 300)
+            requests, latencies, e3 = await _latency(port, token, sink, 300)
         finally:
             if process is not None:
                 stop_process(process)
@@ -198,7 +207,7 @@ async def run_one(server_url: str, amqp_url: str, workers: int, seconds: float) 
         p99_ms=quantiles[98],
         drain_s=drain,
         relay_per_s=backlog / drain if backlog and drain > 0.1 else float("nan"),
-        errors=e1 + e2,
+        errors=e1 + e2 + e3,
     )
 
 
