@@ -8,7 +8,8 @@ grace costs no broker round trip). So each instance receives the events of its o
 every event of every user.
 
 Bindings are RPCs the broker answers in a few milliseconds each; they are spread over a few
-channels so that many users arriving at once are bound in parallel. The connection is
+channels so that many users arriving at once are bound in parallel, and on each channel the
+users arriving while a batch is in flight are bound together in the next (`bindings`). The connection is
 aio-pika's robust one: after a broker restart it re-declares the queue, resumes consuming, and
 this class binds again every user it holds. Messages are consumed without acks:
 a socket that misses an event because an instance died catches up with `since`; so does one
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
@@ -29,6 +30,7 @@ from aiormq.abc import DeliveredMessage
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_BINDING, Topology, binding_for_user, routing_key
 from messaging.topology import declare_events_exchange
+from services.realtime.bindings import BindingBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class Subscription:
         self._channel: AbstractRobustChannel | None = None
         self._bind_channel_count = bind_channels
         self._bind_channels: list[AbstractRobustChannel] = []
+        self._batchers: list[BindingBatcher] = []
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._bound: dict[str, asyncio.Future[None]] = {}
@@ -82,6 +85,7 @@ class Subscription:
             bind_channel = await self._connection.channel()
             assert isinstance(bind_channel, AbstractRobustChannel)
             self._bind_channels.append(bind_channel)
+            self._batchers.append(BindingBatcher(self._binder(bind_channel)))
         await self._consume()
         self._connection.reconnect_callbacks.add(self._on_reconnect)
         logger.info("consuming queue=%s", self.queue_name)
@@ -111,8 +115,25 @@ class Subscription:
         if self.on_reconnected is not None:
             self.on_reconnected()
 
+    def _binder(self, channel: AbstractRobustChannel) -> Callable[[list[str]], Awaitable[None]]:
+        """Binds a batch of keys on `channel` (see `bindings`): no-wait binds, then one that
+        waits, which the broker answers only after every earlier method of the channel."""
+
+        async def bind_batch(keys: list[str]) -> None:
+            underlay = await channel.get_underlay_channel()
+            exchange = self.topology.events_exchange
+            for key in keys[:-1]:
+                await underlay.queue_bind(self.queue_name, exchange, key, nowait=True)
+            await underlay.queue_bind(self.queue_name, exchange, keys[-1])
+
+        return bind_batch
+
+    def _channel_index(self, user_id: str) -> int:
+        # One channel per user: an unbind and a later bind of the same user keep their order.
+        return hash(user_id) % len(self._bind_channels)
+
     async def _queue_bind(self, user_id: str, unbind: bool) -> None:
-        channel = self._bind_channels[hash(user_id) % len(self._bind_channels)]
+        channel = self._bind_channels[self._channel_index(user_id)]
         underlay = await channel.get_underlay_channel()
         key = binding_for_user(user_id)
         if unbind:
@@ -146,7 +167,8 @@ class Subscription:
             bound = asyncio.get_running_loop().create_future()
             self._bound[user_id] = bound
             try:
-                await self._queue_bind(user_id, unbind=False)
+                batcher = self._batchers[self._channel_index(user_id)]
+                await batcher.bind(binding_for_user(user_id))
                 self.binds += 1
                 bound.set_result(None)
             except BaseException as exc:
