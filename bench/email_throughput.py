@@ -96,6 +96,7 @@ async def run_one(
                 "SMTP_HOST": "127.0.0.1",
                 "SMTP_PORT": str(smtp_port),
                 "SMTP_CONNECTIONS": str(connections),
+                "UNSUBSCRIBE_SECRET": uuid.uuid4().hex,
                 "PREFETCH": str(max(16, connections * 4)),
                 "DB_POOL_SIZE": str(connections + 2),
                 "LOG_LEVEL": "WARNING",

@@ -13,6 +13,7 @@ from jose import ExpiredSignatureError, JWTError, jwt
 from pydantic import BaseModel
 
 WRITE_SCOPE = "notifications:write"
+EVENTS_READ_SCOPE = "events:read"
 ADMIN_SCOPE = "notifications:admin"
 
 

@@ -54,7 +54,11 @@ class Settings(BaseSettings):
         default="http://localhost:8080",
         description="Base URL that relative entity links in notifications are resolved against.",
     )
-    unsubscribe_secret: str = "change-me-unsubscribe-secret"
+    unsubscribe_secret: str = Field(
+        min_length=16,
+        description="Signs the unsubscribe link of every email; the notification service must "
+        "have the same value. Required: a built-in default would let anyone forge links.",
+    )
     unsubscribe_mailto: str | None = Field(
         default=None, description="Optional mailto address added to List-Unsubscribe."
     )

@@ -22,6 +22,7 @@ from services.notification import announcements, http_errors
 from services.notification.deliveries import deliveries_worker
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay
+from services.notification.rate_limit import CallerLimits
 from services.notification.routes import health, internal, services, unsubscribe, users
 from services.notification.service import NotificationService
 from services.notification.settings import Settings
@@ -118,6 +119,7 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
     )
     app.state.settings = settings
     app.state.jwt = settings.jwt
+    app.state.limits = CallerLimits(people=settings.user_rate, services=settings.service_rate)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origin_list,

@@ -8,9 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from identity import Claims, InvalidClaims, JwtSettings, TokenError, verify_token
-from identity.tokens import WRITE_SCOPE
-
-EVENTS_READ_SCOPE = "events:read"
+from identity.tokens import EVENTS_READ_SCOPE, WRITE_SCOPE
+from services.notification.rate_limit import CallerLimits
 
 bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user id.")
 
@@ -42,6 +41,8 @@ def _claims(request: Request, credentials: HTTPAuthorizationCredentials | None) 
         raise Unauthenticated(error) from error
     if "\x00" in claims.user_id:
         raise Unauthenticated(InvalidClaims("token 'sub' contains a NUL character"))
+    limits: CallerLimits = request.app.state.limits
+    limits.admit(claims)
     return claims
 
 

@@ -38,3 +38,9 @@ class InvalidCursor(DomainError):
 
 class InvalidPreference(DomainError):
     code = "invalid_preference"
+
+
+class UnsubscribeDisabled(DomainError):
+    """This deployment has no UNSUBSCRIBE_SECRET: no link can be checked."""
+
+    code = "unsubscribe_disabled"

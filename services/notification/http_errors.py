@@ -4,6 +4,7 @@ mapped to a status here, once. Bad input is always a 4xx, never a 500."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.responses import Response
 
 from services.notification import errors
 from services.notification.auth import Forbidden, Unauthenticated
+from services.notification.rate_limit import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.IdempotencyKeyInProgress: 409,
     errors.InvalidCursor: 400,
     errors.InvalidPreference: 422,
+    errors.UnsubscribeDisabled: 404,
 }
 
 HTTP_CODES = {
@@ -62,6 +65,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "payload_too_large",
         415: "unsupported_media_type",
         422: "validation_error",
+        429: "rate_limited",
         503: "database_unavailable",
     }.items()
 }
@@ -132,6 +136,15 @@ async def _forbidden(_: Request, exc: Exception) -> Response:
     return error_response(403, exc.code, exc.message)
 
 
+async def _rate_limited(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimited)
+    retry_after = max(1, math.ceil(exc.retry_after_s))
+    details = {"retry_after_s": round(exc.retry_after_s, 3)}
+    return error_response(
+        429, exc.code, exc.message, details, headers={"Retry-After": str(retry_after)}
+    )
+
+
 async def _database_unavailable(_: Request, exc: Exception) -> Response:
     logger.warning("database unavailable: %r", exc)
     return error_response(503, "database_unavailable", "the database is not reachable; retry later")
@@ -155,6 +168,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
+    app.add_exception_handler(RateLimited, _rate_limited)
     for unavailable in (
         sa_exc.OperationalError,
         sa_exc.InterfaceError,

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import DEFAULT_NAMESPACE, Topology
 from identity.settings import JwtEnvSettings
+from services.notification.rate_limit import Rate
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
 
@@ -34,6 +35,24 @@ class Settings(JwtEnvSettings):
         description="Signs pagination cursors; defaults to the JWT secret. Required with "
         "RS256 (JWT_PUBLIC_KEY): a public key cannot keep a cursor from being forged.",
     )
+    rate_limit_user_per_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests a second per person (a token without a service scope), refilled "
+        "continuously; 0 turns the limit off. Over it: 429 `rate_limited` with Retry-After.",
+    )
+    rate_limit_user_burst: int = Field(
+        default=60, ge=1, description="Requests a person may send at once before the rate applies."
+    )
+    rate_limit_service_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests a second per calling service (notifications:write, events:read or "
+        "notifications:admin); 0, the default, turns the limit off.",
+    )
+    rate_limit_service_burst: int = Field(
+        default=1000, ge=1, description="Requests a service may send at once."
+    )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
     incidents_enabled: bool = Field(
@@ -45,10 +64,20 @@ class Settings(JwtEnvSettings):
     deliveries_enabled: bool = Field(
         default=True, description="Record delivery.* outcomes (services/notification/deliveries)."
     )
-    unsubscribe_secret: str = Field(
-        default="change-me-unsubscribe-secret",
-        description="Verifies email unsubscribe links; the email consumer's UNSUBSCRIBE_SECRET.",
+    unsubscribe_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Verifies email unsubscribe links; the email consumer's UNSUBSCRIBE_SECRET. "
+        "No default: without it the unsubscribe endpoints answer 404 `unsubscribe_disabled`.",
     )
+
+    @property
+    def user_rate(self) -> Rate:
+        return Rate(self.rate_limit_user_per_s, self.rate_limit_user_burst)
+
+    @property
+    def service_rate(self) -> Rate:
+        return Rate(self.rate_limit_service_per_s, self.rate_limit_service_burst)
 
     @property
     def topology(self) -> Topology:

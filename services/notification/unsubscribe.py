@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts.notifications import Channel
 from identity.unsubscribe import InvalidUnsubscribeToken, Unsubscribe, verify_unsubscribe
 from services.notification import tables
-from services.notification.errors import DomainError
+from services.notification.errors import DomainError, UnsubscribeDisabled
 from services.notification.service import NotificationService
 
 
@@ -22,8 +22,10 @@ class InvalidUnsubscribeLink(DomainError):
     code = "invalid_unsubscribe_token"
 
 
-def check_link(secret: str, token: str | None) -> Unsubscribe:
-    """Raises InvalidUnsubscribeLink."""
+def check_link(secret: str | None, token: str | None) -> Unsubscribe:
+    """Raises InvalidUnsubscribeLink, or UnsubscribeDisabled without a secret."""
+    if not secret:
+        raise UnsubscribeDisabled("unsubscribe links are not enabled here (no UNSUBSCRIBE_SECRET)")
     try:
         return verify_unsubscribe(secret, token)
     except InvalidUnsubscribeToken as exc:
@@ -31,7 +33,7 @@ def check_link(secret: str, token: str | None) -> Unsubscribe:
 
 
 async def unsubscribe_email(
-    service: NotificationService, secret: str, token: str | None
+    service: NotificationService, secret: str | None, token: str | None
 ) -> Unsubscribe:
     """Turn email off for the token's user and type (idempotent); raises
     InvalidUnsubscribeLink."""

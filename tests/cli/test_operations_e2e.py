@@ -36,7 +36,7 @@ class System:
     """The notification API and the email consumer of one test, started and stopped by PID."""
 
     def __init__(self, cli_env: dict[str, str], smtp: ScriptedSmtp) -> None:
-        self.env = {**cli_env, "LOG_LEVEL": "INFO", "UNSUBSCRIBE_SECRET": "e2e-unsubscribe"}
+        self.env = {**cli_env, "LOG_LEVEL": "INFO", "UNSUBSCRIBE_SECRET": "e2e-unsubscribe-secret"}
         self.api_port = free_port()
         self.email_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"

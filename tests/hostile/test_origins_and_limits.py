@@ -3,7 +3,9 @@ and exceeding them gets a clear 4xx or close code, never a 500 or a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import Counter
 from contextlib import suppress
 
 import httpx
@@ -145,4 +147,38 @@ async def test_request_limits_answer_4xx_json_and_the_service_stays_up(
             headers={**service, "Content-Type": "application/json"},
         )
         assert 400 <= response.status_code < 500, response.text
+        assert (await api.get("/readyz")).status_code == 200
+
+
+async def test_a_person_flooding_the_api_gets_429s_and_everyone_else_is_still_served(
+    hostile_system: System,
+) -> None:
+    """The documented default: a person gets a burst of 60 requests, then 20 a second. Twenty
+    connections send requests until the first 429 (or 1,000 requests)."""
+    flooder, bystander = new_user(), new_user()
+    flood = hostile_system.user_headers(flooder)
+    statuses: Counter[int] = Counter()
+    refusals: list[httpx.Response] = []
+    # Idle connections are dropped client-side before the server's keep-alive timeout can race
+    # a request sent on them.
+    limits = httpx.Limits(max_connections=20, keepalive_expiry=1.0)
+    async with httpx.AsyncClient(base_url=hostile_system.api_url, timeout=30, limits=limits) as api:
+
+        async def send_until_refused() -> None:
+            while not refusals and sum(statuses.values()) < 1000:
+                answer = await api.get("/api/v1/notifications/stats", headers=flood)
+                statuses[answer.status_code] += 1
+                if answer.status_code == 429:
+                    refusals.append(answer)
+
+        await asyncio.gather(*(send_until_refused() for _ in range(20)))
+        assert set(statuses) == {200, 429}, statuses
+        assert statuses[200] >= 60, "the burst is served"
+        refused = refusals[0]
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert int(refused.headers["Retry-After"]) >= 1
+        other = await api.get(
+            "/api/v1/notifications/stats", headers=hostile_system.user_headers(bystander)
+        )
+        assert other.status_code == 200
         assert (await api.get("/readyz")).status_code == 200

@@ -297,3 +297,24 @@ async def test_readiness_fails_with_503_when_the_broker_is_unreachable(settings:
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": True, "broker": False}
         assert ready.json()["error"]["code"] == "not_ready"
+
+
+async def test_unsubscribe_without_a_configured_secret_is_a_404_json_error(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    assert settings.unsubscribe_secret is None
+    for method in ("GET", "POST"):
+        response = await client.request(method, "/api/v1/unsubscribe", params={"token": "x.y"})
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == "unsubscribe_disabled"
+
+
+async def test_a_catch_up_position_beyond_bigint_is_a_422_not_a_database_error(
+    client: httpx.AsyncClient, service_headers: dict[str, str]
+) -> None:
+    url = f"/api/v1/internal/users/{new_user()}/events"
+    too_far = await client.get(url, params={"after_seq": 2**63}, headers=service_headers)
+    assert too_far.status_code == 422, too_far.text
+    assert too_far.json()["error"]["code"] == "validation_error"
+    last = await client.get(url, params={"after_seq": 2**63 - 1}, headers=service_headers)
+    assert last.status_code == 200, last.text

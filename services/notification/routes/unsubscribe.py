@@ -28,8 +28,9 @@ PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <h1 style="font-size:1.3rem">{title}</h1><p>{text}</p>{form}</body></html>"""
 
 
-def _secret(request: Request) -> str:
-    return str(request.app.state.settings.unsubscribe_secret)
+def _secret(request: Request) -> str | None:
+    secret: str | None = request.app.state.settings.unsubscribe_secret
+    return secret
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
