@@ -17,7 +17,7 @@ import contextlib
 import logging
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,9 +125,16 @@ class CreateBatcher:
     """`await batcher.create(...)` from any number of concurrent requests."""
 
     def __init__(
-        self, engine: AsyncEngine, max_rows: int = MAX_BATCH_ROWS, in_flight: int = MAX_IN_FLIGHT
+        self,
+        engine: AsyncEngine,
+        max_rows: int = MAX_BATCH_ROWS,
+        in_flight: int = MAX_IN_FLIGHT,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_commit` is called after each batch commits, before its requests resume: the
+        relay's read goes out before the responses are written."""
         self.engine = engine
+        self.on_commit = on_commit
         self.max_rows = max_rows
         self._pending: deque[_Request] = deque()
         self._wake = asyncio.Event()
@@ -213,6 +220,7 @@ class CreateBatcher:
             for request in batch:
                 await self._write([request])
             return
+        self.on_commit()
         for request, created in zip(batch, results, strict=True):
             if not request.future.done():
                 request.future.set_result(created)

@@ -69,7 +69,7 @@ class NotificationService:
         self.engine = engine
         self.cursor_key = cursor_key
         self.on_events = on_events
-        self.batcher = CreateBatcher(engine)
+        self.batcher = CreateBatcher(engine, on_commit=lambda: self.on_events())
 
     async def close(self) -> None:
         """Stop the create batcher (requests still queued fail)."""
@@ -105,7 +105,6 @@ class NotificationService:
         now = datetime.now(UTC)
         ids = [str(uuid.uuid4()) for _ in command.recipients]
         created = await self.batcher.create(command.content, command.recipients, ids, now)
-        self.on_events()
         self._log_created(created)
         return idempotency.StoredResponse(
             status_code=201,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +12,9 @@ from aio_pika.abc import AbstractQueue
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.topology import binding_for_type, binding_for_user
 from observability.metrics import badly_named_metrics, parse_metrics
-from tests.notification.conftest import Collector, new_user
+from services.notification.app import create_app
+from services.notification.settings import Settings
+from tests.notification.conftest import Collector, new_user, started
 from tests.support.waiting import eventually
 
 BoundQueue = Callable[[list[str]], Awaitable[AbstractQueue]]
@@ -139,3 +142,31 @@ async def test_metrics_count_creates_and_relay_publishes(
     assert metrics["tocsin_notification_relay_published_events_total"] >= 1
     assert metrics["tocsin_notification_relay_active"] == 1
     assert badly_named_metrics() == []
+
+
+async def test_each_kind_of_create_wakes_the_relay_without_waiting_for_its_poll(
+    settings: Settings, broker_cleanup: list[str], service_headers: dict[str, str],
+    bound_queue: BoundQueue,
+) -> None:  # fmt: skip
+    """The relay polls only once an hour here: a group-committed create (no Idempotency-Key)
+    and a keyed one both reach the broker because their commit wakes it."""
+    hourly = settings.model_copy(update={"relay_poll_interval_s": 3600.0})
+    queue = await bound_queue([binding_for_type(EventType.NOTIFICATION_CREATED)])
+    collector = Collector(queue)
+    async for client in started(create_app(hourly)):
+        # The relay's first round (at start) must be over, or it would pick the creates up.
+        await asyncio.sleep(1.0)
+        for n, extra in enumerate(({}, {"Idempotency-Key": f"wake-{new_user()}"})):
+            user = new_user()
+            response = await client.post(
+                "/api/v1/notifications",
+                json=notification_body([user]),
+                headers={**service_headers, **extra},
+            )
+            assert response.status_code == 201, response.text
+            await eventually(
+                collector.poll,
+                lambda bodies, u=user: any(b["user_id"] == u for b in bodies),  # type: ignore[misc]
+                timeout=10,
+                what=f"create {n} published",
+            )
