@@ -9,9 +9,9 @@ every event of every user.
 
 Bindings are RPCs the broker answers in a few milliseconds each; they are spread over a few
 channels so that many users arriving at once are bound in parallel, and on each channel the
-users arriving while a batch is in flight are bound together in the next (`bindings`). The connection is
-aio-pika's robust one: after a broker restart it re-declares the queue, resumes consuming, and
-this class binds again every user it holds. Messages are consumed without acks:
+users arriving while a batch is in flight are bound together in the next (`bindings`). The
+connection is aio-pika's robust one: after a broker restart it re-declares the queue, resumes
+consuming, and this class binds again every user it holds. Messages are consumed without acks:
 a socket that misses an event because an instance died catches up with `since`; so does one
 whose instance lost its queue in a broker restart (events published while the queue was gone
 reach no one here): `on_reconnected` lets the runtime close those sockets with 1012.
