@@ -213,6 +213,10 @@ class Subscription:
     def bound_users(self) -> int:
         return len(self._bound)
 
+    def bind_batches(self) -> int:
+        """Round trips to the broker that bound users (each binds one or more)."""
+        return sum(batcher.batches for batcher in self._batchers)
+
     async def stop_consuming(self) -> None:
         if self._channel is not None and self._consumer_tag is not None:
             tag, self._consumer_tag = self._consumer_tag, None
