@@ -28,6 +28,8 @@ from services.realtime.subscription import Subscription
 logger = logging.getLogger(__name__)
 
 Receive = Any
+SEQ_MAX = 2**63 - 1
+"""The largest seq the event store can hold (a Postgres bigint)."""
 
 
 @dataclass
@@ -119,7 +121,9 @@ class SocketEndpoint:
         connection.push(render(ServerEvent.CONNECTION_ESTABLISHED, established))
         parked = connection.catchup or []
         connection.catchup = None
-        connection.last_seq = since or 0
+        # Live events are compared with the last seq sent: the client's `since` when it is
+        # replayed from, else the store's position told in the handshake.
+        connection.last_seq = (since or 0) if handshake.recovered else handshake.seq
         for outbound in handshake.replay:
             connection.deliver(outbound)
         connection.last_seq = max(connection.last_seq, handshake.seq)
@@ -142,7 +146,9 @@ class SocketEndpoint:
         except CatchupUnavailable as exc:
             logger.warning("catch-up unavailable user_id=%s: %s", user_id, exc)
             return Handshake(user_id, False, max(since, self.hub.latest_seq(user_id)), [])
-        if not missed.complete:
+        if not missed.complete or since > missed.latest_seq:
+            # Too far behind to replay, or ahead of the store (a seq from another database or
+            # made up): either way the client must reload, from the store's true position.
             return Handshake(user_id, False, missed.latest_seq, [])
         replay: list[Outbound] = []
         for envelope in missed.events:
@@ -237,6 +243,6 @@ def _first(params: dict[str, list[str]], name: str) -> str | None:
 
 def _since(params: dict[str, list[str]]) -> int | None:
     raw = _first(params, "since")
-    if raw is None or not raw.isdigit():
+    if raw is None or not (raw.isascii() and raw.isdigit()):
         return None
-    return int(raw)
+    return min(int(raw[:20]), SEQ_MAX)  # past any real seq either way: not recovered

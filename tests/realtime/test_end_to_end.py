@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 from tests.realtime.conftest import NotificationApi, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
@@ -220,4 +221,26 @@ async def test_many_users_connecting_at_once_without_since_each_get_their_own_la
     established = await asyncio.gather(*(tab.established() for tab in tabs))
     assert [e["seq"] for e in established] == [i % 3 + 1 for i in range(len(users))]
     for tab in tabs:
+        await tab.close()
+
+
+async def test_a_since_ahead_of_the_store_is_not_recovered_and_live_events_still_arrive(
+    notification_api: NotificationApi, start_realtime: StartRealtime
+) -> None:
+    """A seq from another database, or made up, must not silence the socket: the handshake
+    says `recovered: false` with the store's true seq, and the next event is delivered. A
+    `since` that is not ASCII digits counts as absent."""
+    realtime = start_realtime(notification_api.url)
+    user = new_user()
+    await notification_api.create([user])
+    latest = 1
+    for since, recovered in (("7", False), ("1" + "0" * 40, False), ("\u0661\u0662", True)):
+        tab = await Tab.open(realtime.url(token(user)) + "&since=" + quote(since))
+        established = await tab.established()
+        assert (established["recovered"], established["seq"]) == (recovered, latest), since
+        tab.messages.clear()
+        await notification_api.create([user])
+        latest += 1
+        await tab.wait_for(f"the live event after since={since!r}", lambda m: len(m) >= 2)
+        assert _stream(tab) == [("notification:new", latest), ("stats:updated", latest)], since
         await tab.close()
