@@ -42,6 +42,9 @@ NOTIFICATION_EVENT_TYPES: tuple[EventType, ...] = (
 )
 """Event types that belong to one user's stream and carry `seq` and `stats`."""
 
+SEQ_MAX = 2**63 - 1
+"""The largest `seq` the event store can hold (a Postgres bigint)."""
+
 
 class NotificationCreated(BaseModel):
     """`notification.created`: the notification, who it is for, where it must go."""

@@ -23,8 +23,6 @@ RECIPIENTS_MAX = 1000
 PAGE_SIZE_MAX = 100
 USER_ID_MAX = 255
 EVENTS_PAGE_MAX = 1000
-SEQ_MAX = 2**63 - 1
-"""seq is a Postgres bigint: a larger `after_seq` is a 422, not a database error."""
 LATEST_SEQS_MAX = 1000
 
 NO_NUL_PATTERN = r"^[^\x00]*$"

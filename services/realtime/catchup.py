@@ -19,11 +19,11 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.events import EventEnvelope
 from identity import JwtSettings, mint_token
+from identity.tokens import EVENTS_READ_SCOPE
 from services.realtime.latest_seqs import LatestSeqBatcher
 
 logger = logging.getLogger(__name__)
 
-EVENTS_READ_SCOPE = "events:read"
 MAX_IN_FLIGHT = 8
 LATEST_SEQS_BATCH = 1000  # the notification service's maximum per request
 QUEUE_TIMEOUTS = 2

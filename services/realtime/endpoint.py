@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from contracts.events import SEQ_MAX
 from contracts.websocket import ClientMessageType, CloseCode, ServerEvent
 from identity import JwtSettings
 from services.realtime.auth import Refused, authenticate, refresh, seconds_left
@@ -28,8 +29,6 @@ from services.realtime.subscription import Subscription
 logger = logging.getLogger(__name__)
 
 Receive = Any
-SEQ_MAX = 2**63 - 1
-"""The largest seq the event store can hold (a Postgres bigint)."""
 
 
 @dataclass

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from contracts.events import SEQ_MAX
 from services.notification.auth import EventReader
 from services.notification.payloads import (
     EVENTS_PAGE_MAX,
     NO_NUL_PATTERN,
-    SEQ_MAX,
     USER_ID_MAX,
     EventsPage,
     LatestSeqs,
@@ -26,7 +26,7 @@ async def user_events(
     user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX, pattern=NO_NUL_PATTERN)],
     caller: EventReader,
     service: Service,
-    after_seq: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=SEQ_MAX)] = 0,  # above: 422, not a DB error
     limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX)] = 100,
 ) -> dict[str, Any]:
     """The user's events with `seq > after_seq`, in seq order, at most `limit`.
