@@ -38,6 +38,7 @@ from aio_pika.abc import AbstractExchange
 
 from contracts.topology import Topology, routing_key
 from database.engine import plain_url
+from messaging import brokers
 from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
@@ -161,7 +162,7 @@ class Relay:
             logger.info("relay active", extra={"relay_id": self.relay_id})
             wake = self._wake
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
-            broker = await aio_pika.connect(self.amqp_url, timeout=10)
+            broker = await brokers.connect(self.amqp_url, timeout=10)
             try:
                 channel = await broker.channel(publisher_confirms=True)
                 exchange = await declare_events_exchange(channel, self.topology)
