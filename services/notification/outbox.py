@@ -41,12 +41,12 @@ from aio_pika.abc import AbstractExchange
 
 from contracts.topology import Topology, routing_key
 from database.engine import plain_url
+from database.partitions import ensure_partitions, lock_key, partition_filter
 from messaging import brokers
 from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
 from services.notification import metrics
-from services.notification.partitions import ensure_partitions, lock_key, partition_filter
 from services.notification.wakeup import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)

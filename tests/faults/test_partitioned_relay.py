@@ -6,14 +6,18 @@ once, and each user's events arrive in seq order."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from database.engine import plain_url
-from services.notification.partitions import held_partitions
+from database.partitions import held_partitions
 from tests.conftest import migrated_database
 from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
 from tests.support.processes import ServiceProcess
@@ -45,6 +49,13 @@ class Relays:
     def stop(self) -> None:
         for process in self.processes.values():
             process.stop()
+
+
+def tocsin(system: System, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator CLI against this system's store and broker."""
+    env = {**os.environ, **system._common(), "TOCSIN_SERVICE_URLS": "", "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "tocsin"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
 async def held(database_url: str) -> list[int]:
@@ -105,9 +116,39 @@ async def kill_a_relay_mid_burst(system: System, relays: Relays, total: int, use
             burst,
             {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
         )
+        await operate_partitions(system, relays)
     finally:
         for tab in tabs.values():
             await tab.connection.close()
+
+
+async def operate_partitions(system: System, relays: Relays) -> None:
+    """What an operator sees and may do: `tocsin status` shows each partition with its relay,
+    `tocsin replay --partition` takes one partition's events, and the number of partitions
+    changes only once no relay runs."""
+    status = await asyncio.to_thread(tocsin, system, "status", "--realtime", system.realtime_url())
+    assert "relay partitions" in status.stdout, status.stdout + status.stderr
+    assert status.stdout.count("active") >= PARTITIONS, status.stdout
+    one = await asyncio.to_thread(
+        tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
+        "--partition", "1", "--dry-run",
+    )  # fmt: skip
+    every = await asyncio.to_thread(
+        tocsin, system, "replay", "--consumer", "email", "--from-position", "0", "--dry-run"
+    )
+    assert one.returncode == 0 and every.returncode == 0, one.stderr + every.stderr
+    counted = [int(n) for n in re.findall(r"matched: (\d+)", one.stdout + every.stdout)]
+    assert len(counted) == 2 and 0 < counted[0] < counted[1], one.stdout + every.stdout
+    missing = await asyncio.to_thread(
+        tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
+        "--partition", str(PARTITIONS), "--dry-run",
+    )  # fmt: skip
+    assert missing.returncode == 2 and f"no partition {PARTITIONS}" in missing.stderr
+    refused = await asyncio.to_thread(tocsin, system, "relay", "partitions", "2")
+    assert refused.returncode == 2 and "relays hold partitions" in refused.stderr, refused
+    relays.stop()
+    changed = await asyncio.to_thread(tocsin, system, "relay", "partitions", "2")
+    assert changed.returncode == 0 and "relay partitions: 2" in changed.stdout, changed
 
 
 async def test_kill_9_of_a_relay_holding_two_of_four_partitions_loses_nothing(

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from database.engine import plain_url
-from services.notification.partitions import (
+from database.partitions import (
     PartitionsMismatch,
     check_partitions,
     ensure_partitions,

@@ -1,4 +1,6 @@
-"""Relay partitions: the events of the store are split into P partitions by a hash of the
+"""Relay partitions of the notification event store, shared by its relay and the operator CLI.
+
+The events of the store are split into P partitions by a hash of the
 user id, and each partition has its own active relay (its own advisory lock), so P relays
 publish in parallel while each user's events, all in one partition, keep their order.
 
@@ -83,3 +85,54 @@ async def held_partitions(conn: asyncpg.Connection, partitions: int) -> list[int
     )
     keys = {int(row["key"]) for row in rows}
     return [p for p in range(partitions) if lock_key(p) in keys]
+
+
+_PENDING_BY_PARTITION = f"""
+SELECT p AS partition, count(e.id) AS pending,
+       extract(epoch FROM now() - min(e.occurred_at)) AS age
+FROM generate_series(0, $1 - 1) AS p
+LEFT JOIN notification.events AS e
+  ON e.position IS NULL AND {partition_filter("e.user_id", "$1", "p")}
+GROUP BY p ORDER BY p
+"""
+
+
+async def pending_by_partition(
+    conn: asyncpg.Connection, partitions: int
+) -> list[tuple[int, int, float | None]]:
+    """(partition, events waiting, age in seconds of the oldest) for each partition."""
+    rows = await conn.fetch(_PENDING_BY_PARTITION, partitions)
+    return [
+        (int(r["partition"]), int(r["pending"]), None if r["age"] is None else float(r["age"]))
+        for r in rows
+    ]
+
+
+async def change_partitions(conn: asyncpg.Connection, partitions: int) -> None:
+    """Record a new number of partitions. Refused (PartitionsMismatch) while a relay holds a
+    partition lock or an event waits to be published: with either, two relays could publish
+    one user's events out of order."""
+    if not 1 <= partitions <= MAX_PARTITIONS:
+        raise PartitionsMismatch(f"partitions must be between 1 and {MAX_PARTITIONS}")
+    async with conn.transaction():
+        current = await recorded_partitions(conn)
+        held = await held_partitions(conn, max(current, partitions))
+        if held:
+            raise PartitionsMismatch(
+                f"relays hold partitions {held}: stop every relay "
+                "(or set RELAY_ENABLED=false) first"
+            )
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM notification.events WHERE position IS NULL"
+        )
+        if waiting:
+            raise PartitionsMismatch(
+                f"{waiting} events wait to be published: let the relays drain the outbox first"
+            )
+        await conn.execute(
+            """
+            INSERT INTO notification.relay_partitions (partitions) VALUES ($1)
+            ON CONFLICT (singleton) DO UPDATE SET partitions = $1, changed_at = now()
+            """,
+            partitions,
+        )
