@@ -97,12 +97,12 @@ async def one_run(
                     relay_process(database_url, amqp_url, topology.namespace, partitions)
                     for _ in range(partitions)
                 ]
-                while len(await held_partitions(conn, partitions)) < partitions:
+                while len(await held_partitions(conn, partitions)) < partitions:  # noqa: ASYNC110 - other processes
                     await asyncio.sleep(0.1)
                 cpu_before = sum(cpu_s(r.pid) for r in relays)
                 await conn.execute(_BACKLOG, events, users)
                 start = time.perf_counter()
-                while await conn.fetchval(
+                while await conn.fetchval(  # noqa: ASYNC110 - polling the store
                     "SELECT EXISTS (SELECT 1 FROM notification.events WHERE position IS NULL)"
                 ):
                     await asyncio.sleep(0.02)
