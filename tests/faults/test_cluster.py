@@ -10,6 +10,8 @@ their three members back."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -112,6 +114,53 @@ async def lose_a_node_mid_burst(
             await follower.stop()
 
 
+def pause(node: PrivateRabbitMq, paused: bool) -> None:
+    """SIGSTOP / SIGCONT of one node's Erlang VM: to the others it is cut off, then back."""
+    pid = int((node.dir / "pid").read_text().strip())
+    os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
+
+async def cut_off_a_node_mid_burst(
+    start_system: Callable[..., System], cluster: PrivateCluster, total: int, users: int
+) -> None:
+    """A node frozen for 30 s (SIGSTOP, then SIGCONT) in the middle of a burst: the cluster
+    goes on without it, the node comes back, and nothing is lost or delivered twice beyond
+    what the consumers' idempotency absorbs."""
+    system = start_system(amqp_url=cluster.amqp_url)
+    people = [unique_user("paused") for _ in range(users)]
+    for user in people:
+        system.subscribe(user)
+        system.register_webhook(user)
+    followers = [await Follower([system.ws_url()], user).start() for user in people]
+    try:
+        victim = leader_of(cluster, system.topology.queue("webhook"))
+        survivor = next(node for node in cluster.nodes if node is not victim)
+        burst = Burst(system.api_url, people, total=total, concurrency=8)
+        running = asyncio.create_task(burst.run())
+        await eventually(
+            burst.done, lambda n: n >= total // 3, timeout=180, what="a third answered"
+        )
+        pause(victim, True)
+        try:
+            await asyncio.sleep(30)
+        finally:
+            pause(victim, False)
+        await asyncio.wait_for(running, timeout=300)
+        await assert_each_accepted_delivered_once(
+            system, burst, {f.user: (lambda f=f: f.new) for f in followers}
+        )
+        await asyncio.to_thread(
+            eventually_sync,
+            lambda: every_queue_whole(cluster, survivor, system),
+            timeout=180,
+            interval=1.0,
+            what="every consumer queue with a consumer and its three members online",
+        )
+    finally:
+        for follower in followers:
+            await follower.stop()
+
+
 @pytest.mark.timeout(600)
 async def test_losing_the_queue_leader_mid_burst_loses_nothing(
     cluster: PrivateCluster, start_system: Callable[..., System]
@@ -125,3 +174,11 @@ async def test_losing_the_queue_leader_mid_burst_of_thousands_loses_nothing(
     cluster: PrivateCluster, start_system: Callable[..., System]
 ) -> None:
     await lose_a_node_mid_burst(start_system, cluster, total=3000, users=20)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_a_node_cut_off_for_30_s_mid_burst_loses_nothing(
+    cluster: PrivateCluster, start_system: Callable[..., System]
+) -> None:
+    await cut_off_a_node_mid_burst(start_system, cluster, total=1500, users=10)
