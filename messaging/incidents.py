@@ -18,6 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 
 from contracts.incidents import IncidentEvent
 from contracts.topology import DEFAULT_NAMESPACE, Topology
+from messaging import brokers
 from messaging.publisher import DEFAULT_PUBLISH_TIMEOUT_S, publish_confirmed
 from messaging.topology import declare_incidents_exchange
 
@@ -62,7 +63,7 @@ class IncidentPublisher:
         """Open the connection and a confirming channel, and declare the exchange."""
         if self._exchange is not None:
             return
-        self._connection = await aio_pika.connect_robust(self.amqp_url, timeout=self.timeout)
+        self._connection = await brokers.connect_robust(self.amqp_url, timeout=self.timeout)
         self._channel = await self._connection.channel(publisher_confirms=True)
         self._exchange = await declare_incidents_exchange(self._channel, self.topology)
 

@@ -7,8 +7,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-import aio_pika
 from aio_pika.abc import AbstractChannel
+
+from messaging import brokers
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ async def consume_until_cancelled(amqp_url: str, name: str, session: ConsumerSes
     away, was never there, or the session fails. `name` says which consumer in the logs."""
     while True:
         try:
-            connection = await aio_pika.connect_robust(amqp_url, timeout=10)
+            connection = await brokers.connect_robust(amqp_url, timeout=10)
         except Exception as exc:
             logger.warning("%s cannot reach RabbitMQ: %s", name, exc)
             await asyncio.sleep(RECONNECT_DELAY_S)

@@ -1,4 +1,5 @@
-"""`tocsin topology declare` and `tocsin migrate`: idempotent set-up of broker and database."""
+"""`tocsin topology declare`, `tocsin migrate` and `tocsin relay partitions`: set-up of broker
+and database."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from database.engine import plain_url
+from database.partitions import PartitionsMismatch, change_partitions, recorded_partitions
 from messaging import registry
 from messaging.topology import ConsumerSpec, declare_all
-from tocsin_cli.connections import broker
+from tocsin_cli.connections import broker, database
 from tocsin_cli.errors import CliError, redact
 from tocsin_cli.settings import CliSettings
 
@@ -74,3 +76,14 @@ async def create_database(settings: CliSettings) -> bool:
         return True
     finally:
         await connection.close()
+
+
+async def relay_partitions(settings: CliSettings, count: int | None) -> str:
+    """The number of relay partitions after the change (if any): see `tocsin relay partitions`."""
+    async with database(settings) as db:
+        if count is not None:
+            try:
+                await change_partitions(db, count)
+            except PartitionsMismatch as exc:
+                raise CliError(f"not changed: {exc}") from exc
+        return f"relay partitions: {await recorded_partitions(db)}"

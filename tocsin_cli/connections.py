@@ -11,6 +11,7 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 
 from database.engine import plain_url
+from messaging import brokers
 from tocsin_cli.errors import CliError, redact
 from tocsin_cli.settings import CliSettings
 
@@ -19,12 +20,11 @@ from tocsin_cli.settings import CliSettings
 async def broker(settings: CliSettings) -> AsyncIterator[AbstractConnection]:
     """A plain (not robust) connection: an operator command should fail, not reconnect."""
     try:
-        connection = await aio_pika.connect(settings.amqp_url, timeout=settings.connect_timeout_s)
-    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
-        raise CliError(
-            f"cannot reach RabbitMQ at {redact(settings.amqp_url)}: {exc or type(exc).__name__}"
-            " (is it running? set AMQP_URL)"
-        ) from exc
+        connection = await brokers.connect(settings.amqp_url, timeout=settings.connect_timeout_s)
+    except brokers.BrokerUnreachable as exc:
+        raise CliError(f"{exc} (is it running? set AMQP_URL)") from exc
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
     try:
         yield connection
     finally:

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from contracts.events import EventEnvelope
+from database.partitions import partition_filter
 from tocsin_cli.errors import CliError
 
 EVENTS_TABLE = "notification.events"
@@ -26,6 +27,8 @@ class EventFilter:
     until: datetime | None = None
     type: str | None = None
     user: str | None = None
+    partition: tuple[int, int] | None = None
+    """(this partition, the number of partitions): only that relay partition's events."""
 
     def where(self, first_param: int = 1) -> tuple[str, list[Any]]:
         """SQL conditions (without WHERE) and their parameters."""
@@ -41,6 +44,11 @@ class EventFilter:
             if value is not None:
                 params.append(value)
                 clauses.append(clause.format(first_param + len(params) - 1))
+        if self.partition is not None:
+            partition, partitions = self.partition
+            params.extend([partitions, partition])
+            n = first_param + len(params) - 2
+            clauses.append(partition_filter("user_id", f"${n}", f"${n + 1}"))
         return (" AND ".join(clauses) or "TRUE"), params
 
 

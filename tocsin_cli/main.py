@@ -28,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topology_app = typer.Typer(help="RabbitMQ exchanges and queues.", no_args_is_help=True)
+relay_app = typer.Typer(help="The outbox relay's partitions.", no_args_is_help=True)
+app.add_typer(relay_app, name="relay")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(topology_app, name="topology")
@@ -144,3 +146,17 @@ def topology_declare() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@relay_app.command("partitions", epilog="Example: tocsin relay partitions 4")
+@cli_errors
+def relay_partitions(
+    count: Annotated[
+        int | None, typer.Argument(help="The new number of partitions; omit to show it.")
+    ] = None,
+) -> None:
+    """Show or change how many relay partitions the event store is published with.
+
+    A change is refused while any relay runs or any event waits to be published; afterwards
+    start the relays with RELAY_PARTITIONS set to the new number."""
+    typer.echo(run_async(admin.relay_partitions(settings(), count)))

@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from contracts.events import EventEnvelope
+from database.partitions import recorded_partitions
 from tocsin_cli import replay, status, tail
+from tocsin_cli.connections import database
 from tocsin_cli.errors import EXIT_UNHEALTHY, CliError, cli_errors, run_async
 from tocsin_cli.eventstore import EventFilter
 from tocsin_cli.options import ConsumerOption, err, known_consumer, out, settings
@@ -31,6 +33,12 @@ def replay_command(
     until: Annotated[str | None, typer.Option(help="Events that occurred before.")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
     user: Annotated[str | None, typer.Option(help="Only this user's events.")] = None,
+    partition: Annotated[
+        int | None,
+        typer.Option(
+            help="Only this relay partition's events (positions rise within a partition)."
+        ),
+    ] = None,
     instance: Annotated[
         str | None, typer.Option(help="Realtime instance id (with --consumer realtime).")
     ] = None,
@@ -53,6 +61,7 @@ def replay_command(
         until=parse_time(until),
         type=replay.parse_event_type(type_),
         user=user,
+        partition=None if partition is None else run_async(_partition(partition)),
     )
     summary = replay.ReplaySummary()
     try:
@@ -127,6 +136,17 @@ def status_command(
         raise typer.Exit(EXIT_UNHEALTHY)
 
 
+async def _partition(partition: int) -> tuple[int, int]:
+    """(partition, partitions in use); CliError for a partition that does not exist."""
+    async with database(settings()) as db:
+        partitions = await recorded_partitions(db)
+    if not 0 <= partition < partitions:
+        raise CliError(
+            f"no partition {partition}: the store has {partitions} (0..{partitions - 1})"
+        )
+    return partition, partitions
+
+
 def _print_status(report: status.Report) -> None:
     def num(value: int | None) -> str:
         return "-" if value is None else str(value)
@@ -142,6 +162,13 @@ def _print_status(report: status.Report) -> None:
         f"relay: {report.pending_events} events waiting (oldest {age}), "
         f"newest published position {num(report.newest_position)}"
     )
+    if len(report.partitions) > 1:
+        lanes = Table("partition", "relay", "waiting", "oldest", title="relay partitions")
+        for lane in report.partitions:
+            oldest = "-" if lane.oldest_pending_s is None else f"{lane.oldest_pending_s:.1f}s"
+            relay_state = "active" if lane.held else "[red]no relay[/]"
+            lanes.add_row(str(lane.partition), relay_state, str(lane.pending), oldest)
+        out.print(lanes)
     for url, count in report.sockets.items():
         out.print(f"realtime {url}: {num(count)} sockets")
     for name, state in report.readiness.items():

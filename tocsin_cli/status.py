@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from database.partitions import held_partitions, pending_by_partition, recorded_partitions
 from messaging import registry
 from observability.metrics import parse_metrics
 from tocsin_cli.connections import broker, database, queue_depth
@@ -32,11 +33,20 @@ class QueueRow:
 
 
 @dataclass
+class PartitionRow:
+    partition: int
+    held: bool
+    pending: int
+    oldest_pending_s: float | None
+
+
+@dataclass
 class Report:
     queues: list[QueueRow] = field(default_factory=list)
     pending_events: int = 0
     oldest_pending_s: float | None = None
     newest_position: int | None = None
+    partitions: list[PartitionRow] = field(default_factory=list)
     sockets: dict[str, int | None] = field(default_factory=dict)
     readiness: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -84,6 +94,18 @@ async def collect(
     async with database(settings) as db:
         await ensure_event_store(db)
         report.pending_events, report.oldest_pending_s, report.newest_position = await relay_lag(db)
+        partitions = await recorded_partitions(db)
+        if partitions > 1:
+            held = set(await held_partitions(db, partitions))
+            report.partitions = [
+                PartitionRow(p, p in held, pending, age)
+                for p, pending, age in await pending_by_partition(db, partitions)
+            ]
+            for lane in report.partitions:
+                if not lane.held and lane.pending:
+                    report.problems.append(
+                        f"relay partition {lane.partition}: {lane.pending} events and no relay"
+                    )
     if report.oldest_pending_s is not None and report.oldest_pending_s > max_relay_lag_s:
         report.problems.append(
             f"relay lag: {report.pending_events} events unpublished, oldest "

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
-import aio_pika
 import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from fastapi import FastAPI
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.topology import Topology
 from database.engine import create_engine
+from messaging import brokers
 from messaging.consuming import Outcome, RetryingConsumer
 from messaging.topology import declare_consumer, declare_events_exchange
 from observability.metrics import metrics_response
@@ -131,7 +131,7 @@ async def connect(url: str, attempts: int = 30) -> AbstractRobustConnection:
     """A robust connection (it reconnects by itself later); waits for the broker at start."""
     for attempt in range(1, attempts + 1):
         try:
-            return await aio_pika.connect_robust(url)
+            return await brokers.connect_robust(url)
         except (ConnectionError, OSError) as exc:
             if attempt == attempts:
                 raise

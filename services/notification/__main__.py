@@ -22,17 +22,24 @@ def main() -> None:
 
         upgrade(settings.database_url)
     elif args.command == "relay":
-        from services.notification.app import relay_for
-
         try:
             import uvloop
 
             uvloop.install()
         except ImportError:
             pass
-        asyncio.run(relay_for(settings).run())
+        asyncio.run(relay(settings))
     else:
         serve(settings)
+
+
+async def relay(settings: Settings) -> None:
+    """The relays alone (no API), for processes that only publish."""
+    from database.partitions import check_partitions
+    from services.notification.app import relays_for
+
+    await check_partitions(settings.database_url, settings.relay_partitions)
+    await relays_for(settings).run()
 
 
 def serve(settings: Settings) -> None:

@@ -16,12 +16,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
+from database.partitions import check_partitions
 from observability.metrics import metrics_endpoint
 from observability.tracing import TraceparentMiddleware
 from services.notification import announcements, http_errors
 from services.notification.deliveries import deliveries_worker
 from services.notification.incidents import incident_worker
-from services.notification.outbox import Relay
+from services.notification.outbox import Relay, RelayGroup
 from services.notification.rate_limit import CallerLimits
 from services.notification.routes import health, internal, services, unsubscribe, users
 from services.notification.service import NotificationService
@@ -40,25 +41,37 @@ class AppContext:
 
     settings: Settings
     service: NotificationService
-    relay: Relay | None = None
+    relay: RelayGroup | None = None
 
 
 Worker = Callable[[AppContext], Awaitable[None]]
 """A long-running coroutine started in the lifespan and cancelled at shutdown."""
 
 
-def relay_for(settings: Settings) -> Relay:
+def relay_for(
+    settings: Settings, partition: int = 0, slots: asyncio.Semaphore | None = None
+) -> Relay:
     return Relay(
         database_url=settings.database_url,
         amqp_url=settings.amqp_url,
         topology=settings.topology,
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
+        partition=partition,
+        partitions=settings.relay_partitions,
+        slots=slots,
     )
 
 
+def relays_for(settings: Settings) -> RelayGroup:
+    """One relay per partition; with RELAY_MAX_PARTITIONS, at most that many active."""
+    cap = settings.relay_max_partitions
+    slots = asyncio.Semaphore(cap) if cap is not None and cap < settings.relay_partitions else None
+    return RelayGroup([relay_for(settings, p, slots) for p in range(settings.relay_partitions)])
+
+
 async def run_relay(context: AppContext) -> None:
-    await (context.relay or relay_for(context.settings)).run()
+    await (context.relay or relays_for(context.settings)).run()
 
 
 def default_workers(settings: Settings) -> list[Worker]:
@@ -87,7 +100,9 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
         )
         wakeup = RelayWakeup(settings.database_url)
         # The relay of this process (if any) is woken directly; NOTIFY wakes the others'.
-        relay = relay_for(settings) if run_relay in chosen else None
+        relay = relays_for(settings) if run_relay in chosen else None
+        if relay is not None:
+            await check_partitions(settings.database_url, settings.relay_partitions)
 
         def on_events() -> None:
             wakeup.poke()

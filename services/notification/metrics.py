@@ -31,7 +31,7 @@ RELAY_FAILURES = Counter(
 )
 RELAY_ACTIVE = Gauge(
     "tocsin_notification_relay_active",
-    "1 while this process's relay holds the lock and publishes, else 0.",
+    "Partitions whose relay lock this process holds and publishes (0 or 1 with one partition).",
 )
 RELAY_LAG = Gauge(
     "tocsin_notification_relay_lag_events",

@@ -1,8 +1,11 @@
 """The outbox relay: publishes committed events to RabbitMQ in order, losing nothing.
 
-One relay is active at a time: it holds a session-level advisory lock on its own Postgres
-connection; other copies retry the lock every `lock_poll_interval_s` and take over when the
-holder's session ends (crash, kill, network loss).
+The events are split into `partitions` by a hash of the user id (services/notification/
+partitions.py; one partition by default). One relay is active per partition at a time: it
+holds the partition's session-level advisory lock on its own Postgres connection; other
+copies retry the lock every `lock_poll_interval_s` and take over when the holder's session
+ends (crash, kill, network loss). A process may cap how many partitions it holds (`slots`),
+so that several processes share them.
 
 The active relay wakes on `LISTEN tocsin_events` and also polls. It reads the oldest
 committed events that have no global position yet (insertion order) and gives them the next
@@ -38,6 +41,8 @@ from aio_pika.abc import AbstractExchange
 
 from contracts.topology import Topology, routing_key
 from database.engine import plain_url
+from database.partitions import ensure_partitions, lock_key, partition_filter
+from messaging import brokers
 from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
@@ -46,12 +51,13 @@ from services.notification.wakeup import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-LOCK_KEY = 0x746F6373696E  # "tocsin": one relay per database
 RELAY_HEADER = "x-tocsin-relay"
 
 _EVENT_COLUMNS = """id, event_id::text AS event_id, type, user_id, occurred_at, schema_version,
        seq, data::text AS data, stats::text AS stats, traceparent,
        nextval('notification.event_position') AS position"""
+
+_IN_PARTITION = partition_filter("user_id", "$2", "$3")
 
 _NEXT_BATCH = f"""
 SELECT {_EVENT_COLUMNS}
@@ -75,6 +81,23 @@ FROM notification.events WHERE position IS NULL AND id <> ALL($2) ORDER BY id LI
 batch in the same statement. The read sees the rows as they were before the update, so the
 batch being recorded is left out by id."""
 
+_NEXT_PARTITION_BATCH = f"""
+SELECT {_EVENT_COLUMNS}
+FROM notification.events WHERE position IS NULL AND {_IN_PARTITION} ORDER BY id LIMIT $1
+"""
+"""`_NEXT_BATCH` for one of several partitions (`$2` partitions, `$3` this one)."""
+
+_MARK_AND_NEXT_PARTITION = f"""
+WITH marked AS (
+    UPDATE notification.events AS e SET position = p.position, published_at = now()
+    FROM unnest($4::bigint[], $5::bigint[]) AS p(id, position)
+    WHERE e.id = p.id
+)
+SELECT {_EVENT_COLUMNS}
+FROM notification.events
+WHERE position IS NULL AND {_IN_PARTITION} AND id <> ALL($4) ORDER BY id LIMIT $1
+"""
+
 
 _COUNT_UNPUBLISHED = "SELECT count(*) FROM notification.events WHERE position IS NULL"
 LAG_CHECK_INTERVAL_S = 1.0
@@ -87,20 +110,30 @@ class Published(NamedTuple):
     position: int
 
 
-async def next_batch(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Up to `limit` of the oldest unpublished events, each with a fresh position."""
-    return await conn.fetch(_NEXT_BATCH, limit)
+async def next_batch(
+    conn: asyncpg.Connection, limit: int, partition: int = 0, partitions: int = 1
+) -> list[asyncpg.Record]:
+    """Up to `limit` of the oldest unpublished events of one partition, each with a fresh
+    position."""
+    if partitions == 1:
+        return await conn.fetch(_NEXT_BATCH, limit)
+    return await conn.fetch(_NEXT_PARTITION_BATCH, limit, partitions, partition)
 
 
 async def record_and_next_batch(
-    conn: asyncpg.Connection, published: Sequence[Published], limit: int
+    conn: asyncpg.Connection,
+    published: Sequence[Published],
+    limit: int,
+    partition: int = 0,
+    partitions: int = 1,
 ) -> list[asyncpg.Record]:
     """Record the positions of a confirmed batch and return the next one (one round trip)."""
+    ids = [event.id for event in published]
+    positions = [event.position for event in published]
+    if partitions == 1:
+        return await conn.fetch(_MARK_AND_NEXT, limit, ids, positions)
     return await conn.fetch(
-        _MARK_AND_NEXT,
-        limit,
-        [event.id for event in published],
-        [event.position for event in published],
+        _MARK_AND_NEXT_PARTITION, limit, partitions, partition, ids, positions
     )
 
 
@@ -124,6 +157,10 @@ class Relay:
     lock_poll_interval_s: float = 1.0
     publish_timeout_s: float = 10.0
     max_backoff_s: float = 10.0
+    partition: int = 0
+    partitions: int = 1
+    slots: asyncio.Semaphore | None = None
+    """Shared by the relays of one process that may hold only so many partitions at once."""
     relay_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     stats: RelayStats = field(default_factory=RelayStats)
     active: bool = False
@@ -155,26 +192,31 @@ class Relay:
 
     async def _session(self) -> None:
         conn = await asyncpg.connect(plain_url(self.database_url), timeout=10)
+        holding_slot = False
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):  # noqa: ASYNC110 - polling another process's lock
-                await asyncio.sleep(self.lock_poll_interval_s)
-            logger.info("relay active", extra={"relay_id": self.relay_id})
+            await ensure_partitions(conn, self.partitions)
+            holding_slot = await self._lock(conn)
+            logger.info(
+                "relay active", extra={"relay_id": self.relay_id, "partition": self.partition}
+            )
             wake = self._wake
             await conn.add_listener(NOTIFY_CHANNEL, lambda *_: wake.set())
-            broker = await aio_pika.connect(self.amqp_url, timeout=10)
+            broker = await brokers.connect(self.amqp_url, timeout=10)
             try:
                 channel = await broker.channel(publisher_confirms=True)
                 exchange = await declare_events_exchange(channel, self.topology)
                 self.active = True
-                metrics.RELAY_ACTIVE.set(1)
+                metrics.RELAY_ACTIVE.inc()
                 lag_checked = 0.0
                 while True:
                     wake.clear()
-                    batch = await next_batch(conn, self.batch_size)
+                    batch = await next_batch(conn, self.batch_size, *self._partition)
                     while batch:
                         published = await self.publish(batch, exchange)
                         wake.clear()
-                        batch = await record_and_next_batch(conn, published, self.batch_size)
+                        batch = await record_and_next_batch(
+                            conn, published, self.batch_size, *self._partition
+                        )
                         self._count(len(published))
                         if len(batch) < self.batch_size:
                             metrics.RELAY_LAG.set(0)
@@ -187,12 +229,38 @@ class Relay:
                             await wake.wait()
             finally:
                 self.active = False
-                metrics.RELAY_ACTIVE.set(0)
+                metrics.RELAY_ACTIVE.dec()
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2):
                         await broker.close()
         finally:
             conn.terminate()
+            if holding_slot and self.slots is not None:
+                self.slots.release()
+
+    @property
+    def _partition(self) -> tuple[int, int]:
+        return self.partition, self.partitions
+
+    async def _lock(self, conn: asyncpg.Connection) -> bool:
+        """Wait until this relay holds its partition's lock (and, with `slots`, a free slot of
+        its process); returns whether it took a slot, to be released when the session ends."""
+        key = lock_key(self.partition)
+        while True:
+            if self.slots is None:
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                    return False
+            elif not self.slots.locked():
+                await self.slots.acquire()  # free: returns at once
+                try:
+                    locked = await conn.fetchval("SELECT pg_try_advisory_lock($1)", key)
+                except BaseException:
+                    self.slots.release()
+                    raise
+                if locked:
+                    return True
+                self.slots.release()
+            await asyncio.sleep(self.lock_poll_interval_s)
 
     async def publish(
         self, batch: Sequence[asyncpg.Record], exchange: AbstractExchange
@@ -274,3 +342,22 @@ class Relay:
 
 def _json_string(value: str) -> str:
     return orjson.dumps(value).decode()
+
+
+@dataclass
+class RelayGroup:
+    """The relays of one process: one per partition, at most `slots` of them active at once
+    (all of them when `slots` is None). Run with `await group.run()` until cancelled."""
+
+    relays: list[Relay]
+
+    def wake(self) -> None:
+        for relay in self.relays:
+            relay.wake()
+
+    @property
+    def active_partitions(self) -> list[int]:
+        return [relay.partition for relay in self.relays if relay.active]
+
+    async def run(self) -> None:
+        await asyncio.gather(*(relay.run() for relay in self.relays))

@@ -55,6 +55,19 @@ class Settings(JwtEnvSettings):
     )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
+    relay_partitions: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Partitions of the event store by user id hash, each with its own active "
+        "relay (services/notification/partitions.py). Every process must use the same number.",
+    )
+    relay_max_partitions: int | None = Field(
+        default=None,
+        ge=1,
+        description="Partitions this process relays at most at once (default: all), so that "
+        "several processes share them; the others' relays wait as standbys.",
+    )
     incidents_enabled: bool = Field(
         default=True, description="Consume incident.* events (services/notification/incidents)."
     )

@@ -23,12 +23,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import aio_pika
 from aio_pika.abc import AbstractQueue, AbstractRobustChannel, AbstractRobustConnection
 from aiormq.abc import DeliveredMessage
 
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_BINDING, Topology, binding_for_user, routing_key
+from messaging import brokers
 from messaging.topology import declare_events_exchange
 from services.realtime.bindings import BindingBatcher
 
@@ -71,7 +71,7 @@ class Subscription:
         """Called once the queue is consumed and every user bound again after a reconnect."""
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        self._connection = await brokers.connect_robust(self.amqp_url)
         channel = await self._connection.channel()
         assert isinstance(channel, AbstractRobustChannel)
         self._channel = channel

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import timedelta
 
-import aio_pika
 from fastapi import FastAPI
 
 from contracts.topology import Topology
 from database.engine import create_engine
+from messaging import brokers
 from observability.tracing import TraceparentMiddleware
 from services.webhook import api
 from services.webhook.consumer import WebhookConsumer, consumer_spec
@@ -60,7 +60,7 @@ async def _start_consumer(
         settings.allow_private_networks, settings.timeout_s, settings.max_concurrency * 2
     )
     stack.push_async_callback(client.aclose)
-    connection = await aio_pika.connect_robust(settings.amqp_url)
+    connection = await brokers.connect_robust(settings.amqp_url)
     stack.push_async_callback(connection.close)
     topology = Topology(settings.namespace)
     outcomes = OutcomeEvents(connection, topology)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aio_pika
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
+from messaging import brokers
 from services.notification.http_errors import JSONResponse
 from services.notification.routes.dependencies import Service
 
@@ -35,7 +35,7 @@ async def _database_ok(service: Service) -> bool:
 async def _broker_ok(amqp_url: str) -> bool:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
-            connection = await aio_pika.connect(amqp_url, timeout=CHECK_TIMEOUT_S)
+            connection = await brokers.connect(amqp_url, timeout=CHECK_TIMEOUT_S)
             await connection.close()
         return True
     except Exception:

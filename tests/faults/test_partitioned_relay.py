@@ -1,0 +1,165 @@
+"""Four relay partitions shared by three relay processes (at most two each): kill -9 of one
+holding two partitions in the middle of a burst, and the standby takes them over. Every
+accepted notification reaches the socket, the SMTP server and the webhook receiver exactly
+once, and each user's events arrive in seq order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from database.engine import plain_url
+from database.partitions import held_partitions
+from tests.conftest import migrated_database
+from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
+from tests.support.processes import ServiceProcess
+from tests.support.system import System, unique_user
+from tests.support.waiting import eventually
+
+PARTITIONS = 4
+
+
+class Relays:
+    """Relay-only processes (`python -m services.notification relay`) of one system."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.processes: dict[str, ServiceProcess] = {}
+
+    def start(self, name: str) -> ServiceProcess:
+        env = {
+            **self.system._common(),
+            "RELAY_PARTITIONS": str(PARTITIONS),
+            "RELAY_MAX_PARTITIONS": "2",
+            "RELAY_POLL_INTERVAL_S": "0.2",
+        }
+        args = [sys.executable, "-m", "services.notification", "relay"]
+        process = ServiceProcess(f"system-{self.system.namespace}-{name}", args, env)
+        self.processes[name] = process.start()
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+
+def tocsin(system: System, *args: str) -> subprocess.CompletedProcess[str]:
+    """The operator CLI against this system's store and broker."""
+    env = {**os.environ, **system._common(), "TOCSIN_SERVICE_URLS": "", "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "tocsin"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+async def held(database_url: str) -> list[int]:
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        return await held_partitions(conn, PARTITIONS)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def relays_system(postgres_server_url: str, amqp_url: str) -> Iterator[tuple[System, Relays]]:
+    # A database of its own: the number of partitions is recorded per event store, and the
+    # run's shared database is relayed with one.
+    with migrated_database(postgres_server_url, prefix="tocsin_partitions") as database_url:
+        system = System(
+            database_url=database_url,
+            amqp_url=amqp_url,
+            notification_env={"RELAY_ENABLED": "false", "RELAY_PARTITIONS": str(PARTITIONS)},
+        )
+        relays = Relays(system)
+        try:
+            system.start()
+            yield system, relays
+        finally:
+            relays.stop()
+            system.stop()
+
+
+async def kill_a_relay_mid_burst(system: System, relays: Relays, total: int, users: int) -> None:
+    url = system.database_url
+    relays.start("relay-a")
+    await eventually(lambda: held(url), lambda p: len(p) == 2, what="relay-a holding two")
+    relays.start("relay-b")
+    await eventually(lambda: held(url), lambda p: len(p) == 4, what="relay-b holding two more")
+    relays.start("relay-standby")
+    people = [unique_user("part") for _ in range(users)]
+    for user in people:
+        system.subscribe(user)
+        system.register_webhook(user)
+    tabs = await open_tabs(system, people)
+    try:
+        burst = Burst(system.api_url, people, total=total, concurrency=8)
+        running = asyncio.create_task(burst.run())
+        await eventually(
+            burst.done, lambda n: n >= total // 3, timeout=120, what="a third answered"
+        )
+        relays.processes["relay-a"].kill()
+        await eventually(
+            lambda: held(url), lambda p: len(p) == 4, timeout=30,
+            what="the standby holding relay-a's two partitions",
+        )  # fmt: skip
+        await asyncio.wait_for(running, timeout=300)
+        assert relays.processes["relay-b"].running()
+        assert relays.processes["relay-standby"].running()
+        await assert_each_accepted_delivered_once(
+            system,
+            burst,
+            {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
+        )
+        await operate_partitions(system, relays)
+    finally:
+        for tab in tabs.values():
+            await tab.connection.close()
+
+
+async def operate_partitions(system: System, relays: Relays) -> None:
+    """What an operator sees and may do: `tocsin status` shows each partition with its relay,
+    `tocsin replay --partition` takes one partition's events, and the number of partitions
+    changes only once no relay runs."""
+    status = await asyncio.to_thread(tocsin, system, "status", "--realtime", system.realtime_url())
+    assert "relay partitions" in status.stdout, status.stdout + status.stderr
+    assert status.stdout.count("active") >= PARTITIONS, status.stdout
+    one = await asyncio.to_thread(
+        tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
+        "--partition", "1", "--dry-run",
+    )  # fmt: skip
+    every = await asyncio.to_thread(
+        tocsin, system, "replay", "--consumer", "email", "--from-position", "0", "--dry-run"
+    )
+    assert one.returncode == 0 and every.returncode == 0, one.stderr + every.stderr
+    counted = [int(n) for n in re.findall(r"matched: (\d+)", one.stdout + every.stdout)]
+    assert len(counted) == 2 and 0 < counted[0] < counted[1], one.stdout + every.stdout
+    missing = await asyncio.to_thread(
+        tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
+        "--partition", str(PARTITIONS), "--dry-run",
+    )  # fmt: skip
+    assert missing.returncode == 2 and f"no partition {PARTITIONS}" in missing.stderr
+    refused = await asyncio.to_thread(tocsin, system, "relay", "partitions", "2")
+    assert refused.returncode == 2 and "relays hold partitions" in refused.stderr, refused
+    relays.stop()
+    changed = await asyncio.to_thread(tocsin, system, "relay", "partitions", "2")
+    assert changed.returncode == 0 and "relay partitions: 2" in changed.stdout, changed
+
+
+async def test_kill_9_of_a_relay_holding_two_of_four_partitions_loses_nothing(
+    relays_system: tuple[System, Relays],
+) -> None:
+    await kill_a_relay_mid_burst(*relays_system, total=300, users=8)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_kill_9_of_a_relay_holding_two_of_four_partitions_mid_burst_of_thousands(
+    relays_system: tuple[System, Relays],
+) -> None:
+    await kill_a_relay_mid_burst(*relays_system, total=3000, users=20)
