@@ -173,6 +173,16 @@ async def test_walkthrough_token_socket_ping_pong_and_notification_new(
     assert event["data"]["title"] == "Disk almost full"
 
 
+async def test_the_gateway_serves_the_demo_page_and_the_api_docs(api: httpx.AsyncClient) -> None:
+    page = await api.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<html" in page.text.lower()
+    docs = await api.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+
+
 async def test_an_email_reaches_the_mail_catcher(api: httpx.AsyncClient) -> None:
     user = new_user("mail")
     address = await subscribe_email(api, user)
