@@ -1,4 +1,4 @@
-.PHONY: run test test-long bench install
+.PHONY: run test test-long compose-test bench install
 
 run:          ## install, migrate, declare topology, start every service and the demo page
 	scripts/run
@@ -6,8 +6,12 @@ run:          ## install, migrate, declare topology, start every service and the
 test:         ## every test plus ruff and mypy
 	scripts/test
 
-test-long:    ## fault injection and soak runs (minutes)
+test-long:    ## fault injection and soak runs, then compose-test (minutes)
 	scripts/test -m slow
+	scripts/compose-test
+
+compose-test: ## docker-compose up for real with local stand-in images, checked, torn down
+	scripts/compose-test
 
 bench:        ## benchmarks; each prints a table
 	scripts/bench

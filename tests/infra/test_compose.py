@@ -139,9 +139,12 @@ def test_gateway_upstreams_are_compose_services_on_their_ports() -> None:
             assert int(environment(SERVICES[host])["PORT"]) == port
     gateway = SERVICES["gateway"]
     assert any("nginx.conf" in volume for volume in gateway["volumes"])
-    assert gateway["ports"] == ["8080:80"]
+    assert gateway["ports"] == ["${TOCSIN_HTTP_PORT:-8080}:80"]
 
 
 def test_only_the_gateway_and_operator_uis_publish_ports() -> None:
     published = {name for name, service in SERVICES.items() if service.get("ports")}
+    for name in published:
+        for mapping in SERVICES[name]["ports"]:
+            assert mapping.startswith("${TOCSIN_"), f"{name}: fixed host port {mapping}"
     assert published <= {"gateway", "rabbitmq", "mailpit"} | INFRASTRUCTURE
