@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from identity.tokens import WRITE_SCOPE
-from tocsin_cli import admin, api
+from tocsin_cli import admin, api, devenv
 from tocsin_cli.dead_letters import dlq_app
 from tocsin_cli.errors import cli_errors, run_async
 from tocsin_cli.operations import events_app, replay_command, status_command
@@ -28,9 +29,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 topology_app = typer.Typer(help="RabbitMQ exchanges and queues.", no_args_is_help=True)
+dev_app = typer.Typer(help="The local run's settings files.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(topology_app, name="topology")
+app.add_typer(dev_app, name="dev")
 app.command(
     name="replay",
     epilog="Example: tocsin replay --consumer email --since 2h --type notification.created",
@@ -140,6 +143,16 @@ def topology_declare() -> None:
         typer.echo(f"declared {config.topology.queue(spec.name)} (+ retry queues and .dlq)")
     for note in notes:
         err.print(f"[yellow]skipped[/] {note}")
+
+
+@dev_app.command("init", epilog="Example: tocsin dev init var")
+@cli_errors
+def dev_init(
+    directory: Annotated[Path, typer.Argument(help="Folder of dev.env (created if missing).")],
+) -> None:
+    """Create <directory>/dev.env with random JWT_SECRET and UNSUBSCRIBE_SECRET unless it
+    exists (git-ignored; the CLI reads it from any terminal), and print its path."""
+    typer.echo(str(devenv.ensure_dev_env(directory)))
 
 
 if __name__ == "__main__":

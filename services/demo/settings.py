@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    tocsin_env: str = "production"
     jwt_secret: str | None = None
     jwt_private_key: str | None = None
     jwt_public_key: str | None = None
