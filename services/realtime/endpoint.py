@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from contracts.events import SEQ_MAX
+from contracts.timestamps import rfc3339
 from contracts.websocket import ClientMessageType, CloseCode, ServerEvent
 from identity import JwtSettings
 from services.realtime.auth import Refused, authenticate, refresh, seconds_left
@@ -112,7 +113,7 @@ class SocketEndpoint:
         handshake = await self._catch_up(user_id, since)
         established = {
             "user_id": user_id,
-            "timestamp": datetime.now(UTC).isoformat(),
+            "timestamp": rfc3339(datetime.now(UTC)),
             "message": "Connected to notification service",
             "recovered": handshake.recovered,
             "seq": handshake.seq,
