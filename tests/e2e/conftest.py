@@ -20,6 +20,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+import playwright.sync_api as playwright_sync
 import pytest
 
 from contracts.topology import Topology
@@ -28,8 +29,6 @@ from identity.tokens import WRITE_SCOPE
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.infra import free_port, unique_namespace
 from tests.support.processes import REPO_ROOT, ServiceProcess
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
 
 WEB = REPO_ROOT / "clients" / "web"
 DEMO_DIST = WEB / "dist" / "demo"
@@ -52,7 +51,7 @@ def demo_build() -> Path:
         return DEMO_DIST
     npm = shutil.which("npm")
     if npm is None:
-        pytest.skip("npm is not installed: cannot build the demo page")
+        pytest.fail("npm is not installed: cannot build the demo page (install Node.js 20)")
     if not (WEB / "node_modules").is_dir():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True)
     subprocess.run([npm, "run", "build"], cwd=WEB, check=True, capture_output=True)
@@ -195,7 +194,9 @@ def browser() -> Iterator[Any]:
     """One Chromium for the browser tests. Package-scoped: Playwright's sync API keeps an event
     loop running in this thread while it is open, which would break every asyncio test after."""
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
+        pytest.fail(
+            "Chromium is not installed: run scripts/ensure-packages chromium (or make test)"
+        )
     with playwright_sync.sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
