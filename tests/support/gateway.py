@@ -43,8 +43,10 @@ def render_local(directory: Path, port: int, upstreams: Mapping[str, Sequence[st
 class Gateway:
     """A running nginx of this test's; `origin` is http://127.0.0.1:<port>."""
 
-    def __init__(self, directory: Path, upstreams: Mapping[str, Sequence[str]]) -> None:
-        self.port = free_port()
+    def __init__(
+        self, directory: Path, upstreams: Mapping[str, Sequence[str]], port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.origin = f"http://127.0.0.1:{self.port}"
         self.ws_origin = f"ws://127.0.0.1:{self.port}"
         conf = render_local(directory, self.port, upstreams)

@@ -40,7 +40,7 @@ export interface ClientOptions extends ClientHandlers {
   /** Returns the current token; called again for a fresh one on 4002 and before `exp`. */
   getToken: TokenSource;
   autoReconnect?: boolean;
-  /** Base of the exponential backoff, in ms (default 5000). */
+  /** Delay before the first reconnect, in ms (default 5000, ±20 %); later ones double (see backoffDelay). */
   reconnectInterval?: number;
   maxReconnectAttempts?: number;
   /** Upper bound of one backoff delay (default 60000 ms). */
@@ -64,8 +64,9 @@ export interface ClientOptions extends ClientHandlers {
  * One live connection to the realtime service, kept alive across network trouble.
  *
  * States: `connecting` → `connected` on `connection:established`; `disconnected` while waiting
- * to reconnect or after `disconnect()`; `error` after an authentication refusal (4001/4003/4004)
- * or when `maxReconnectAttempts` ran out. Events whose `seq` was already seen are dropped, and
+ * to reconnect or after `disconnect()`; `error` after an authentication refusal (4001/4003/4004),
+ * when `maxReconnectAttempts` ran out, or while `getToken` has no token (it is asked again after
+ * the backoff). Events whose `seq` was already seen are dropped, and
  * reconnections resume with `since=<last seq>`.
  */
 export class NotificationClient {
@@ -131,8 +132,10 @@ export class NotificationClient {
       }
       if (generation !== this.generation || this.stopped) return;
       if (!token) {
-        this.emitError({ code: "token_unavailable", message: "no token to connect with" });
+        // Signed out, or the token source failed: say so, and ask again after the backoff.
         this.retry(false);
+        this.setState("error");
+        this.emitError({ code: "token_unavailable", message: "getToken returned no token to connect with" });
         return;
       }
       this.token = token;
@@ -156,7 +159,12 @@ export class NotificationClient {
       if (this.receive(String(event.data))) established = true;
     };
     this.timers.open = setTimeout(() => this.abandon("handshake timeout"), o.connectTimeout ?? 10000);
-    ws.onerror = () => {}; // a close event always follows
+    ws.onerror = () => {
+      // A close event always follows and decides about reconnecting; this only reports.
+      if (generation === this.generation) {
+        this.emitError({ code: "socket_error", message: "the WebSocket connection failed or broke" });
+      }
+    };
     ws.onclose = (event) => {
       if (generation === this.generation) this.closed(event.code, event.reason, established);
     };

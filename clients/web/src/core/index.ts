@@ -1,7 +1,7 @@
-export { backoffDelay } from "./backoff";
+export { BACKOFF_JITTER, backoffDelay } from "./backoff";
 export { NotificationClient, WS_PATH } from "./client";
 export type { ClientHandlers, ClientOptions, TokenSource } from "./client";
-export { resolveEndpoints } from "./config";
+export { resolveEndpoints, socketUrlFor } from "./config";
 export type { Endpoints } from "./config";
 export { ApiError, NotificationsApi } from "./rest";
 export { tokenExpiry } from "./token";

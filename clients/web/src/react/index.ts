@@ -6,3 +6,5 @@ export type {
   UseNotificationWebSocketOptions,
   UseNotificationWebSocketResult,
 } from "./useNotificationWebSocket";
+export { NO_TOKEN_MESSAGE, TocsinProvider, useTocsinConfig } from "./TocsinProvider";
+export type { TocsinConfig } from "./TocsinProvider";
