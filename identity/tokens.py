@@ -15,6 +15,7 @@ from pydantic import BaseModel
 WRITE_SCOPE = "notifications:write"
 EVENTS_READ_SCOPE = "events:read"
 ADMIN_SCOPE = "notifications:admin"
+PRESENCE_READ_SCOPE = "presence:read"
 
 
 class JwtSettings(BaseModel):

@@ -26,6 +26,8 @@ from services.realtime.endpoint import SocketEndpoint
 from services.realtime.hub import Hub
 from services.realtime.messages import Outbound, UnusableMessage, from_envelope, from_push
 from services.realtime.metrics import registry_for
+from services.realtime.presence import routes as presence_routes
+from services.realtime.presence.service import Presence
 from services.realtime.settings import Settings
 from services.realtime.subscription import Subscription
 
@@ -43,6 +45,7 @@ class Runtime:
     subscription: Subscription
     catchup: CatchupClient
     endpoint: SocketEndpoint
+    presence: Presence
     consumed: int = 0
     dropped: int = 0
     stopping: bool = field(default=False)
@@ -104,7 +107,21 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.unbind_grace_s,
         lambda key, body, message_id: runtime.on_message(key, body, message_id),
     )
-    hub.on_last = subscription.release
+    presence = Presence.connect(
+        settings.redis_url,
+        settings.presence_key_prefix,
+        settings.instance_id,
+        heartbeat_s=settings.presence_heartbeat_s,
+        dead_after_s=settings.presence_dead_after_s,
+        leave_delay_s=settings.presence_leave_delay_s,
+    )
+
+    def on_last(user_id: str) -> None:
+        subscription.release(user_id)
+        presence.tracker.user_disconnected(user_id)
+
+    hub.on_first = presence.tracker.user_connected
+    hub.on_last = on_last
     subscription.on_unbound = hub.forget
     endpoint = SocketEndpoint(
         hub,
@@ -114,7 +131,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.origins,
         settings.outbound_buffer_messages,
     )
-    runtime = Runtime(settings, hub, subscription, catchup, endpoint)
+    runtime = Runtime(settings, hub, subscription, catchup, endpoint, presence)
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
 
@@ -148,6 +165,7 @@ def create_app(settings: Settings) -> RealtimeApp:
         api.state.runtime = runtime
         api.state.registry = registry_for(runtime)
         await runtime.subscription.start()
+        runtime.presence.start()
         logger.info(
             "realtime instance %s ready namespace=%s",
             settings.instance_id,
@@ -157,6 +175,7 @@ def create_app(settings: Settings) -> RealtimeApp:
             yield
         finally:
             await runtime.stop()
+            await runtime.presence.close()
             await runtime.subscription.close()
             await runtime.catchup.close()
 
@@ -175,6 +194,8 @@ def create_app(settings: Settings) -> RealtimeApp:
                 status_code=503,
             )
         return JSONResponse({"status": "ready", "instance_id": settings.instance_id})
+
+    presence_routes.install(api, lambda: api.state.runtime.presence, settings.jwt)
 
     @api.get("/metrics")
     async def metrics() -> Response:
