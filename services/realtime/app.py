@@ -22,12 +22,16 @@ from contracts.events import event_from_json
 from contracts.realtime import REALTIME_PUSH
 from contracts.websocket import WS_PATH, CloseCode
 from services.realtime.catchup import CatchupClient
+from services.realtime.channel_bindings import ChannelBindings
+from services.realtime.channel_catchup import IncidentCatchup
+from services.realtime.channels import ChannelHub
 from services.realtime.endpoint import SocketEndpoint
 from services.realtime.hub import Hub
 from services.realtime.messages import Outbound, UnusableMessage, from_envelope, from_push
 from services.realtime.metrics import registry_for
 from services.realtime.settings import Settings
 from services.realtime.subscription import Subscription
+from services.realtime.typing import TypingRelay
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class Runtime:
     subscription: Subscription
     catchup: CatchupClient
     endpoint: SocketEndpoint
+    channels: ChannelHub
     consumed: int = 0
     dropped: int = 0
     stopping: bool = field(default=False)
@@ -51,6 +56,9 @@ class Runtime:
         """A broker message → the hub. Unusable messages are logged and dropped."""
         self.consumed += 1
         try:
+            if self.channels.handles(key):
+                self.channels.on_broker_message(key, body)
+                return
             outbound = _outbound(key, body)
         except (UnusableMessage, ValidationError, ValueError) as exc:
             self.dropped += 1
@@ -64,6 +72,7 @@ class Runtime:
         until it was declared and bound again reached no one here: close every socket with
         1012 so its client reconnects with `since` and gets the gap from the event store."""
         self.hub.forget_all()
+        self.channels.on_broker_reconnected()
         sockets = list(self.hub.connections())
         for connection in sockets:
             connection.close(CloseCode.SERVICE_RESTART, "broker reconnected: catch up")
@@ -106,6 +115,13 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     hub.on_last = subscription.release
     subscription.on_unbound = hub.forget
+    channels = ChannelHub(
+        ChannelBindings(subscription),
+        IncidentCatchup(catchup),
+        TypingRelay(settings.amqp_url, settings.topology),
+        settings.jwt,
+        settings.max_channels_per_socket,
+    )
     endpoint = SocketEndpoint(
         hub,
         subscription,
@@ -113,8 +129,9 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.jwt,
         settings.origins,
         settings.outbound_buffer_messages,
+        channels,
     )
-    runtime = Runtime(settings, hub, subscription, catchup, endpoint)
+    runtime = Runtime(settings, hub, subscription, catchup, endpoint, channels)
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
 
@@ -148,6 +165,7 @@ def create_app(settings: Settings) -> RealtimeApp:
         api.state.runtime = runtime
         api.state.registry = registry_for(runtime)
         await runtime.subscription.start()
+        await runtime.channels.typing.start()
         logger.info(
             "realtime instance %s ready namespace=%s",
             settings.instance_id,
@@ -158,6 +176,7 @@ def create_app(settings: Settings) -> RealtimeApp:
         finally:
             await runtime.stop()
             await runtime.subscription.close()
+            await runtime.channels.typing.close()
             await runtime.catchup.close()
 
     api = FastAPI(title="Tocsin realtime", lifespan=lifespan, docs_url=None, redoc_url=None)
