@@ -188,7 +188,7 @@ class ChannelHub:
             return
         channel = getattr(message, "channel", "")
         if not is_channel(channel):
-            _error(connection, ChannelError.UNKNOWN_CHANNEL, "channel names are <namespace>:<name>")
+            _error(connection, ChannelError.UNKNOWN_CHANNEL, "not <namespace>:<name>", channel)
             return
         if isinstance(message, Subscribe):
             await self._subscribe(connection, message)
@@ -209,7 +209,12 @@ class ChannelHub:
             )
             return
         if len(joined) >= self.max_per_socket:
-            _error(connection, ChannelError.TOO_MANY_CHANNELS, f"at most {self.max_per_socket}")
+            _error(
+                connection,
+                ChannelError.TOO_MANY_CHANNELS,
+                f"at most {self.max_per_socket}",
+                channel,
+            )
             return
         incident_id = incident_of(channel)
         if incident_id is None and not self._token_allows(connection, channel, message.token):
@@ -226,7 +231,7 @@ class ChannelHub:
                 "subscribe failed channel=%s user_id=%s: %s", channel, connection.user_id, exc
             )
             self._leave(membership)
-            _error(connection, ChannelError.CHANNEL_UNAVAILABLE, "try again later")
+            _error(connection, ChannelError.CHANNEL_UNAVAILABLE, "try again later", channel)
             return
         if self._sockets.get(connection, {}).get(channel) is not membership:
             return  # the socket left meanwhile
@@ -243,7 +248,7 @@ class ChannelHub:
                 connection.user_id,
                 exc.code,
             )
-            _error(connection, ChannelError.FORBIDDEN_CHANNEL, "no valid channel token")
+            _error(connection, ChannelError.FORBIDDEN_CHANNEL, "no valid channel token", channel)
             return False
         return True
 
@@ -289,7 +294,12 @@ class ChannelHub:
             membership.connection.user_id,
             why,
         )
-        _error(membership.connection, ChannelError.FORBIDDEN_CHANNEL, "not allowed in this channel")
+        _error(
+            membership.connection,
+            ChannelError.FORBIDDEN_CHANNEL,
+            "not allowed in this channel",
+            membership.channel,
+        )
 
     def _unsubscribe(self, connection: Connection, channel: str) -> None:
         membership = self._sockets.get(connection, {}).get(channel)
@@ -300,7 +310,12 @@ class ChannelHub:
     def _typing(self, connection: Connection, message: Typing) -> None:
         membership = self._sockets.get(connection, {}).get(message.channel)
         if membership is None or membership.parked is not None:
-            _error(connection, ChannelError.NOT_SUBSCRIBED, "subscribe to the channel first")
+            _error(
+                connection,
+                ChannelError.NOT_SUBSCRIBED,
+                "subscribe to the channel first",
+                message.channel,
+            )
             return
         if self.throttle.admit(connection.user_id, message.channel, message.state):
             signal = TypingSignal(
@@ -375,5 +390,10 @@ def _send(connection: Connection, event: ServerEvent, data: BaseModel | dict[str
     connection.push(render(event, body))
 
 
-def _error(connection: Connection, code: ChannelError, message: str) -> None:
-    connection.push(render(ServerEvent.ERROR, {"code": code.value, "message": message}))
+def _error(
+    connection: Connection, code: ChannelError, message: str, channel: str | None = None
+) -> None:
+    data = {"code": code.value, "message": message}
+    if channel is not None:
+        data["channel"] = channel
+    connection.push(render(ServerEvent.ERROR, data))
