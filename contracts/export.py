@@ -16,6 +16,16 @@ import yaml
 from pydantic import BaseModel
 
 from contracts import asyncapi
+from contracts.channels import (
+    TYPING_SIGNAL,
+    Subscribe,
+    Subscribed,
+    Typing,
+    TypingNotice,
+    TypingSignal,
+    Unsubscribe,
+    Unsubscribed,
+)
 from contracts.events import EVENT_DATA_MODELS, EventEnvelope
 from contracts.incidents import INCIDENT_EVENT_MODELS
 from contracts.notifications import NotificationData, NotificationStats
@@ -39,6 +49,13 @@ def message_models() -> dict[str, type[BaseModel]]:
         "ws-server-message": ServerMessage,
         "ws-connection-established": ConnectionEstablished,
         "realtime.push": RealtimePush,
+        TYPING_SIGNAL: TypingSignal,
+        "ws-subscribe": Subscribe,
+        "ws-unsubscribe": Unsubscribe,
+        "ws-typing": Typing,
+        "ws-subscribed": Subscribed,
+        "ws-unsubscribed": Unsubscribed,
+        "ws-typing-notice": TypingNotice,
         "presence-users": UsersPresence,
         "presence-online-users": OnlineUsers,
         "presence-channel": ChannelPresence,

@@ -34,6 +34,7 @@ class Settings(JwtEnvSettings):
         "CORS_ORIGINS); `*` allows any. A handshake without Origin is always allowed.",
     )
     max_connections_per_user: int = Field(default=20, ge=1)
+    max_channels_per_socket: int = Field(default=64, ge=1, le=10_000)
     outbound_buffer_messages: int = Field(default=512, ge=1)
     ws_ping_interval_s: float = 30.0
     ws_ping_timeout_s: float = 20.0
