@@ -25,7 +25,7 @@ MODULE_SETTINGS = {
     "services.webhook": "services.webhook.settings:Settings",
     "services.demo": "services.demo.settings:Settings",
 }
-INFRASTRUCTURE = {"postgres", "rabbitmq", "mailpit", "gateway"}
+INFRASTRUCTURE = {"postgres", "rabbitmq", "redis", "mailpit", "gateway"}
 COMPOSE = load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 

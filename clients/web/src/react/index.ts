@@ -8,3 +8,7 @@ export type {
 } from "./useNotificationWebSocket";
 export { NO_TOKEN_MESSAGE, TocsinProvider, useTocsinConfig } from "./TocsinProvider";
 export type { TocsinConfig } from "./TocsinProvider";
+export { useChannel } from "./useChannel";
+export type { UseChannelOptions, UseChannelResult } from "./useChannel";
+export { useTyping } from "./useTyping";
+export type { UseTypingResult } from "./useTyping";

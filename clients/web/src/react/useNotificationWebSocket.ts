@@ -46,6 +46,8 @@ export interface UseNotificationWebSocketResult {
   connect: () => void;
   disconnect: () => void;
   lastMessage: ServerMessage | null;
+  /** The underlying client (null before the first connection), for `useChannel`. */
+  client: NotificationClient | null;
 }
 
 /**
@@ -67,6 +69,7 @@ export function useNotificationWebSocket(
   const [connectionState, setConnectionState] = useState<ConnectionState>("disconnected");
   const [lastMessage, setLastMessage] = useState<ServerMessage | null>(null);
   const clientRef = useRef<NotificationClient | null>(null);
+  const [client, setClient] = useState<NotificationClient | null>(null);
   const { autoReconnect, reconnectInterval, maxReconnectAttempts, maxReconnectDelay } = options;
   const url = options.url ?? resolveEndpoints({ apiUrl: config.apiUrl, wsUrl: config.wsUrl }).wsUrl;
   const hasCredentials = Boolean(merged.token || merged.getToken);
@@ -101,11 +104,13 @@ export function useNotificationWebSocket(
       onResync: () => h().onResync?.(),
     });
     clientRef.current = client;
+    setClient(client);
     if (autoConnect) client.connect();
     return () => {
       mounted = false;
       client.disconnect();
       if (clientRef.current === client) clientRef.current = null;
+      setClient((current) => (current === client ? null : current));
     };
   }, [
     url,
@@ -126,5 +131,6 @@ export function useNotificationWebSocket(
     connect,
     disconnect,
     lastMessage,
+    client,
   };
 }
