@@ -8,22 +8,9 @@ from typing import Any
 
 import httpx
 
-from tocsin.errors import ApiError
+from tocsin.http import call
 
 NOTIFICATIONS_PATH = "/api/v1/notifications"
-
-
-async def answer(response: httpx.Response) -> Any:
-    """The JSON body of a 2xx answer; raises ApiError with the API's stable code otherwise."""
-    if response.is_success:
-        return response.json()
-    code, message = "http_error", response.reason_phrase
-    try:
-        error = response.json().get("error") or {}
-        code, message = str(error.get("code", code)), str(error.get("message", message))
-    except (ValueError, AttributeError):
-        pass
-    raise ApiError(response.status_code, code, message)
 
 
 class NotificationApi:
@@ -65,13 +52,7 @@ class NotificationApi:
             if value is not None:
                 body[name] = value
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
-        try:
-            response = await self._http.post(NOTIFICATIONS_PATH, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise ApiError(0, "unreachable", f"{type_name(exc)} calling the API") from exc
-        result: dict[str, Any] = await answer(response)
+        result: dict[str, Any] = await call(
+            self._http, "POST", NOTIFICATIONS_PATH, json=body, headers=headers
+        )
         return result
-
-
-def type_name(error: BaseException) -> str:
-    return type(error).__name__

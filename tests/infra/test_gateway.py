@@ -119,6 +119,9 @@ async def test_gateway_routes_each_path_to_its_service_and_passes_traceparent(
         for path in (
             "/api/v1/notifications",
             "/api/v1/webhooks/endpoints",
+            "/api/v1/presence?user_ids=a,b",
+            "/api/v1/presence/users",
+            "/api/v1/channels/incident:1/presence",
             "/docs",
             "/",
             "/assets/app.js",
@@ -131,6 +134,12 @@ async def test_gateway_routes_each_path_to_its_service_and_passes_traceparent(
     assert seen["/api/v1/notifications"]["forwarded_for"] == "127.0.0.1"
     assert seen["/api/v1/notifications"]["host"] == f"127.0.0.1:{gateway.port}"
     assert seen["/api/v1/webhooks/endpoints"]["upstream"] == "webhook"
+    for path in (
+        "/api/v1/presence?user_ids=a,b",
+        "/api/v1/presence/users",
+        "/api/v1/channels/incident:1/presence",
+    ):
+        assert seen[path]["upstream"].startswith("realtime-"), path
     assert seen["/docs"]["upstream"] == "notification"
     assert seen["/"]["upstream"] == "demo"
     assert seen["/assets/app.js"]["upstream"] == "demo"
