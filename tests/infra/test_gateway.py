@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -193,3 +194,22 @@ async def test_gateway_answers_oversized_requests_with_json_before_any_service(
     assert (uri.status_code, uri.json()["error"]["code"]) == (414, "uri_too_long")
     assert body.headers["content-type"].startswith("application/json")
     assert fits.status_code == 200 and fits.json()["body_bytes"] == 900_000
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected(tmp_path: Path) -> None:
+    """Half-open requests do not hold the gateway: after client_header_timeout (10 s in the
+    template, 1 s here to keep the test short) nginx closes the connection; it sends no 408
+    body to a client that never finished its request."""
+    gateway = Gateway(tmp_path, {name: [f"127.0.0.1:{free_port()}"] for name in UPSTREAMS})
+    conf = tmp_path / "nginx.conf"
+    assert "client_header_timeout 10s;" in conf.read_text()
+    conf.write_text(
+        conf.read_text().replace("client_header_timeout 10s;", "client_header_timeout 1s;")
+    )
+    gateway.start()
+    try:
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as half_open:
+            half_open.sendall(b"GET /api/v1/notifications HTTP/1.1\r\nHost: tocsin\r\n")
+            assert half_open.recv(4096) == b""  # closed by the gateway, well before 15 s
+    finally:
+        gateway.stop()
