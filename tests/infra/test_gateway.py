@@ -26,6 +26,7 @@ from tests.infra.compose import gateway_config, load_compose
 from tests.support.gateway import UPSTREAMS, Gateway, nginx_binary, render_local
 from tests.support.infra import free_port
 from tests.support.waiting import eventually
+from tocsin_cli.gateway import TEMPLATE, MissingGatewayValue, placeholders, render
 
 STAND_INS = ("notification", "realtime-1", "realtime-2", "webhook", "demo")
 
@@ -213,3 +214,20 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected(tmp_path: Path
             assert half_open.recv(4096) == b""  # closed by the gateway, well before 15 s
     finally:
         gateway.stop()
+
+
+def test_rendering_fills_only_gateway_placeholders_and_refuses_a_missing_one(
+    tmp_path: Path,
+) -> None:
+    template = TEMPLATE.read_text()
+    assert placeholders(template) == {
+        "GATEWAY_LISTEN",
+        "GATEWAY_RUN_DIR",
+        *(f"GATEWAY_{name.upper()}_SERVERS" for name in UPSTREAMS),
+    }
+    conf = render_local(tmp_path, 8000, {n: ["127.0.0.1:1"] for n in UPSTREAMS}).read_text()
+    directives = "\n".join(line for line in conf.splitlines() if not line.lstrip().startswith("#"))
+    assert "${GATEWAY_" not in directives and "${before}REDACTED${after}" in directives
+    assert "$remote_addr" in conf and "listen 127.0.0.1:8000;" in conf
+    with pytest.raises(MissingGatewayValue, match="GATEWAY_REALTIME_SERVERS"):
+        render(template, {"GATEWAY_LISTEN": "80", "GATEWAY_RUN_DIR": "/tmp"})
