@@ -234,6 +234,7 @@ def start_realtime(topology: Topology, port: int, **env: str) -> subprocess.Pope
             "AMQP_URL": AMQP,
             "REDIS_URL": REDIS,
             "TOCSIN_NAMESPACE": topology.namespace,
+            "TOCSIN_ENV": "test",  # a short, known secret is fine off production
             "JWT_SECRET": BENCH_JWT_SECRET,
             "NOTIFICATION_API_URL": "http://127.0.0.1:9",
             "INSTANCE_ID": uuid.uuid4().hex[:8],
