@@ -231,6 +231,7 @@ def start_notification_service(
             "DATABASE_URL": database_url,
             "AMQP_URL": amqp_url,
             "TOCSIN_NAMESPACE": topology.namespace,
+            "TOCSIN_ENV": "test",  # a short, known secret is fine off production
             "JWT_SECRET": BENCH_JWT_SECRET,
             "PORT": str(port),
             "HOST": "127.0.0.1",

@@ -83,6 +83,7 @@ class System:
             **os.environ,
             "PORT": str(port),
             "AMQP_URL": AMQP_URL,
+            "TOCSIN_ENV": "test",  # a short, known secret is fine off production
             "JWT_SECRET": JWT_SECRET,
             "WS_IMPL": ws_impl,
             "LOG_LEVEL": "WARNING",

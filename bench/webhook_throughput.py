@@ -123,6 +123,7 @@ async def run_one(
                 "TOCSIN_NAMESPACE": topology.namespace,
                 "HOST": "127.0.0.1",
                 "PORT": str(port),
+                "TOCSIN_ENV": "test",  # a short, known secret is fine off production
                 "JWT_SECRET": JWT_SECRET,
                 "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
                 "WEBHOOK_MAX_CONCURRENCY": str(concurrency),

@@ -1,4 +1,5 @@
-"""The JWT_* environment variables of a service that verifies user tokens."""
+"""The JWT_* environment variables of a service that verifies user tokens, and the rule that
+keeps a published or short secret out of production."""
 
 from __future__ import annotations
 
@@ -7,12 +8,64 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from identity.tokens import JwtSettings
 
+MIN_SECRET_LENGTH = 32
+# Secrets that were once printed in Tocsin's README, scripts or compose file: anyone can read
+# them, so a production service refuses them whatever their length.
+PUBLISHED_SECRETS = frozenset(
+    {
+        "tocsin-dev-secret-change-me",
+        "tocsin-dev-unsubscribe-secret",
+        "secret",
+        "changeme",
+        "change-me",
+    }
+)
+RELAXED_ENVIRONMENTS = frozenset({"dev", "test"})
+
+
+class WeakSecret(ValueError):
+    """A secret a production service must not start with; the message names the variable
+    (never the value) and says what to do, on one line."""
+
+
+def refuse_weak_secrets(environment: str, secrets: dict[str, str | None]) -> None:
+    """Raise WeakSecret when, outside `TOCSIN_ENV=dev|test`, one of `secrets` (variable name →
+    value; unset values are skipped: whether a secret is required is each service's rule) is a
+    published one or shorter than MIN_SECRET_LENGTH characters. Dev and test accept any."""
+    if environment in RELAXED_ENVIRONMENTS:
+        return
+    for name, value in secrets.items():
+        if value is None:
+            continue
+        if value.strip().lower() in PUBLISHED_SECRETS:
+            raise WeakSecret(
+                f"{name} is a published development value: set a random secret of at least "
+                f"{MIN_SECRET_LENGTH} characters (TOCSIN_ENV={environment})"
+            )
+        if len(value) < MIN_SECRET_LENGTH:
+            raise WeakSecret(
+                f"{name} is shorter than {MIN_SECRET_LENGTH} characters: set a random secret "
+                f"(for example `openssl rand -hex 32`), or TOCSIN_ENV=dev on a development "
+                f"machine"
+            )
+
+
+def refuse_to_start_with_weak_secrets(environment: str, secrets: dict[str, str | None]) -> None:
+    """For entrypoints: WeakSecret becomes one line on stderr and exit status 1."""
+    try:
+        refuse_weak_secrets(environment, secrets)
+    except WeakSecret as error:
+        raise SystemExit(f"refusing to start: {error}") from None
+
 
 class JwtEnvSettings(BaseSettings):
     """Base for a service's Settings: JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256), and the
-    optional JWT_AUDIENCE / JWT_ISSUER, read as one `jwt` value."""
+    optional JWT_AUDIENCE / JWT_ISSUER, read as one `jwt` value, and TOCSIN_ENV: `production`
+    (the default, which fails closed), `dev` (the local run) or `test`."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    tocsin_env: str = Field(default="production", alias="TOCSIN_ENV")
 
     jwt_secret: str | None = Field(default=None, alias="JWT_SECRET")
     jwt_public_key: str | None = Field(default=None, alias="JWT_PUBLIC_KEY")

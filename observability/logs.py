@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from observability.redaction import RedactTokens
 from observability.tracing import current_trace
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
@@ -31,7 +32,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -47,7 +50,7 @@ class JsonFormatter(logging.Formatter):
         if "correlation_id" not in entry and "trace_id" in entry:
             entry["correlation_id"] = entry["trace_id"]
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -73,11 +76,13 @@ def configure_logging(
     """Route every logger (including uvicorn's and aio-pika's) to one handler: JSON lines, or
     text when `log_format` (default: the LOG_FORMAT environment variable) is `text`.
 
-    Idempotent: calling it again replaces the handler instead of adding a second one.
+    Idempotent: calling it again replaces the handler instead of adding a second one. The
+    handler redacts query-string tokens and bearer credentials (observability.redaction).
     """
     chosen = (log_format or os.environ.get("LOG_FORMAT") or "json").lower()
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(TextFormatter(service) if chosen == "text" else JsonFormatter(service))
+    handler.addFilter(RedactTokens())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

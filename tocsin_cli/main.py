@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from identity.tokens import WRITE_SCOPE
-from tocsin_cli import admin, api
+from tocsin_cli import admin, api, devenv, gateway
 from tocsin_cli.dead_letters import dlq_app
-from tocsin_cli.errors import cli_errors, run_async
+from tocsin_cli.errors import CliError, cli_errors, run_async
 from tocsin_cli.operations import events_app, replay_command, status_command
 from tocsin_cli.options import err, settings
 
@@ -30,9 +31,13 @@ app = typer.Typer(
 topology_app = typer.Typer(help="RabbitMQ exchanges and queues.", no_args_is_help=True)
 relay_app = typer.Typer(help="The outbox relay's partitions.", no_args_is_help=True)
 app.add_typer(relay_app, name="relay")
+gateway_app = typer.Typer(help="The nginx gateway's configuration.", no_args_is_help=True)
+dev_app = typer.Typer(help="The local run's settings files.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(topology_app, name="topology")
+app.add_typer(gateway_app, name="gateway")
+app.add_typer(dev_app, name="dev")
 app.command(
     name="replay",
     epilog="Example: tocsin replay --consumer email --since 2h --type notification.created",
@@ -142,6 +147,47 @@ def topology_declare() -> None:
         typer.echo(f"declared {config.topology.queue(spec.name)} (+ retry queues and .dlq)")
     for note in notes:
         err.print(f"[yellow]skipped[/] {note}")
+
+
+@dev_app.command("init", epilog="Example: tocsin dev init var")
+@cli_errors
+def dev_init(
+    directory: Annotated[Path, typer.Argument(help="Folder of dev.env (created if missing).")],
+) -> None:
+    """Create <directory>/dev.env with random JWT_SECRET and UNSUBSCRIBE_SECRET unless it
+    exists (git-ignored; the CLI reads it from any terminal), and print its path."""
+    typer.echo(str(devenv.ensure_dev_env(directory)))
+
+
+@gateway_app.command(
+    "render",
+    epilog="Example: tocsin gateway render --listen 127.0.0.1:8000 --run-dir var/gateway "
+    "--upstream notification=127.0.0.1:8010 --upstream realtime=127.0.0.1:8011 ...",
+)
+@cli_errors
+def gateway_render(
+    listen: Annotated[str, typer.Option(help="nginx `listen` value, e.g. 127.0.0.1:8000.")],
+    run_dir: Annotated[Path, typer.Option(help="Writable folder for pid and temp files.")],
+    upstream: Annotated[
+        list[str], typer.Option(help="name=host:port (repeatable; repeat a name to balance).")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the rendered nginx.conf.")],
+) -> None:
+    """Render infra/nginx/tocsin.conf.template with these addresses."""
+    upstreams: dict[str, list[str]] = {}
+    for item in upstream:
+        name, _, address = item.partition("=")
+        upstreams.setdefault(name.strip(), []).append(address.strip())
+    values = {
+        "GATEWAY_LISTEN": listen,
+        "GATEWAY_RUN_DIR": str(run_dir.resolve()),
+        **gateway.upstream_values(upstreams),
+    }
+    try:
+        out.write_text(gateway.render(gateway.TEMPLATE.read_text(), values))
+    except gateway.MissingGatewayValue as exc:
+        raise CliError(f"{exc}: give --upstream NAME=host:port for each") from None
+    typer.echo(str(out))
 
 
 if __name__ == "__main__":

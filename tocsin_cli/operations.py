@@ -171,6 +171,8 @@ def _print_status(report: status.Report) -> None:
         out.print(lanes)
     for url, count in report.sockets.items():
         out.print(f"realtime {url}: {num(count)} sockets")
+    if report.online_users is not None:
+        out.print(f"presence: {report.online_users} users online")
     for name, state in report.readiness.items():
         out.print(f"service {name}: {state}")
     for warning in report.warnings:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from messaging import registry
+from tocsin_cli.devenv import env_files
 from tocsin_cli.settings import CliSettings
 
 out = Console()
@@ -25,7 +26,8 @@ ConsumerOption = Annotated[
 
 
 def settings() -> CliSettings:
-    return CliSettings()
+    """Environment variables, then the local run's files (see tocsin_cli.devenv)."""
+    return CliSettings(_env_file=env_files() or None)
 
 
 def known_consumer(name: str) -> str:

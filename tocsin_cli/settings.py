@@ -9,10 +9,10 @@ from contracts.topology import Topology
 from identity import JwtSettings
 
 DEFAULT_SERVICE_URLS = (
-    "notification=http://127.0.0.1:8000,"
-    "realtime=http://127.0.0.1:8001,"
-    "email=http://127.0.0.1:8002,"
-    "webhook=http://127.0.0.1:8003"
+    "notification=http://127.0.0.1:8010,"
+    "realtime=http://127.0.0.1:8011,"
+    "email=http://127.0.0.1:8012,"
+    "webhook=http://127.0.0.1:8013"
 )
 
 
@@ -33,7 +33,7 @@ class CliSettings(BaseSettings):
         description="name=base_url pairs, comma-separated; `status` asks each for /readyz.",
     )
     tocsin_realtime_urls: str = Field(
-        default="http://127.0.0.1:8001",
+        default="http://127.0.0.1:8011",
         description="Base URLs of the realtime instances, comma-separated; `status` reads "
         "their /metrics for connected sockets.",
     )

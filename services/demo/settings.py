@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
+    tocsin_env: str = "production"
     jwt_secret: str | None = None
     jwt_private_key: str | None = None
     jwt_public_key: str | None = None
@@ -36,6 +37,12 @@ class Settings(BaseSettings):
     demo_token_ttl_s: int = Field(default=3600, ge=60)
     demo_reconnect_interval_ms: int = Field(default=1000, ge=1)
     demo_reconnect_max_delay_ms: int = Field(default=30000, ge=1)
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="Where the demo incident's events are published (incidents exchange).",
+    )
+    tocsin_namespace: str = "tocsin"
+    demo_incident_id: str = Field(default="demo-42", pattern=r"^[A-Za-z0-9._~@=+-]{1,200}$")
     static_dir: Path = DEFAULT_STATIC_DIR
     request_timeout_s: float = 5.0
 

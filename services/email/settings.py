@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")
     log_level: str = "INFO"
+    tocsin_env: str = Field(
+        default="production", description="`dev`/`test` accept short secrets; see identity."
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

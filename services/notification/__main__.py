@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from identity.settings import refuse_to_start_with_weak_secrets
 from observability.logs import configure_logging
 from services.notification.settings import Settings
 
@@ -16,6 +17,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings()
+    refuse_to_start_with_weak_secrets(
+        settings.tocsin_env,
+        {"JWT_SECRET": settings.jwt_secret, "UNSUBSCRIBE_SECRET": settings.unsubscribe_secret},
+    )
     configure_logging("notification", settings.log_level)
     if args.command == "migrate":
         from services.notification.migrations import upgrade

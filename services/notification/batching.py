@@ -257,7 +257,7 @@ class CreateBatcher:
                         ("users", user),
                         ("ids", notification_id),
                         ("event_ids", event_id),
-                        ("datas", orjson.dumps(data).decode()),
+                        ("datas", orjson.dumps(data, option=orjson.OPT_UTC_Z).decode()),
                         ("types", c.type),
                         ("priorities", c.priority.value),
                         ("titles", c.title),

@@ -142,7 +142,8 @@ async def create_notifications_once(
                     "locale": d.locale,
                 },
                 "channels": [c.value for c in d.channels],
-            }
+            },
+            option=orjson.OPT_UTC_Z,
         ).decode()
         for notification_id, d in zip(ids, deliveries, strict=True)
     ]

@@ -39,6 +39,7 @@ import asyncpg
 import orjson
 from aio_pika.abc import AbstractExchange
 
+from contracts.timestamps import rfc3339
 from contracts.topology import Topology, routing_key
 from database.engine import plain_url
 from database.partitions import ensure_partitions, lock_key, partition_filter
@@ -321,7 +322,7 @@ class Relay:
         body = (
             f'{{"event_id":"{row["event_id"]}","type":"{row["type"]}",'
             f'"schema_version":"{row["schema_version"]}",'
-            f'"occurred_at":"{row["occurred_at"].isoformat()}",'
+            f'"occurred_at":"{rfc3339(row["occurred_at"])}",'
             f'"user_id":{_json_string(row["user_id"])},"seq":{seq},"position":{position},'
             f'"data":{row["data"]},"stats":{row["stats"] or "null"}}}'
         )

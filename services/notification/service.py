@@ -16,6 +16,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.timestamps import rfc3339
 from services.notification import idempotency, metrics, queries, store, tables
 from services.notification.batching import CreateBatcher
 from services.notification.cursor import decode_cursor, encode_cursor
@@ -110,7 +111,7 @@ class NotificationService:
             status_code=201,
             body={
                 "count": len(created),
-                "created_at": now.isoformat(),
+                "created_at": rfc3339(now),
                 "notifications": [{"id": c.id, "user_id": c.user_id} for c in created],
             },
         )
@@ -157,7 +158,7 @@ class NotificationService:
                 status_code=201,
                 body={
                     "count": len(deliveries),
-                    "created_at": now.isoformat(),
+                    "created_at": rfc3339(now),
                     "notifications": [
                         {"id": i, "user_id": d.user_id}
                         for i, d in zip(ids, deliveries, strict=True)

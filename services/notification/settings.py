@@ -22,7 +22,7 @@ class Settings(JwtEnvSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias="TOCSIN_NAMESPACE")
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
     log_level: str = "INFO"

@@ -112,8 +112,8 @@ async def _advance(
             "types": [event_type.value],
             "users": [user_id],
             "seqs": [row.last_seq],
-            "datas": [orjson.dumps(data).decode()],
-            "stats": [orjson.dumps(stats).decode()],
+            "datas": [orjson.dumps(data, option=orjson.OPT_UTC_Z).decode()],
+            "stats": [orjson.dumps(stats, option=orjson.OPT_UTC_Z).decode()],
             "traceparent": current_traceparent(),
         },
     )

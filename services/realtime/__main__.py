@@ -1,5 +1,8 @@
+from identity.settings import refuse_to_start_with_weak_secrets
 from services.realtime.main import run
 from services.realtime.settings import Settings
 
 if __name__ == "__main__":
-    run(Settings())
+    settings = Settings()
+    refuse_to_start_with_weak_secrets(settings.tocsin_env, {"JWT_SECRET": settings.jwt_secret})
+    run(settings)

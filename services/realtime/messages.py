@@ -24,6 +24,7 @@ from contracts.events import (
     NotificationsReadAll,
 )
 from contracts.realtime import RealtimePush
+from contracts.timestamps import rfc3339
 from contracts.websocket import ServerEvent
 from services.realtime.transport import text_frame
 
@@ -55,7 +56,7 @@ def render(event: str, data: Any, seq: int | None = None, at: datetime | None = 
     message: dict[str, Any] = {
         "event": event,
         "data": data,
-        "timestamp": (at or datetime.now(UTC)).isoformat(),
+        "timestamp": rfc3339(at or datetime.now(UTC)),
     }
     if seq is not None:
         message["seq"] = seq

@@ -11,6 +11,7 @@ import json
 
 from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel
+from contracts.timestamps import rfc3339
 
 
 def wants(envelope: EventEnvelope) -> bool:
@@ -33,7 +34,7 @@ def payload(envelope: EventEnvelope) -> bytes:
     with the whole event envelope as `data`."""
     body = {
         "type": envelope.type.value,
-        "timestamp": envelope.occurred_at.isoformat(),
+        "timestamp": rfc3339(envelope.occurred_at),
         "data": envelope.model_dump(mode="json"),
     }
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -30,7 +30,7 @@ class Settings(JwtEnvSettings):
     )
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
     namespace: str = Field(default="tocsin", alias="TOCSIN_NAMESPACE")
-    host: str = Field(default="0.0.0.0", alias="HOST")
+    host: str = Field(default="127.0.0.1", alias="HOST")
     port: int = Field(default=8003, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 

@@ -51,8 +51,9 @@ class Cli:
 
 
 @pytest.fixture
-def cli_env(topology: Topology, amqp_url: str, database_url: str) -> dict[str, str]:
+def cli_env(topology: Topology, amqp_url: str, database_url: str, tmp_path: Path) -> dict[str, str]:
     return {
+        "TOCSIN_DEV_ENV": str(tmp_path / "no-local-run"),
         "TOCSIN_NAMESPACE": topology.namespace,
         "AMQP_URL": amqp_url,
         "DATABASE_URL": database_url,

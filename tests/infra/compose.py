@@ -1,4 +1,4 @@
-"""Reading docker-compose.yml and the nginx gateway config the way Docker and nginx would."""
+"""Reading docker-compose.yml and the gateway's nginx template the way Docker and nginx would."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from tocsin_cli.gateway import TEMPLATE, render
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
-NGINX_CONF = REPO_ROOT / "infra" / "nginx" / "nginx.conf"
-
 _DEFAULTED = re.compile(r"\$\{([A-Z0-9_]+):-([^}]*)\}")
+_REQUIRED = re.compile(r"\$\{([A-Z0-9_]+):\?[^}]*\}")
+# What a person sets for the required variables (`${VAR:?message}`) before `docker compose up`.
+REQUIRED_VALUE = "a-random-value-of-at-least-32-characters"
 
 
 def load_compose() -> dict[str, Any]:
@@ -24,8 +27,9 @@ def load_compose() -> dict[str, Any]:
 
 
 def interpolate(value: object) -> str:
-    """`${VAR:-default}` → default (what compose uses when VAR is not set)."""
-    return _DEFAULTED.sub(lambda m: m.group(2), str(value))
+    """`${VAR:-default}` → default (what compose uses when VAR is not set); `${VAR:?message}`
+    → REQUIRED_VALUE (compose refuses to start without it)."""
+    return _REQUIRED.sub(REQUIRED_VALUE, _DEFAULTED.sub(lambda m: m.group(2), str(value)))
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -57,6 +61,13 @@ def nginx_upstreams(conf: str) -> dict[str, list[tuple[str, int]]]:
     """upstream name → [(host, port)] from an nginx config."""
     upstreams: dict[str, list[tuple[str, int]]] = {}
     for match in re.finditer(r"upstream\s+(\S+)\s*\{(.*?)\}", conf, re.S):
-        servers = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", match.group(2), re.M)
+        servers = re.findall(r"(?:^|;)\s*server\s+([\w.-]+):(\d+)", match.group(2), re.M)
         upstreams[match.group(1)] = [(h, int(p)) for h, p in servers]
     return upstreams
+
+
+def gateway_config(compose: dict[str, Any]) -> str:
+    """The nginx config the compose gateway runs: the one template, rendered with the
+    gateway's GATEWAY_* variables, as the nginx image's envsubst does."""
+    env = environment(compose["services"]["gateway"])
+    return render(TEMPLATE.read_text(), {k: v for k, v in env.items() if k.startswith("GATEWAY_")})

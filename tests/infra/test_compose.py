@@ -11,9 +11,9 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from tests.infra.compose import (
-    NGINX_CONF,
     env_names,
     environment,
+    gateway_config,
     load_compose,
     nginx_upstreams,
 )
@@ -25,7 +25,7 @@ MODULE_SETTINGS = {
     "services.webhook": "services.webhook.settings:Settings",
     "services.demo": "services.demo.settings:Settings",
 }
-INFRASTRUCTURE = {"postgres", "rabbitmq", "mailpit", "gateway"}
+INFRASTRUCTURE = {"postgres", "rabbitmq", "redis", "mailpit", "gateway"}
 COMPOSE = load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 
@@ -130,7 +130,7 @@ def test_long_running_services_have_health_checks_and_wait_for_health() -> None:
 
 
 def test_gateway_upstreams_are_compose_services_on_their_ports() -> None:
-    upstreams = nginx_upstreams(NGINX_CONF.read_text())
+    upstreams = nginx_upstreams(gateway_config(COMPOSE))
     assert {"realtime", "notification", "webhook", "demo"} <= set(upstreams)
     assert len(upstreams["realtime"]) == 2
     for servers in upstreams.values():
@@ -138,8 +138,11 @@ def test_gateway_upstreams_are_compose_services_on_their_ports() -> None:
             assert host in SERVICES, f"nginx upstream {host} is not a compose service"
             assert int(environment(SERVICES[host])["PORT"]) == port
     gateway = SERVICES["gateway"]
-    assert any("nginx.conf" in volume for volume in gateway["volumes"])
-    assert gateway["ports"] == ["${TOCSIN_HTTP_PORT:-8080}:80"]
+    assert gateway["volumes"] == [
+        "./infra/nginx/tocsin.conf.template:/etc/nginx/templates/nginx.conf.template:ro"
+    ]
+    assert environment(gateway)["NGINX_ENVSUBST_OUTPUT_DIR"] == "/etc/nginx"
+    assert gateway["ports"] == ["${TOCSIN_HTTP_PORT:-8000}:80"]
 
 
 def test_only_the_gateway_and_operator_uis_publish_ports() -> None:

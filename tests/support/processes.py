@@ -31,7 +31,7 @@ class ServiceProcess:
     ) -> None:
         self.name = name
         self.args = list(args)
-        self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        self.env = {"TOCSIN_ENV": "test", **os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.health_url = health_url
         self.log_path = (log_dir or REPO_ROOT / "test-artifacts" / "logs") / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None

@@ -54,11 +54,15 @@ afterEach(async () => {
 });
 
 describe("backoffDelay", () => {
-  it("grows exponentially from the base, is capped, and is fully jittered", () => {
-    expect(backoffDelay(0, 5000, 60000, () => 0.999999)).toBe(4999);
-    expect(backoffDelay(3, 5000, 60000, () => 0.5)).toBe(20000);
-    expect(backoffDelay(10, 5000, 60000, () => 0.5)).toBe(30000);
-    expect(backoffDelay(4, 5000, 60000, () => 0)).toBe(0);
+  it("waits about reconnectInterval before the first retry, then doubles, jittered ±20 % and capped", () => {
+    expect(backoffDelay(0, 5000, 60000, () => 0.5)).toBe(5000);
+    expect(backoffDelay(0, 5000, 60000, () => 0)).toBe(4000);
+    expect(backoffDelay(0, 5000, 60000, () => 0.999999)).toBe(6000);
+    expect(backoffDelay(1, 5000, 60000, () => 0.5)).toBe(10000);
+    expect(backoffDelay(3, 5000, 60000, () => 0.5)).toBe(40000);
+    expect(backoffDelay(3, 5000, 60000, () => 0)).toBe(32000);
+    expect(backoffDelay(10, 5000, 60000, () => 0.999999)).toBe(60000);
+    expect(backoffDelay(10, 5000, 60000, () => 0)).toBe(48000);
   });
 });
 

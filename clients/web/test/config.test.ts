@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from "vitest";
-import { resolveEndpoints } from "../src/core/config";
+import { resolveEndpoints, socketUrlFor } from "../src/core/config";
 
 afterEach(() => {
   delete process.env.NEXT_PUBLIC_API_URL;
@@ -19,8 +19,19 @@ it("prefers props over NEXT_PUBLIC_* variables", () => {
   });
 });
 
-it("derives the WebSocket origin from the API URL when no WebSocket URL is set", () => {
+it("puts the socket on the API's origin, ws: for http: and wss: for https:", () => {
   process.env.NEXT_PUBLIC_API_URL = "https://api.example.com/base";
-  expect(resolveEndpoints().wsUrl).toBe("wss://api.example.com");
-  expect(resolveEndpoints({ apiUrl: "http://localhost:8000" }).wsUrl).toBe("ws://localhost:8000");
+  expect(resolveEndpoints().wsUrl).toBe("wss://api.example.com/api/v1/ws/notifications");
+  expect(resolveEndpoints({ apiUrl: "http://localhost:8000" }).wsUrl).toBe(
+    "ws://localhost:8000/api/v1/ws/notifications",
+  );
+  expect(socketUrlFor("https://tocsin.example.org:8443/")).toBe(
+    "wss://tocsin.example.org:8443/api/v1/ws/notifications",
+  );
+});
+
+it("keeps an explicit WebSocket URL over the derived one", () => {
+  expect(resolveEndpoints({ apiUrl: "http://localhost:8000", wsUrl: "wss://rt.example.com" }).wsUrl).toBe(
+    "wss://rt.example.com",
+  );
 });

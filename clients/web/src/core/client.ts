@@ -40,7 +40,7 @@ export interface ClientOptions extends ClientHandlers {
   /** Returns the current token; called again for a fresh one on 4002 and before `exp`. */
   getToken: TokenSource;
   autoReconnect?: boolean;
-  /** Base of the exponential backoff, in ms (default 5000). */
+  /** Delay before the first reconnect, in ms (default 5000, ±20 %); later ones double (see backoffDelay). */
   reconnectInterval?: number;
   maxReconnectAttempts?: number;
   /** Upper bound of one backoff delay (default 60000 ms). */
@@ -64,8 +64,9 @@ export interface ClientOptions extends ClientHandlers {
  * One live connection to the realtime service, kept alive across network trouble.
  *
  * States: `connecting` → `connected` on `connection:established`; `disconnected` while waiting
- * to reconnect or after `disconnect()`; `error` after an authentication refusal (4001/4003/4004)
- * or when `maxReconnectAttempts` ran out. Events whose `seq` was already seen are dropped, and
+ * to reconnect or after `disconnect()`; `error` after an authentication refusal (4001/4003/4004),
+ * when `maxReconnectAttempts` ran out, or while `getToken` has no token (it is asked again after
+ * the backoff). Events whose `seq` was already seen are dropped, and
  * reconnections resume with `since=<last seq>`.
  */
 export class NotificationClient {
@@ -81,6 +82,7 @@ export class NotificationClient {
   private stopped = true;
   private generation = 0;
   private hiddenAt?: number;
+  private listeners = new Set<ClientHandlers>();
   private timers: Record<"retry" | "ping" | "pong" | "refresh" | "open", Timer | undefined> = {
     open: undefined,
     retry: undefined,
@@ -92,6 +94,17 @@ export class NotificationClient {
   constructor(readonly options: ClientOptions) {
     this.lastSeq = options.since ?? 0;
     this.haveSeq = options.since !== undefined;
+  }
+
+  /**
+   * Adds handlers beside the options' own (channels use it: `onConnect` to subscribe again,
+   * `onMessage` for their events); returns the function that removes them.
+   */
+  addListener(handlers: ClientHandlers): () => void {
+    this.listeners.add(handlers);
+    return () => {
+      this.listeners.delete(handlers);
+    };
   }
 
   /** Opens the connection unless one is open or opening. */
@@ -131,8 +144,10 @@ export class NotificationClient {
       }
       if (generation !== this.generation || this.stopped) return;
       if (!token) {
-        this.emitError({ code: "token_unavailable", message: "no token to connect with" });
+        // Signed out, or the token source failed: say so, and ask again after the backoff.
         this.retry(false);
+        this.setState("error");
+        this.emitError({ code: "token_unavailable", message: "getToken returned no token to connect with" });
         return;
       }
       this.token = token;
@@ -156,7 +171,12 @@ export class NotificationClient {
       if (this.receive(String(event.data))) established = true;
     };
     this.timers.open = setTimeout(() => this.abandon("handshake timeout"), o.connectTimeout ?? 10000);
-    ws.onerror = () => {}; // a close event always follows
+    ws.onerror = () => {
+      // A close event always follows and decides about reconnecting; this only reports.
+      if (generation === this.generation) {
+        this.emitError({ code: "socket_error", message: "the WebSocket connection failed or broke" });
+      }
+    };
     ws.onclose = (event) => {
       if (generation === this.generation) this.closed(event.code, event.reason, established);
     };
@@ -191,6 +211,7 @@ export class NotificationClient {
     }
     this.lastMessage = message;
     o.onMessage?.(message);
+    for (const listener of [...this.listeners]) listener.onMessage?.(message);
     if (message.event === "notification:new") o.onNotification?.(message.data as NotificationData);
     else if (message.event === "stats:updated") o.onStatsUpdate?.(message.data as NotificationStats);
     else if (message.event === "error") {
@@ -217,6 +238,7 @@ export class NotificationClient {
     this.scheduleRefresh();
     this.options.onMessage?.(message);
     this.options.onConnect?.(info);
+    for (const listener of [...this.listeners]) listener.onConnect?.(info);
     if (resync) this.options.onResync?.();
   }
 
@@ -312,7 +334,8 @@ export class NotificationClient {
     this.scheduleRefresh();
   }
 
-  private send(message: object): boolean {
+  /** Sends one client message (JSON) if the socket is open; false when it is not. */
+  send(message: object): boolean {
     if (this.ws?.readyState !== OPEN) return false;
     this.ws.send(JSON.stringify(message));
     return true;
@@ -352,6 +375,7 @@ export class NotificationClient {
     if (state === this.state) return;
     this.state = state;
     this.options.onStateChange?.(state);
+    for (const listener of [...this.listeners]) listener.onStateChange?.(state);
   }
 
   private emitError(error: ClientError): void {

@@ -54,7 +54,7 @@ export type ConnectionState = "connecting" | "connected" | "disconnected" | "err
 
 /** Why the client stopped or could not connect. `code` is stable; `closeCode` when a close caused it. */
 export interface ClientError {
-  code: "auth" | "reconnect_exhausted" | "server_error" | "token_unavailable";
+  code: "auth" | "reconnect_exhausted" | "server_error" | "socket_error" | "token_unavailable";
   message: string;
   closeCode?: number;
 }

@@ -1,16 +1,17 @@
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 import type { TokenSource } from "../core/client";
 import { resolveEndpoints } from "../core/config";
-import type { ConnectionState, NotificationData } from "../core/types";
+import type { ClientError, ConnectionState, NotificationData } from "../core/types";
 import { injectStyles } from "./styles";
+import { useTocsinConfig } from "./TocsinProvider";
 import { Toasts, useToasts } from "./Toasts";
 import { useNotificationFeed } from "./useNotificationFeed";
 import { useNotificationWebSocket } from "./useNotificationWebSocket";
 
 export interface NotificationBellProps {
-  /** REST API origin; defaults to NEXT_PUBLIC_API_URL, then the page's origin. */
+  /** REST API URL; defaults to the TocsinProvider's, then NEXT_PUBLIC_API_URL, then the page's origin. */
   apiUrl?: string;
-  /** Realtime origin; defaults to NEXT_PUBLIC_WS_URL, then the API origin as ws(s). */
+  /** Realtime socket URL; defaults to the TocsinProvider's, then NEXT_PUBLIC_WS_URL, then the API origin. */
   wsUrl?: string;
   token?: string | null;
   /** Returns a valid token; preferred over `token` because it is asked again on expiry. */
@@ -29,6 +30,8 @@ export interface NotificationBellProps {
   onNavigate?: (url: string, notification: NotificationData) => void;
   /** Observes the connection state (e.g. to show it elsewhere on the page). */
   onConnectionStateChange?: (state: ConnectionState) => void;
+  /** Why live updates are unavailable (no token, refused token, socket errors). */
+  onError?: (error: ClientError) => void;
 }
 
 const STATE_LABEL: Record<ConnectionState, string> = {
@@ -61,13 +64,22 @@ function BellIcon() {
  * realtime socket, a connection indicator and a toast per new notification.
  */
 export function NotificationBell(props: NotificationBellProps) {
-  const { apiUrl, wsUrl } = resolveEndpoints({ apiUrl: props.apiUrl, wsUrl: props.wsUrl });
+  const config = useTocsinConfig();
+  const { apiUrl, wsUrl } = resolveEndpoints({
+    apiUrl: props.apiUrl ?? config.apiUrl,
+    wsUrl: props.wsUrl ?? config.wsUrl,
+  });
+  const own = props.token !== undefined || props.getToken !== undefined;
+  const credentials = own ? props : config;
   const latest = useRef(props);
   latest.current = props;
+  const tokens = useRef(credentials);
+  tokens.current = credentials;
   const getToken = useCallback<TokenSource>(
-    () => (latest.current.getToken ? latest.current.getToken() : latest.current.token),
+    () => (tokens.current.getToken ? tokens.current.getToken() : tokens.current.token),
     [],
   );
+  const hasCredentials = Boolean(credentials.getToken || credentials.token);
   const { feed, reload, apply, markRead, markAllRead } = useNotificationFeed(apiUrl, getToken, props.limit);
   const items = useRef(feed.items);
   items.current = feed.items;
@@ -79,7 +91,9 @@ export function NotificationBell(props: NotificationBellProps) {
 
   const { connectionState } = useNotificationWebSocket({
     url: wsUrl,
-    getToken,
+    getToken: hasCredentials ? getToken : undefined,
+    token: hasCredentials ? undefined : null,
+    onError: (error) => props.onError?.(error),
     reconnectInterval: props.reconnectInterval,
     maxReconnectAttempts: props.maxReconnectAttempts,
     maxReconnectDelay: props.maxReconnectDelay,

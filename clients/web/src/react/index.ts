@@ -6,3 +6,9 @@ export type {
   UseNotificationWebSocketOptions,
   UseNotificationWebSocketResult,
 } from "./useNotificationWebSocket";
+export { NO_TOKEN_MESSAGE, TocsinProvider, useTocsinConfig } from "./TocsinProvider";
+export type { TocsinConfig } from "./TocsinProvider";
+export { useChannel } from "./useChannel";
+export type { UseChannelOptions, UseChannelResult } from "./useChannel";
+export { useTyping } from "./useTyping";
+export type { UseTypingResult } from "./useTyping";

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { NotificationClient, type TokenSource } from "../core/client";
 import { resolveEndpoints } from "../core/config";
+import { NO_TOKEN_MESSAGE, useTocsinConfig } from "./TocsinProvider";
 import type {
   ClientError,
   ConnectionEstablished,
@@ -18,13 +19,17 @@ export interface UseNotificationWebSocketOptions {
   onDisconnect?: (info: DisconnectInfo) => void;
   onError?: (error: ClientError) => void;
   autoReconnect?: boolean;
+  /** Delay before the first reconnect, in ms (default 5000, ±20 % jitter); each later attempt
+   * doubles it, up to `maxReconnectDelay`. */
   reconnectInterval?: number;
   maxReconnectAttempts?: number;
   /** Upper bound of one backoff delay, in ms (default 60000). */
   maxReconnectDelay?: number;
-  /** Realtime service URL; defaults to NEXT_PUBLIC_WS_URL, then the API origin. */
+  /** Realtime socket URL; defaults to the TocsinProvider's, then NEXT_PUBLIC_WS_URL, then
+   * `/api/v1/ws/notifications` on the API's origin (ws: for http:, wss: for https:). */
   url?: string;
-  /** The user's JWT, or `getToken` to fetch a fresh one (called again on 4002 and before expiry). */
+  /** The user's JWT, or `getToken` to fetch a fresh one (called again on 4002 and before expiry);
+   * default: the TocsinProvider's. With neither, the state is `error` and `onError` says why. */
   token?: string | null;
   getToken?: TokenSource;
   /** Every de-duplicated server message (read, unread, read_all, deleted, ...). */
@@ -41,6 +46,8 @@ export interface UseNotificationWebSocketResult {
   connect: () => void;
   disconnect: () => void;
   lastMessage: ServerMessage | null;
+  /** The underlying client (null before the first connection), for `useChannel`. */
+  client: NotificationClient | null;
 }
 
 /**
@@ -52,23 +59,33 @@ export interface UseNotificationWebSocketResult {
 export function useNotificationWebSocket(
   options: UseNotificationWebSocketOptions = {},
 ): UseNotificationWebSocketResult {
-  const latest = useRef(options);
-  latest.current = options;
+  const config = useTocsinConfig();
+  const own = options.token !== undefined || options.getToken !== undefined;
+  const merged: UseNotificationWebSocketOptions = own
+    ? options
+    : { ...options, token: config.token, getToken: config.getToken };
+  const latest = useRef(merged);
+  latest.current = merged;
   const [connectionState, setConnectionState] = useState<ConnectionState>("disconnected");
   const [lastMessage, setLastMessage] = useState<ServerMessage | null>(null);
   const clientRef = useRef<NotificationClient | null>(null);
-  const { url, autoReconnect, reconnectInterval, maxReconnectAttempts, maxReconnectDelay } =
-    options;
-  const hasCredentials = Boolean(options.token || options.getToken);
+  const [client, setClient] = useState<NotificationClient | null>(null);
+  const { autoReconnect, reconnectInterval, maxReconnectAttempts, maxReconnectDelay } = options;
+  const url = options.url ?? resolveEndpoints({ apiUrl: config.apiUrl, wsUrl: config.wsUrl }).wsUrl;
+  const hasCredentials = Boolean(merged.token || merged.getToken);
   const autoConnect = options.autoConnect ?? true;
 
   useEffect(() => {
-    if (!hasCredentials) return;
+    if (!hasCredentials) {
+      setConnectionState("error");
+      latest.current.onError?.({ code: "token_unavailable", message: NO_TOKEN_MESSAGE });
+      return;
+    }
     let mounted = true;
     const quiet: UseNotificationWebSocketOptions = {};
     const h = () => (mounted ? latest.current : quiet); // no callbacks after unmount
     const client = new NotificationClient({
-      url: resolveEndpoints({ wsUrl: url }).wsUrl,
+      url,
       getToken: () => (h().getToken ? h().getToken!() : h().token),
       autoReconnect,
       reconnectInterval,
@@ -87,11 +104,13 @@ export function useNotificationWebSocket(
       onResync: () => h().onResync?.(),
     });
     clientRef.current = client;
+    setClient(client);
     if (autoConnect) client.connect();
     return () => {
       mounted = false;
       client.disconnect();
       if (clientRef.current === client) clientRef.current = null;
+      setClient((current) => (current === client ? null : current));
     };
   }, [
     url,
@@ -112,5 +131,6 @@ export function useNotificationWebSocket(
     connect,
     disconnect,
     lastMessage,
+    client,
   };
 }
