@@ -49,6 +49,7 @@ def serve(settings: Settings) -> None:
             loop="uvloop",
             http="httptools",
             log_level=settings.log_level.lower(),
+            log_config=None,
             access_log=False,
         )
         return

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from observability.logs import configure_logging
 from services.notification.app import create_app
 from services.notification.settings import Settings
 
 
 def app() -> FastAPI:
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging("notification", settings.log_level)  # a worker process's own logging
+    return create_app(settings)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import re
 from typing import Any
 
 import uvicorn
@@ -15,20 +13,6 @@ from observability.logs import configure_logging
 from services.realtime.app import RealtimeApp, create_app
 from services.realtime.protocol import LeanWebSocketProtocol
 from services.realtime.settings import Settings
-
-
-class _RedactTokens(logging.Filter):
-    """uvicorn logs the handshake's path; keep the JWT in the query string out of the logs."""
-
-    _token = re.compile(r"(token=)[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                self._token.sub(r"\1<redacted>", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
 
 
 class _Server(uvicorn.Server):
@@ -52,7 +36,6 @@ def websocket_protocol(ws_impl: str) -> str | type[asyncio.Protocol]:
 
 def run(settings: Settings) -> None:
     configure_logging("realtime", settings.log_level)
-    logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
     app = create_app(settings)
     config = uvicorn.Config(
         app,
