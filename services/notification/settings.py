@@ -9,12 +9,13 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import DEFAULT_NAMESPACE, Topology
 from identity.settings import JwtEnvSettings
+from services.http_limits import HttpLimitsSettings
 from services.notification.rate_limit import Rate
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, HttpLimitsSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)

@@ -10,6 +10,7 @@ import uvicorn
 
 from contracts.websocket import MAX_INBOUND_FRAME_BYTES
 from observability.logs import configure_logging
+from services.http_limits import guarded, uvicorn_options
 from services.realtime.app import RealtimeApp, create_app
 from services.realtime.protocol import LeanWebSocketProtocol
 from services.realtime.settings import Settings
@@ -38,11 +39,10 @@ def run(settings: Settings) -> None:
     configure_logging("realtime", settings.log_level)
     app = create_app(settings)
     config = uvicorn.Config(
-        app,
+        guarded(app, settings.http_limits),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         ws=websocket_protocol(settings.ws_impl),
         ws_max_size=MAX_INBOUND_FRAME_BYTES,
         ws_ping_interval=settings.ws_ping_interval_s,
@@ -57,5 +57,6 @@ def run(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         backlog=4096,
+        **uvicorn_options(settings.http_limits),
     )
     _Server(config, app).run()

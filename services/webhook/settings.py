@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from identity.settings import JwtEnvSettings
+from services.http_limits import HttpLimitsSettings
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
     5_000,
@@ -22,7 +23,7 @@ DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
 5 h, 10 h, 10 h."""
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
