@@ -19,6 +19,7 @@ from contracts.notifications import (
     Priority,
 )
 from contracts.text import StorableText
+from services.notification.email_address import EmailAddress
 
 RECIPIENTS_MAX = 1000
 PAGE_SIZE_MAX = 100
@@ -95,7 +96,12 @@ class PreferencesResponse(BaseModel):
 class SubscriberBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+    email: EmailAddress | None = Field(
+        default=None,
+        max_length=320,
+        description="Where emails go; refused with 422 `invalid_email` unless deliverable "
+        "(see services/notification/email_address.py). The domain is stored in IDNA form.",
+    )
     name: Text | None = Field(default=None, max_length=200)
     locale: str | None = Field(
         default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"

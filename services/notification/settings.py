@@ -54,6 +54,18 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     rate_limit_service_burst: int = Field(
         default=1000, ge=1, description="Requests a service may send at once."
     )
+    idempotency_key_ttl_s: int = Field(
+        default=86_400,
+        ge=1,
+        description="How long an Idempotency-Key is honoured after its first use; after that "
+        "the key is new again and its stored response is purged.",
+    )
+    idempotency_purge_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often expired idempotency keys are deleted."
+    )
+    docs_enabled: bool = Field(
+        default=True, description="Serve /docs, /redoc and /openapi.json; false: 404."
+    )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
     incidents_enabled: bool = Field(

@@ -35,6 +35,8 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     port: int = Field(default=8003, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
+    docs_enabled: bool = Field(default=True, alias="DOCS_ENABLED")
+    """Serve /docs, /redoc and /openapi.json; false answers 404."""
     consumer_enabled: bool = Field(default=True, alias="WEBHOOK_CONSUMER_ENABLED")
     """False runs an API-only copy (no queue consumer)."""
     allow_private_networks: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE_NETWORKS")
