@@ -37,6 +37,8 @@ def create_engine(
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_timeout=command_timeout_s,
+        # Parameters carry secrets (webhook `whsec_` keys, emails): never in errors or logs.
+        hide_parameters=True,
         connect_args={
             "command_timeout": command_timeout_s,
             "timeout": command_timeout_s,

@@ -48,7 +48,7 @@ def run_migrations_from_alembic() -> None:
             context.run_migrations()
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(url, poolclass=pool.NullPool, hide_parameters=True)
         async with engine.begin() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

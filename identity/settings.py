@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from identity.tokens import JwtSettings
+from identity.tokens import DEFAULT_MAX_LIFETIME_S, JwtSettings
 
 MIN_SECRET_LENGTH = 32
 # Secrets that were once printed in Tocsin's README, scripts or compose file: anyone can read
@@ -60,8 +60,9 @@ def refuse_to_start_with_weak_secrets(environment: str, secrets: dict[str, str |
 
 class JwtEnvSettings(BaseSettings):
     """Base for a service's Settings: JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256), and the
-    optional JWT_AUDIENCE / JWT_ISSUER, read as one `jwt` value, and TOCSIN_ENV: `production`
-    (the default, which fails closed), `dev` (the local run) or `test`."""
+    optional JWT_AUDIENCE / JWT_ISSUER, and how long a token may live (JWT_MAX_LIFETIME_S,
+    JWT_REQUIRE_EXP), read as one `jwt` value; and TOCSIN_ENV: `production` (the default,
+    which fails closed), `dev` (the local run) or `test`."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -71,6 +72,17 @@ class JwtEnvSettings(BaseSettings):
     jwt_public_key: str | None = Field(default=None, alias="JWT_PUBLIC_KEY")
     jwt_audience: str | None = Field(default=None, alias="JWT_AUDIENCE")
     jwt_issuer: str | None = Field(default=None, alias="JWT_ISSUER")
+    jwt_max_lifetime_s: int = Field(
+        default=DEFAULT_MAX_LIFETIME_S,
+        ge=0,
+        alias="JWT_MAX_LIFETIME_S",
+        description="Tokens whose `exp` is further away than this are refused; 0 lifts the bound.",
+    )
+    jwt_require_exp: bool = Field(
+        default=True,
+        alias="JWT_REQUIRE_EXP",
+        description="Refuse tokens without `exp`; false accepts them (they never expire).",
+    )
 
     @property
     def jwt(self) -> JwtSettings:
@@ -79,4 +91,6 @@ class JwtEnvSettings(BaseSettings):
             public_key=self.jwt_public_key,
             audience=self.jwt_audience,
             issuer=self.jwt_issuer,
+            max_lifetime_s=self.jwt_max_lifetime_s or None,
+            require_exp=self.jwt_require_exp,
         )

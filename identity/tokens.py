@@ -6,16 +6,20 @@ classic algorithm-confusion attack (an HS256 token signed with the RS256 public 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
-from jose import ExpiredSignatureError, JWTError, jwt
+from jose import JWTError, jwt
 from pydantic import BaseModel
+
+from contracts.text import unstorable
 
 WRITE_SCOPE = "notifications:write"
 EVENTS_READ_SCOPE = "events:read"
 ADMIN_SCOPE = "notifications:admin"
 PRESENCE_READ_SCOPE = "presence:read"
+DEFAULT_MAX_LIFETIME_S = 86_400
 
 
 class JwtSettings(BaseModel):
@@ -27,6 +31,10 @@ class JwtSettings(BaseModel):
     audience: str | None = None
     issuer: str | None = None
     leeway_s: int = 0
+    max_lifetime_s: int | None = DEFAULT_MAX_LIFETIME_S
+    """Longest a token may still be valid for (`exp` - now); None accepts any future `exp`."""
+    require_exp: bool = True
+    """False accepts tokens without `exp` (they never expire); an `exp` present is still checked."""
 
     @property
     def algorithm(self) -> str:
@@ -75,9 +83,11 @@ class Claims:
 def verify_token(token: str | None, settings: JwtSettings) -> Claims:
     """Check a token and return its claims.
 
-    Raises MissingToken for an empty token, InvalidToken when the signature, algorithm,
-    audience, issuer, `exp` or `nbf` do not check out, InvalidClaims when `sub` is missing or
-    not a non-empty string of at most 255 characters.
+    Raises MissingToken for an empty token; InvalidToken when the signature, algorithm,
+    audience, issuer or `nbf` do not check out, or `exp` is missing (unless
+    `settings.require_exp` is False), not a number, past, or further away than
+    `settings.max_lifetime_s`; InvalidClaims when `sub` is missing or not a non-empty string of
+    at most 255 storable characters (no NUL, no lone surrogate).
     """
     if not token:
         raise MissingToken("no token")
@@ -97,17 +107,35 @@ def verify_token(token: str | None, settings: JwtSettings) -> Claims:
             options={
                 "verify_aud": settings.audience is not None,
                 "verify_iss": settings.issuer is not None,
+                # `exp` is checked below: python-jose accepts strings and fails on null.
+                "verify_exp": False,
                 "leeway": settings.leeway_s,
             },
         )
-    except ExpiredSignatureError as exc:
-        raise InvalidToken("token expired") from exc
     except JWTError as exc:
         raise InvalidToken(str(exc) or "invalid token") from exc
+    except (TypeError, ValueError) as exc:  # a null or odd `nbf` / `iat`
+        raise InvalidToken("malformed time claim") from exc
+    expires_at = _expiry(payload, settings)
     sub = payload.get("sub")
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 255 or unstorable(sub):
         raise InvalidClaims("token has no usable 'sub'")
-    return Claims(user_id=sub, scopes=_scopes(payload), expires_at=_number(payload.get("exp")))
+    return Claims(user_id=sub, scopes=_scopes(payload), expires_at=expires_at)
+
+
+def _expiry(payload: dict[str, object], settings: JwtSettings) -> float | None:
+    """The token's `exp` as a number; raises InvalidToken when it is unusable."""
+    if "exp" not in payload and not settings.require_exp:
+        return None
+    exp = payload.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        raise InvalidToken("token 'exp' must be a number of seconds since the epoch")
+    now = time.time()
+    if exp + settings.leeway_s <= now:
+        raise InvalidToken("token expired")
+    if settings.max_lifetime_s is not None and exp - now > settings.max_lifetime_s:
+        raise InvalidToken(f"token lives longer than {settings.max_lifetime_s} s")
+    return float(exp)
 
 
 def mint_token(
@@ -142,7 +170,3 @@ def _scopes(payload: dict[str, object]) -> frozenset[str]:
     if isinstance(raw, list):
         return frozenset(str(s) for s in raw)
     return frozenset()
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None

@@ -1,6 +1,7 @@
 """Logs, traces and metrics shared by every Tocsin entrypoint.
 
-- `configure_logging(service)`: one JSON object per line on stderr, called once in `__main__`.
+- `configure_logging(service)`: one JSON object per line on stderr, called once in `__main__`,
+  with tokens and secrets redacted (`redaction.RedactSecrets`).
 - `tracing`: W3C `traceparent` for HTTP requests (ASGI middleware), AMQP headers on publish, and
   the current trace in every log line of a consumer.
 - `metrics`: Prometheus helpers (`/metrics` for FastAPI apps, a port for consumers without HTTP).

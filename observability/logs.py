@@ -1,5 +1,6 @@
 """JSON logs: one object per line with ts, level, service, logger, message, and the ids that let
-a notification be followed across services (event_id, user_id, trace_id, correlation_id).
+a notification be followed across services (event_id, user_id, trace_id, correlation_id),
+with tokens and secrets redacted (`observability.redaction`).
 
 Call `configure_logging(service, level)` once in a service's `__main__`; modules keep using
 `logger = logging.getLogger(__name__)` and pass ids as `extra={"event_id": ..., "user_id": ...}`.
@@ -16,7 +17,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from observability.redaction import RedactTokens
+from observability.redaction import RedactSecrets
 from observability.tracing import current_trace
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
@@ -32,9 +33,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -50,7 +49,9 @@ class JsonFormatter(logging.Formatter):
         if "correlation_id" not in entry and "trace_id" in entry:
             entry["correlation_id"] = entry["trace_id"]
         if record.exc_info:
-            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # formatted (and redacted) by RedactSecrets
+            entry["exception"] = record.exc_text
         return orjson.dumps(entry, default=str).decode()
 
 
@@ -76,13 +77,13 @@ def configure_logging(
     """Route every logger (including uvicorn's and aio-pika's) to one handler: JSON lines, or
     text when `log_format` (default: the LOG_FORMAT environment variable) is `text`.
 
-    Idempotent: calling it again replaces the handler instead of adding a second one. The
-    handler redacts query-string tokens and bearer credentials (observability.redaction).
+    Every line passes `RedactSecrets` first: no token, Authorization value or secret is written.
+    Idempotent: calling it again replaces the handler instead of adding a second one.
     """
     chosen = (log_format or os.environ.get("LOG_FORMAT") or "json").lower()
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(TextFormatter(service) if chosen == "text" else JsonFormatter(service))
-    handler.addFilter(RedactTokens())
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -20,6 +20,11 @@ def token(settings: CliSettings, user: str, scopes: list[str], ttl_s: int) -> st
         raise CliError("set JWT_SECRET (HS256) or JWT_PRIVATE_KEY with JWT_PUBLIC_KEY (RS256)")
     if ttl_s <= 0:
         raise CliError("--ttl must be a positive number of seconds")
+    if settings.jwt_max_lifetime_s and ttl_s > settings.jwt_max_lifetime_s:
+        raise CliError(
+            f"--ttl {ttl_s} is longer than JWT_MAX_LIFETIME_S ({settings.jwt_max_lifetime_s} s): "
+            "the services would refuse the token"
+        )
     try:
         return mint_token(settings.jwt, user, scopes=scopes, ttl_s=ttl_s)
     except ValueError as exc:

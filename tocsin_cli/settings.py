@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.topology import Topology
 from identity import JwtSettings
+from identity.tokens import DEFAULT_MAX_LIFETIME_S
 
 DEFAULT_SERVICE_URLS = (
     "notification=http://127.0.0.1:8010,"
@@ -28,6 +29,11 @@ class CliSettings(BaseSettings):
     jwt_private_key: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    jwt_max_lifetime_s: int = Field(
+        default=DEFAULT_MAX_LIFETIME_S,
+        ge=0,
+        description="The services' JWT_MAX_LIFETIME_S: `token --ttl` may not exceed it (0: any).",
+    )
     tocsin_service_urls: str = Field(
         default=DEFAULT_SERVICE_URLS,
         description="name=base_url pairs, comma-separated; `status` asks each for /readyz.",

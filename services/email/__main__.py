@@ -8,6 +8,7 @@ from identity.settings import refuse_to_start_with_weak_secrets
 from observability.logs import configure_logging
 from services.email.app import create_app
 from services.email.settings import Settings
+from services.http_limits import guarded, uvicorn_options
 
 
 def main() -> None:
@@ -17,12 +18,13 @@ def main() -> None:
     )
     configure_logging("email", settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        guarded(create_app(settings), settings.http_limits),
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        **uvicorn_options(settings.http_limits),
     )
 
 

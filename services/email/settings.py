@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from messaging.topology import DEFAULT_DELIVERY_LIMIT
+from services.http_limits import HttpLimitsSettings
 
 
 class SmtpSecurity(StrEnum):
@@ -16,7 +17,7 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class Settings(BaseSettings):
+class Settings(HttpLimitsSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"

@@ -50,6 +50,9 @@ async def relay(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    from services.http_limits import guarded, uvicorn_options
+
+    limits = uvicorn_options(settings.http_limits)
     if settings.workers > 1:
         # Worker processes build their app from the same environment through the factory.
         uvicorn.run(
@@ -59,22 +62,23 @@ def serve(settings: Settings) -> None:
             port=settings.port,
             workers=settings.workers,
             loop="uvloop",
-            http="httptools",
             log_level=settings.log_level.lower(),
+            log_config=None,
             access_log=False,
+            **limits,
         )
         return
     from services.notification.app import create_app
 
     uvicorn.run(
-        create_app(settings),
+        guarded(create_app(settings), settings.http_limits),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         log_level=settings.log_level.lower(),
         log_config=None,
         access_log=False,
+        **limits,
     )
 
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,6 +22,7 @@ from observability.metrics import metrics_endpoint
 from observability.tracing import TraceparentMiddleware
 from services.notification import announcements, http_errors
 from services.notification.deliveries import deliveries_worker
+from services.notification.housekeeping import purge_idempotency_keys
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay, RelayGroup
 from services.notification.rate_limit import CallerLimits
@@ -90,6 +92,7 @@ def default_workers(settings: Settings) -> list[Worker]:
         workers.append(incident_worker(settings.incident_rules_path))
     if settings.deliveries_enabled:
         workers.append(deliveries_worker)
+    workers.append(purge_idempotency_keys)
     return workers
 
 
@@ -116,7 +119,12 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             if relay is not None:
                 relay.wake()
 
-        service = NotificationService(engine, settings.cursor_key, on_events=on_events)
+        service = NotificationService(
+            engine,
+            settings.cursor_key,
+            on_events=on_events,
+            idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_s),
+        )
         app.state.service = service
         context = AppContext(settings=settings, service=service, relay=relay)
         tasks = [asyncio.create_task(_supervised(worker, context)) for worker in chosen]
@@ -138,6 +146,9 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
         description="Records notifications per person and publishes every change as an event.",
         lifespan=lifespan,
         default_response_class=http_errors.JSONResponse,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
     app.state.jwt = settings.jwt

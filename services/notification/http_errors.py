@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from services.notification import errors
 from services.notification.auth import Forbidden, Unauthenticated
+from services.notification.email_address import INVALID_EMAIL
 from services.notification.rate_limit import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+
+
+FIELD_CODES = frozenset({INVALID_EMAIL})
+"""Validation errors whose own type is the response's code (a 422 still, with `details`)."""
 
 
 class ErrorDetail(BaseModel):
@@ -118,7 +123,8 @@ async def _validation(_: Request, exc: Exception) -> Response:
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(first["loc"][1:] if len(first["loc"]) > 1 else first["loc"])
     message = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return error_response(422, "validation_error", message, details)
+    code = first.get("type") if first.get("type") in FIELD_CODES else "validation_error"
+    return error_response(422, str(code), message, details)
 
 
 async def _http(_: Request, exc: Exception) -> Response:

@@ -1,14 +1,17 @@
 """Idempotency keys: the same key with the same body gets the first response again; the same
-key with a different body is refused. Keys are scoped to the caller (the token's `sub`)."""
+key with a different body is refused. Keys are scoped to the caller (the token's `sub`) and
+expire `ttl` after first use: an expired key is new again, and `purge_expired` (run
+periodically by the API's housekeeping worker) deletes expired rows."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +19,8 @@ from services.notification import tables
 from services.notification.errors import IdempotencyKeyReused
 
 KEY_MAX = 255
+DEFAULT_TTL = timedelta(hours=24)
+PURGE_BATCH = 10_000
 k = tables.idempotency_keys
 
 
@@ -30,11 +35,15 @@ def request_hash(body: dict[str, Any]) -> str:
 
 
 async def find(
-    conn: AsyncConnection, caller: str, key: str, body_hash: str
+    conn: AsyncConnection, caller: str, key: str, body_hash: str, ttl: timedelta = DEFAULT_TTL
 ) -> StoredResponse | None:
-    """The response first given for this key, or None if the key is new.
+    """The response first given for this key, or None if the key is new (or expired: then
+    its row is deleted, so the caller's `save` can claim the key again).
 
     Raises IdempotencyKeyReused when the key was used with a different body."""
+    await conn.execute(
+        delete(k).where(k.c.caller == caller, k.c.key == key, k.c.created_at < func.now() - ttl)
+    )
     row = (
         await conn.execute(
             select(k.c.request_hash, k.c.status_code, k.c.response).where(
@@ -74,3 +83,11 @@ async def save(
         .returning(k.c.key)
     )
     return result.first() is not None
+
+
+async def purge_expired(conn: AsyncConnection, ttl: timedelta, batch: int = PURGE_BATCH) -> int:
+    """Delete up to `batch` keys older than `ttl`; returns how many went (call again while it
+    returns `batch`)."""
+    expired = select(k.c.caller, k.c.key).where(k.c.created_at < func.now() - ttl).limit(batch)
+    result = await conn.execute(delete(k).where(tuple_(k.c.caller, k.c.key).in_(expired)))
+    return int(result.rowcount or 0)

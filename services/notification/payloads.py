@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts.events import EventEnvelope
 from contracts.notifications import (
@@ -18,6 +18,8 @@ from contracts.notifications import (
     NotificationStats,
     Priority,
 )
+from contracts.text import StorableText
+from services.notification.email_address import EmailAddress
 
 RECIPIENTS_MAX = 1000
 PAGE_SIZE_MAX = 100
@@ -26,16 +28,11 @@ EVENTS_PAGE_MAX = 1000
 LATEST_SEQS_MAX = 1000
 
 NO_NUL_PATTERN = r"^[^\x00]*$"
+"""For path parameters: URL decoding already turns invalid UTF-8 into U+FFFD, so NUL is the
+only unstorable character a path can carry."""
 
-
-def _no_nul(value: str) -> str:
-    """Postgres text cannot hold NUL: refuse it here (422), not in the database (500)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = StorableText
+"""No NUL, no lone surrogate: refused here (422), not in the database (500)."""
 UserId = Annotated[Text, StringConstraints(min_length=1, max_length=USER_ID_MAX)]
 NotificationType = Annotated[str, StringConstraints(pattern=NOTIFICATION_TYPE_PATTERN)]
 
@@ -99,7 +96,12 @@ class PreferencesResponse(BaseModel):
 class SubscriberBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+    email: EmailAddress | None = Field(
+        default=None,
+        max_length=320,
+        description="Where emails go; refused with 422 `invalid_email` unless deliverable "
+        "(see services/notification/email_address.py). The domain is stored in IDNA form.",
+    )
     name: Text | None = Field(default=None, max_length=200)
     locale: str | None = Field(
         default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$"

@@ -9,7 +9,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
@@ -65,12 +65,26 @@ class NotificationService:
         engine: AsyncEngine,
         cursor_key: bytes,
         on_events: Callable[[], None] = lambda: None,
+        idempotency_ttl: timedelta = idempotency.DEFAULT_TTL,
     ) -> None:
-        """`on_events` is called after every commit that appended events (wakes the relay)."""
+        """`on_events` is called after every commit that appended events (wakes the relay);
+        idempotency keys are honoured for `idempotency_ttl` after first use."""
         self.engine = engine
+        self.idempotency_ttl = idempotency_ttl
         self.cursor_key = cursor_key
         self.on_events = on_events
         self.batcher = CreateBatcher(engine, on_commit=lambda: self.on_events())
+
+    async def purge_expired_idempotency_keys(self) -> int:
+        """Delete every expired idempotency key; returns how many."""
+        purged = 0
+        async with self.engine.connect() as connection:
+            conn = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            while True:
+                batch = await idempotency.purge_expired(conn, self.idempotency_ttl)
+                purged += batch
+                if batch < idempotency.PURGE_BATCH:
+                    return purged
 
     async def close(self) -> None:
         """Stop the create batcher (requests still queued fail)."""
@@ -138,7 +152,7 @@ class NotificationService:
             # Each statement is its own transaction: the write is a single statement.
             conn = await connection.execution_options(isolation_level="AUTOCOMMIT")
             if key is not None:
-                stored = await idempotency.find(conn, caller, key, body_hash)
+                stored = await idempotency.find(conn, caller, key, body_hash, self.idempotency_ttl)
                 if stored is not None:
                     return stored
             found = await queries.recipients(conn, command.recipients, content.type)

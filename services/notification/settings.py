@@ -9,12 +9,13 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.topology import DEFAULT_NAMESPACE, Topology
 from identity.settings import JwtEnvSettings
+from services.http_limits import HttpLimitsSettings
 from services.notification.rate_limit import Rate
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, HttpLimitsSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -52,6 +53,18 @@ class Settings(JwtEnvSettings):
     )
     rate_limit_service_burst: int = Field(
         default=1000, ge=1, description="Requests a service may send at once."
+    )
+    idempotency_key_ttl_s: int = Field(
+        default=86_400,
+        ge=1,
+        description="How long an Idempotency-Key is honoured after its first use; after that "
+        "the key is new again and its stored response is purged.",
+    )
+    idempotency_purge_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often expired idempotency keys are deleted."
+    )
+    docs_enabled: bool = Field(
+        default=True, description="Serve /docs, /redoc and /openapi.json; false: 404."
     )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0

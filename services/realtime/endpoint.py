@@ -236,7 +236,8 @@ class SocketEndpoint:
                 _error(connection, "invalid_token", refusal.reason)
             return
         ttl = seconds_left(claims)
-        connection.expire_at(None if ttl is None else asyncio.get_running_loop().time() + ttl)
+        if ttl is not None:  # a token without `exp` (JWT_REQUIRE_EXP=false) keeps the old expiry
+            connection.expire_at(asyncio.get_running_loop().time() + ttl)
 
 
 def _error(connection: Connection, code: str, message: str) -> None:

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import re
 from typing import Any
 
 import uvicorn
 
 from contracts.websocket import MAX_INBOUND_FRAME_BYTES
 from observability.logs import configure_logging
+from services.http_limits import guarded, uvicorn_options
 from services.realtime.app import RealtimeApp, create_app
 from services.realtime.protocol import LeanWebSocketProtocol
 from services.realtime.settings import Settings
-
-
-class _RedactTokens(logging.Filter):
-    """uvicorn logs the handshake's path; keep the JWT in the query string out of the logs."""
-
-    _token = re.compile(r"(token=)[^&\s\"]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                self._token.sub(r"\1<redacted>", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
 
 
 class _Server(uvicorn.Server):
@@ -52,14 +37,12 @@ def websocket_protocol(ws_impl: str) -> str | type[asyncio.Protocol]:
 
 def run(settings: Settings) -> None:
     configure_logging("realtime", settings.log_level)
-    logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
     app = create_app(settings)
     config = uvicorn.Config(
-        app,
+        guarded(app, settings.http_limits),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         ws=websocket_protocol(settings.ws_impl),
         ws_max_size=MAX_INBOUND_FRAME_BYTES,
         ws_ping_interval=settings.ws_ping_interval_s,
@@ -74,5 +57,6 @@ def run(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         backlog=4096,
+        **uvicorn_options(settings.http_limits),
     )
     _Server(config, app).run()

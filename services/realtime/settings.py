@@ -10,9 +10,10 @@ from pydantic_settings import SettingsConfigDict
 from contracts.presence import default_presence_prefix
 from contracts.topology import Topology
 from identity.settings import JwtEnvSettings
+from services.http_limits import HttpLimitsSettings
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
@@ -35,6 +36,12 @@ class Settings(JwtEnvSettings):
     )
     max_connections_per_user: int = Field(default=20, ge=1)
     max_channels_per_socket: int = Field(default=64, ge=1, le=10_000)
+    http_max_connections: int = Field(
+        default=100_000,
+        ge=0,
+        description="Open connections, sockets included, beyond which HTTP requests (health, "
+        "metrics) get 503; sockets are this service's job, so the cap is high.",
+    )
     outbound_buffer_messages: int = Field(default=512, ge=1)
     ws_ping_interval_s: float = 30.0
     ws_ping_timeout_s: float = 20.0

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -64,6 +64,9 @@ def state_of(request: Request) -> ServiceState:
 
 State = Annotated[ServiceState, Depends(state_of)]
 
+EndpointId = Annotated[str, Path(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+"""A path's endpoint id: URL decoding leaves NUL as the only character Postgres cannot hold."""
+
 
 def caller_of(state: State, authorization: Annotated[str | None, Header()] = None) -> Caller:
     token = None
@@ -99,13 +102,13 @@ async def list_endpoints(caller: Authenticated, state: State) -> list[Endpoint]:
 
 
 @router.get("/endpoints/{endpoint_id}", response_model=Endpoint)
-async def get_endpoint(endpoint_id: str, caller: Authenticated, state: State) -> Endpoint:
+async def get_endpoint(endpoint_id: EndpointId, caller: Authenticated, state: State) -> Endpoint:
     return await endpoints.get_endpoint(state.engine, caller, endpoint_id)
 
 
 @router.patch("/endpoints/{endpoint_id}", response_model=Endpoint)
 async def update_endpoint(
-    endpoint_id: str, body: endpoints.UpdateEndpoint, caller: Authenticated, state: State
+    endpoint_id: EndpointId, body: endpoints.UpdateEndpoint, caller: Authenticated, state: State
 ) -> Endpoint:
     return await endpoints.update_endpoint(
         state.engine, caller, endpoint_id, body, state.settings.allow_private_networks
@@ -118,7 +121,9 @@ class RotatedSecret(BaseModel):
 
 
 @router.post("/endpoints/{endpoint_id}/secret/rotate", response_model=RotatedSecret)
-async def rotate_secret(endpoint_id: str, caller: Authenticated, state: State) -> RotatedSecret:
+async def rotate_secret(
+    endpoint_id: EndpointId, caller: Authenticated, state: State
+) -> RotatedSecret:
     """A new secret, shown only now; the previous one keeps signing (beside the new one) for
     `WEBHOOK_SECRET_GRACE_S` so the receiver can switch without losing a delivery."""
     grace = timedelta(seconds=state.settings.secret_grace_s)
@@ -127,14 +132,14 @@ async def rotate_secret(endpoint_id: str, caller: Authenticated, state: State) -
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)
-async def delete_endpoint(endpoint_id: str, caller: Authenticated, state: State) -> Response:
+async def delete_endpoint(endpoint_id: EndpointId, caller: Authenticated, state: State) -> Response:
     await endpoints.delete_endpoint(state.engine, caller, endpoint_id)
     return Response(status_code=204)
 
 
 @router.get("/endpoints/{endpoint_id}/attempts", response_model=list[Attempt])
 async def list_attempts(
-    endpoint_id: str,
+    endpoint_id: EndpointId,
     caller: Authenticated,
     state: State,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -47,6 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
         title="Tocsin webhooks",
         description="Register webhook endpoints and inspect their delivery attempts.",
         lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.add_middleware(TraceparentMiddleware)
     api.install(app)

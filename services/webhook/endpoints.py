@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
+from contracts.text import StorableText
 from services.webhook import tables
 from services.webhook.addresses import (
     BlockedAddress,
@@ -73,24 +74,24 @@ def _check_types(value: list[str]) -> list[str]:
 
 
 class RegisterEndpoint(BaseModel):
-    url: str = Field(max_length=URL_MAX)
+    url: StorableText = Field(max_length=URL_MAX)
     event_types: list[str] = Field(
         default_factory=lambda: [EventType.NOTIFICATION_CREATED.value], min_length=1
     )
     scope: Literal["user", "global"] = "user"
-    user_id: str | None = Field(
+    user_id: StorableText | None = Field(
         default=None, max_length=255, description="Owner of a user-scoped endpoint (services)."
     )
-    description: str | None = Field(default=None, max_length=500)
+    description: StorableText | None = Field(default=None, max_length=500)
     enabled: bool = True
 
     _types = field_validator("event_types")(_check_types)
 
 
 class UpdateEndpoint(BaseModel):
-    url: str | None = Field(default=None, max_length=URL_MAX)
+    url: StorableText | None = Field(default=None, max_length=URL_MAX)
     event_types: list[str] | None = Field(default=None, min_length=1)
-    description: str | None = Field(default=None, max_length=500)
+    description: StorableText | None = Field(default=None, max_length=500)
     enabled: bool | None = None
 
     @field_validator("event_types")

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from identity.settings import JwtEnvSettings
+from services.http_limits import HttpLimitsSettings
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
     5_000,
@@ -22,7 +23,7 @@ DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
 5 h, 10 h, 10 h."""
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
@@ -34,6 +35,8 @@ class Settings(JwtEnvSettings):
     port: int = Field(default=8003, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
+    docs_enabled: bool = Field(default=True, alias="DOCS_ENABLED")
+    """Serve /docs, /redoc and /openapi.json; false answers 404."""
     consumer_enabled: bool = Field(default=True, alias="WEBHOOK_CONSUMER_ENABLED")
     """False runs an API-only copy (no queue consumer)."""
     allow_private_networks: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE_NETWORKS")

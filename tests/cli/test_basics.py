@@ -25,6 +25,16 @@ async def test_token_is_accepted_by_the_services_verifier(cli: Cli) -> None:
     assert claims.expires_at is not None
 
 
+async def test_token_longer_than_the_services_accept_is_refused(cli: Cli) -> None:
+    result = await cli("token", "--user", "alice", "--ttl", str(2 * 86400))
+    assert result.exit_code == 2
+    assert "JWT_MAX_LIFETIME_S" in result.stderr and "Traceback" not in result.stderr
+    longer = await cli(
+        "token", "--user", "alice", "--ttl", str(2 * 86400), env={"JWT_MAX_LIFETIME_S": "0"}
+    )
+    assert longer.exit_code == 0, longer.stderr
+
+
 async def test_token_without_a_secret_says_what_to_set(cli: Cli) -> None:
     result = await cli("token", "--user", "alice", env={"JWT_SECRET": ""})
     assert result.exit_code == 2

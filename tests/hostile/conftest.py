@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -43,23 +44,28 @@ def jwt_keys() -> JwtSettings:
     return JwtSettings(public_key=public, private_key=private, audience=AUDIENCE, issuer=ISSUER)
 
 
-@pytest.fixture(scope="module")
-def hostile_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> Iterator[System]:
-    system = System(
-        database_url,
-        amqp_url,
-        jwt=jwt_keys,
-        origins=APP_ORIGIN,
-        email_enabled=False,
-        webhook_env={"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"},
-        realtime_env={
+def hostile(database_url: str, amqp_url: str, jwt_keys: JwtSettings, **options: Any) -> System:
+    """A system configured as in production (see the module docstring), not started; `options`
+    are System fields that replace these."""
+    defaults: dict[str, Any] = {
+        "jwt": jwt_keys,
+        "origins": APP_ORIGIN,
+        "email_enabled": False,
+        "webhook_env": {"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"},
+        "realtime_env": {
             "MAX_CONNECTIONS_PER_USER": "5",
             # Under RS256 the realtime service cannot mint its own catch-up token.
             "NOTIFICATION_API_TOKEN": mint_token(
                 jwt_keys, "realtime", scopes=[EVENTS_READ_SCOPE], ttl_s=3600
             ),
         },
-    )
+    }
+    return System(database_url, amqp_url, **{**defaults, **options})
+
+
+@pytest.fixture(scope="module")
+def hostile_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> Iterator[System]:
+    system = hostile(database_url, amqp_url, jwt_keys)
     try:
         yield system.start()
     finally:

@@ -15,9 +15,11 @@ from jose import jwt
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from identity import JwtSettings
+from identity import InvalidToken, JwtSettings, verify_token
+from identity.settings import JwtEnvSettings
 from identity.tokens import WRITE_SCOPE
 from tests.hostile.conftest import AUDIENCE, ISSUER, new_user, rsa_pair
+from tests.realtime.sockets import Tab
 from tests.support.system import System
 
 
@@ -31,6 +33,10 @@ def claims(sub: str | None = "victim", **extra: Any) -> dict[str, Any]:
     if sub is not None:
         base["sub"] = sub
     return {**base, **extra}
+
+
+def without(payload: dict[str, Any], name: str) -> dict[str, Any]:
+    return {key: value for key, value in payload.items() if key != name}
 
 
 def forged(keys: JwtSettings) -> dict[str, tuple[str, int, str, int]]:
@@ -57,6 +63,20 @@ def forged(keys: JwtSettings) -> dict[str, tuple[str, int, str, int]]:
         "no sub": (sign(claims(sub=None)), 401, "invalid_token_payload", 4003),
         "empty sub": (sign(claims(sub="")), 401, "invalid_token_payload", 4003),
         "garbage": ("not.a.jwt", 401, "invalid_token", 4002),
+        # A token must carry a numeric `exp`, at most JWT_MAX_LIFETIME_S (a day) away.
+        "exp null": (sign(claims(exp=None)), 401, "invalid_token", 4002),
+        "exp a string": (sign(claims(exp=str(now + 300))), 401, "invalid_token", 4002),
+        "exp true": (sign(claims(exp=True)), 401, "invalid_token", 4002),
+        "no exp": (sign(without(claims(), "exp")), 401, "invalid_token", 4002),
+        "exp a year away": (sign(claims(exp=now + 365 * 86400)), 401, "invalid_token", 4002),
+        "iat null": (sign(claims(iat=None)), 401, "invalid_token", 4002),
+        "sub with NUL": (sign(claims(sub="vic\x00tim")), 401, "invalid_token_payload", 4003),
+        "sub with a lone surrogate": (
+            sign(claims(sub="vic\ud800tim")),
+            401,
+            "invalid_token_payload",
+            4003,
+        ),
         "tampered payload": (
             ".".join([sign(claims()).split(".")[0], _b64(claims(sub="admin")), "sig"]),
             401,
@@ -94,6 +114,12 @@ async def test_forged_tokens_are_refused_by_every_rest_endpoint_kind(
                 response = await api.request(method, path, json=body, headers=headers)
                 assert response.status_code == status, (name, path, response.text)
                 assert response.json()["error"]["code"] == code, (name, path, response.text)
+    async with httpx.AsyncClient(base_url=hostile_system.webhook_url, timeout=10) as webhooks:
+        for name, (token, status, code, _) in forged(jwt_keys).items():
+            headers = {"Authorization": f"Bearer {token}"}
+            response = await webhooks.get("/api/v1/webhooks/endpoints", headers=headers)
+            assert response.status_code == status, (name, response.text)
+            assert response.json()["error"]["code"] == code, (name, response.text)
 
 
 async def test_forged_tokens_are_closed_with_their_code_by_the_websocket(
@@ -137,3 +163,38 @@ async def test_user_tokens_cannot_use_service_endpoints(
             f"{api}/api/v1/notifications", headers={"Authorization": f"Bearer {service}"}
         )
         assert listing.status_code == 200 and listing.json()["items"] == []
+
+
+async def test_an_in_band_auth_without_exp_does_not_cancel_the_expiry(
+    hostile_system: System, jwt_keys: JwtSettings
+) -> None:
+    user = new_user()
+    now = int(time.time())
+    sign = lambda c: jwt.encode(c, jwt_keys.private_key, algorithm="RS256")  # noqa: E731
+    tab = await Tab.open(f"{hostile_system.ws_url()}?token={sign(claims(user, exp=now + 4))}")
+    try:
+        await tab.established()
+        await tab.send({"type": "auth", "token": sign(without(claims(user), "exp"))})
+        errors = await tab.wait_for(
+            "an error", lambda ms: any(m["event"] == "error" for m in ms), timeout=10
+        )
+        assert errors[-1]["data"]["code"] == "invalid_token", errors
+        assert await tab.closed(timeout=20) == 4002, tab.close_reason
+    finally:
+        await tab.close()
+
+
+def test_exp_rules_can_be_relaxed_only_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = JwtSettings(secret="relaxed-secret-for-this-test")
+    no_exp = jwt.encode({"sub": "ada"}, keys.secret, algorithm="HS256")
+    far = jwt.encode({"sub": "ada", "exp": int(time.time()) + 365 * 86400}, keys.secret)
+    monkeypatch.setenv("JWT_SECRET", keys.secret or "")
+    strict = JwtEnvSettings().jwt
+    for token in (no_exp, far):
+        with pytest.raises(InvalidToken):
+            verify_token(token, strict)
+    monkeypatch.setenv("JWT_REQUIRE_EXP", "false")
+    monkeypatch.setenv("JWT_MAX_LIFETIME_S", "0")
+    relaxed = JwtEnvSettings().jwt
+    assert verify_token(no_exp, relaxed).expires_at is None
+    assert verify_token(far, relaxed).user_id == "ada"

@@ -115,3 +115,27 @@ def test_text_format_is_one_readable_line_with_the_same_ids() -> None:
     line = stream.getvalue().strip()
     assert " warning webhook services.webhook.delivery: endpoint refused" in line
     assert "event_id=e-2" in line and "user_id=u-2" in line
+
+
+def test_tokens_and_secrets_are_redacted_in_message_traceback_and_extras() -> None:
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    stream = io.StringIO()
+    configure_logging("webhook", "INFO", stream=stream)
+    try:
+        log = logging.getLogger("uvicorn.error")
+        log.info('%s - "WebSocket %s" 403', "127.0.0.1:1", f"/ws?since=3&token={jwt_like}")
+        log.info("headers %s", {"authorization": f"Bearer {jwt_like}"})
+        try:
+            raise ValueError(f"[parameters: ('{secret}', 'Authorization: Basic dXNlcjpwdw==')]")
+        except ValueError:
+            log.exception("insert failed", extra={"sent": f"token={jwt_like}"})
+    finally:
+        logging.getLogger().handlers[:] = []
+    text = stream.getvalue()
+    for leaked in (jwt_like, jwt_like.rsplit(".", 1)[-1], secret, "dXNlcjpwdw=="):
+        assert leaked not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert "since=3&token=REDACTED" in lines[0]["message"]
+    assert "whsec_REDACTED" in lines[2]["exception"]
+    assert lines[2]["sent"] == "token=REDACTED"

@@ -4,13 +4,17 @@ subscribers and the catch-up endpoint."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from contracts.events import EventEnvelope
-from tests.notification.conftest import new_user
+from services.notification.app import create_app
+from services.notification.settings import Settings
+from tests.notification.conftest import new_user, started
+from tests.support.waiting import eventually
 
 CREATE = "/api/v1/notifications"
 
@@ -257,3 +261,25 @@ async def test_latest_seqs_answers_each_users_stream_position_and_zero_for_unkno
             await client.get(f"/api/v1/internal/users/{user}/events", headers=service_headers)
         ).json()
         assert response.json()["seqs"][user] == page["latest_seq"] == page["events"][-1]["seq"]
+
+
+async def test_an_expired_idempotency_key_is_new_again_before_any_purge(
+    settings: Settings, service_headers: dict[str, str], broker_cleanup: list[str]
+) -> None:
+    short_lived = settings.model_copy(update={"idempotency_key_ttl_s": 1})
+    user = new_user()
+    headers = {**service_headers, "Idempotency-Key": f"key-{user}"}
+    async for client in started(create_app(short_lived, workers=[])):  # no purge worker
+        first = await client.post(CREATE, json=body([user]), headers=headers)
+        assert first.status_code == 201
+        reuse = functools.partial(
+            client.post, CREATE, json=body([user], title="Later"), headers=headers
+        )
+        later = await eventually(
+            reuse,
+            lambda response: response.status_code != 409,
+            timeout=15,
+            what="the key to expire",
+        )
+        assert later.status_code == 201, later.text
+        assert later.json()["notifications"] != first.json()["notifications"]

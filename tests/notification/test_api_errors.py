@@ -175,7 +175,7 @@ async def test_malformed_json_and_bad_queries_get_4xx_json(
             "/api/v1/subscribers/someone", json={"email": "not-an-email"}, headers=service_headers
         ),
         422,
-        "validation_error",
+        "invalid_email",
     )
 
 

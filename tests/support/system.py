@@ -155,6 +155,8 @@ class System:
     webhook_env: dict[str, str] = field(default_factory=dict)
     email_enabled: bool = True
     webhook_enabled: bool = True
+    log_level: str = "WARNING"
+    """LOG_LEVEL of every service."""
     smtp: ScriptedSmtp = field(default_factory=ScriptedSmtp)
     receiver: HttpReceiver = field(default_factory=HttpReceiver)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -202,7 +204,7 @@ class System:
             "TOCSIN_NAMESPACE": self.namespace,
             **self._jwt_env(),
             "HOST": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": self.log_level,
             "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
             "CORS_ORIGINS": self.origins,
         }
@@ -293,6 +295,10 @@ class System:
         self.processes[name] = process
         process.start(timeout)
         return process
+
+    def logs(self) -> dict[str, str]:
+        """Each service's log so far (name → text)."""
+        return {name: process.log_text() for name, process in self.processes.items()}
 
     def kill(self, name: str) -> None:
         """SIGKILL the process we started for `name`."""

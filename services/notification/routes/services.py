@@ -65,7 +65,11 @@ async def create_notifications(
     return JSONResponse(result.body, status_code=result.status_code)
 
 
-@router.put("/subscribers/{user_id}", response_model=SubscriberResponse)
+@router.put(
+    "/subscribers/{user_id}",
+    response_model=SubscriberResponse,
+    responses={422: {"description": "`invalid_email`: not a deliverable address"}},
+)
 async def put_subscriber(
     user_id: Annotated[str, Path(min_length=1, max_length=USER_ID_MAX, pattern=NO_NUL_PATTERN)],
     body: SubscriberBody,
