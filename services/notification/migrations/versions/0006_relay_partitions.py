@@ -1,8 +1,8 @@
 """How many relay partitions the event store is published with, so that processes started
 with another number refuse to relay instead of breaking per-user order.
 
-Revision ID: 0005_relay_partitions
-Revises: 0004_traceparent
+Revision ID: 0006_relay_partitions
+Revises: 0005_incident_projection
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_relay_partitions"
-down_revision = "0004_traceparent"
+revision = "0006_relay_partitions"
+down_revision = "0005_incident_projection"
 branch_labels = None
 depends_on = None
 
