@@ -70,5 +70,5 @@ def test_the_filter_rewrites_messages_arguments_and_tracebacks() -> None:
     text = stream.getvalue()
     assert SECRET not in text
     assert "/ws?token=REDACTED&since=2" in text
-    assert "Bearer REDACTED" in text
+    assert "Authorization: REDACTED" in text
     assert "bad url /x?token=REDACTED" in text
