@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
 from tocsin_cli import admin, api
 from tocsin_cli.dead_letters import dlq_app
 from tocsin_cli.errors import cli_errors, run_async
@@ -54,7 +54,12 @@ def token(
     user: Annotated[str, typer.Option("--user", "-u", help="The token's `sub` (user id).")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", "-s", help=f"Scope to grant (repeatable), e.g. {WRITE_SCOPE}."),
+        typer.Option(
+            "--scope",
+            "-s",
+            help=f"Scope to grant (repeatable): {WRITE_SCOPE} (send), {EVENTS_READ_SCOPE} "
+            f"(read event streams), {WEBHOOKS_ADMIN_SCOPE} (administer webhooks).",
+        ),
     ] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
 ) -> None:

@@ -69,9 +69,9 @@ async def event_reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Claims:
-    """An internal caller with `events:read` (or `notifications:write`)."""
+    """An internal caller with `events:read`; `notifications:write` alone is refused (403)."""
     claims = _claims(request, credentials)
-    if not (claims.has_scope(EVENTS_READ_SCOPE) or claims.has_scope(WRITE_SCOPE)):
+    if not claims.has_scope(EVENTS_READ_SCOPE):
         raise Forbidden(EVENTS_READ_SCOPE)
     return claims
 

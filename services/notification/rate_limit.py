@@ -1,9 +1,9 @@
 """Request rate limits per caller: a token bucket for each token `sub`.
 
-People (tokens without a service scope) and services (`notifications:write`, `events:read` or
-`notifications:admin`) have separate rates, each a `Rate` from the settings; a rate of 0 turns
-that limit off. A caller over its rate gets 429 `rate_limited` with `Retry-After`, before the
-request does any work. Buckets live in the process: with several workers or instances each one
+People (tokens without a service scope) and services (any of `identity.tokens.SERVICE_SCOPES`)
+have separate rates, each a `Rate` from the settings; a rate of 0 turns that limit off. A
+caller over its rate gets 429 `rate_limited` with `Retry-After`, before the request does any
+work. Buckets live in the process: with several workers or instances each one
 enforces the rate on its own share of the traffic.
 """
 
@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from identity import Claims
-from identity.tokens import ADMIN_SCOPE, EVENTS_READ_SCOPE, WRITE_SCOPE
+from identity.tokens import SERVICE_SCOPES
 
-SERVICE_SCOPES = (WRITE_SCOPE, EVENTS_READ_SCOPE, ADMIN_SCOPE)
 MAX_TRACKED_CALLERS = 100_000
 """Buckets kept at most; past it the least recently seen caller's bucket is forgotten (that
 caller starts again with a full bucket)."""

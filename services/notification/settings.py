@@ -47,8 +47,8 @@ class Settings(JwtEnvSettings):
     rate_limit_service_per_s: float = Field(
         default=0.0,
         ge=0,
-        description="Requests a second per calling service (notifications:write, events:read or "
-        "notifications:admin); 0, the default, turns the limit off.",
+        description="Requests a second per calling service (notifications:write, events:read, "
+        "webhooks:admin or notifications:admin); 0, the default, turns the limit off.",
     )
     rate_limit_service_burst: int = Field(
         default=1000, ge=1, description="Requests a service may send at once."

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from identity import TokenError, verify_token
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import WEBHOOKS_ADMIN_SCOPE
 from services.webhook import endpoints
+from services.webhook.audit import EndpointChange
 from services.webhook.consumer import WebhookConsumer
 from services.webhook.endpoints import Attempt, Caller, Endpoint, EndpointError
 from services.webhook.metrics import Metrics
@@ -74,7 +75,7 @@ def caller_of(state: State, authorization: Annotated[str | None, Header()] = Non
         claims = verify_token(token, state.settings.jwt)
     except TokenError as exc:
         raise ApiError(401, exc.code, str(exc)) from exc
-    return Caller(user_id=claims.user_id, is_service=claims.has_scope(WRITE_SCOPE))
+    return Caller(user_id=claims.user_id, is_admin=claims.has_scope(WEBHOOKS_ADMIN_SCOPE))
 
 
 Authenticated = Annotated[Caller, Depends(caller_of)]
@@ -141,6 +142,17 @@ async def list_attempts(
 ) -> list[Attempt]:
     """The endpoint's most recent attempts, newest first (status, duration, error, at)."""
     return await endpoints.list_attempts(state.engine, caller, endpoint_id, limit)
+
+
+@router.get("/endpoints/{endpoint_id}/changes", response_model=list[EndpointChange])
+async def list_changes(
+    endpoint_id: str,
+    caller: Authenticated,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[EndpointChange]:
+    """Changes an administrator (`webhooks:admin`) made to this endpoint, newest first."""
+    return await endpoints.list_changes(state.engine, caller, endpoint_id, limit)
 
 
 operations = APIRouter()

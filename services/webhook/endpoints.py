@@ -1,8 +1,9 @@
 """Endpoint registration: the service layer behind `/api/v1/webhooks/endpoints`.
 
-A user manages the endpoints scoped to them; a caller holding `notifications:write` (a
-service) manages global endpoints and may act on any endpoint. The secret is returned once,
-at registration.
+A user manages the endpoints scoped to them; a caller holding `webhooks:admin` manages global
+endpoints and endpoints of others, and may act on any endpoint (each change to someone else's
+endpoint is recorded for its owner, see `audit`). `notifications:write` grants nothing here.
+The secret is returned once, at registration and at each rotation.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
-from services.webhook import tables
+from services.webhook import audit, tables
 from services.webhook.addresses import (
     BlockedAddress,
     InvalidWebhookUrl,
@@ -62,7 +63,8 @@ class InvalidUrl(EndpointError):
 @dataclass(frozen=True)
 class Caller:
     user_id: str
-    is_service: bool
+    is_admin: bool
+    """Holds `webhooks:admin`."""
 
 
 def _check_types(value: list[str]) -> list[str]:
@@ -164,16 +166,16 @@ async def register(
 ) -> tuple[Endpoint, str]:
     """Store a new endpoint; returns it with its secret (shown only now).
 
-    Raises Forbidden for a global endpoint without the write scope or a user endpoint for
-    someone else, InvalidUrl / UrlNotAllowed for a URL that cannot be delivered to.
+    Raises Forbidden for a global endpoint or a user endpoint for someone else without
+    `webhooks:admin`, InvalidUrl / UrlNotAllowed for a URL that cannot be delivered to.
     """
     if command.scope == "global":
-        if not caller.is_service:
-            raise Forbidden("global endpoints need the notifications:write scope")
+        if not caller.is_admin:
+            raise Forbidden("global endpoints need the webhooks:admin scope")
         owner = None
     else:
         owner = command.user_id or caller.user_id
-        if owner != caller.user_id and not caller.is_service:
+        if owner != caller.user_id and not caller.is_admin:
             raise Forbidden("you can only register endpoints for yourself")
     await check_url(command.url, allow_private)
     secret = generate_secret()
@@ -198,7 +200,7 @@ async def register(
 
 
 def _visible(caller: Caller) -> sa.ColumnElement[bool]:
-    if caller.is_service:
+    if caller.is_admin:
         return sa.true()
     return tables.endpoints.c.user_id == caller.user_id
 
@@ -250,9 +252,23 @@ async def update_endpoint(
     )
     async with engine.begin() as conn:
         row = (await conn.execute(statement)).one_or_none()
-    if row is None:
-        raise EndpointNotFound(f"no endpoint {endpoint_id}")
+        if row is None:
+            raise EndpointNotFound(f"no endpoint {endpoint_id}")
+        changed = changes_made(values)
+        if changed and audit.needs_record(row.user_id, caller.user_id):
+            await audit.record(conn, endpoint_id, caller.user_id, "changed " + ", ".join(changed))
     return _endpoint(row)
+
+
+def changes_made(values: dict[str, Any]) -> list[str]:
+    """The fields a user asked to change, as the owner is told of them (a new URL is shown)."""
+    shown = []
+    for name in ("url", "event_types", "description", "enabled"):
+        if name == "url" and "url" in values:
+            shown.append(f"url to {values['url']}")
+        elif name in values:
+            shown.append(name)
+    return shown
 
 
 async def rotate_secret(
@@ -272,11 +288,14 @@ async def rotate_secret(
             previous_secret_expires_at=sa.func.now() + grace,
             updated_at=sa.func.now(),
         )
-        .returning(e.c.id)
+        .returning(e.c.id, e.c.user_id)
     )
     async with engine.begin() as conn:
-        if (await conn.execute(statement)).one_or_none() is None:
+        row = (await conn.execute(statement)).one_or_none()
+        if row is None:
             raise EndpointNotFound(f"no endpoint {endpoint_id}")
+        if audit.needs_record(row.user_id, caller.user_id):
+            await audit.record(conn, endpoint_id, caller.user_id, "rotated the secret")
     return secret
 
 
@@ -313,3 +332,11 @@ async def list_attempts(
             )
             for row in rows
         ]
+
+
+async def list_changes(
+    engine: AsyncEngine, caller: Caller, endpoint_id: str, limit: int = 50
+) -> list[audit.EndpointChange]:
+    """What administrators changed on the endpoint, newest first. Raises EndpointNotFound."""
+    await get_endpoint(engine, caller, endpoint_id)
+    return await audit.recent(engine, endpoint_id, limit)

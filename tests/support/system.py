@@ -34,7 +34,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
 from messaging.topology import DEFAULT_RETRY_DELAYS_MS
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
 from tests.support.infra import free_port, unique_namespace
@@ -183,7 +183,18 @@ class System:
         return {"Authorization": f"Bearer {mint_token(self.jwt, user_id)}"}
 
     def service_headers(self, name: str = "svc-system") -> dict[str, str]:
+        """A sending service: `notifications:write` only."""
         token = mint_token(self.jwt, name, scopes=[WRITE_SCOPE])
+        return {"Authorization": f"Bearer {token}"}
+
+    def events_reader_headers(self, name: str = "svc-realtime") -> dict[str, str]:
+        """What the realtime service holds: `events:read` only."""
+        token = mint_token(self.jwt, name, scopes=[EVENTS_READ_SCOPE])
+        return {"Authorization": f"Bearer {token}"}
+
+    def webhooks_admin_headers(self, name: str = "svc-webhook-admin") -> dict[str, str]:
+        """A webhook administrator: `webhooks:admin` only."""
+        token = mint_token(self.jwt, name, scopes=[WEBHOOKS_ADMIN_SCOPE])
         return {"Authorization": f"Bearer {token}"}
 
     def _jwt_env(self) -> dict[str, str]:

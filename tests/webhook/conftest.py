@@ -21,7 +21,7 @@ from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import WEBHOOKS_ADMIN_SCOPE
 from messaging.publisher import envelope_message, publish_confirmed
 from messaging.topology import consumer_queue_names
 from services.webhook import tables
@@ -44,7 +44,9 @@ def user_token(user_id: str) -> dict[str, str]:
 
 
 def service_token() -> dict[str, str]:
-    return {"authorization": f"Bearer {mint_token(JWT, 'svc-incidents', scopes=[WRITE_SCOPE])}"}
+    """A webhook administrator (`webhooks:admin`)."""
+    token = mint_token(JWT, "svc-incidents", scopes=[WEBHOOKS_ADMIN_SCOPE])
+    return {"authorization": f"Bearer {token}"}
 
 
 def unique_user() -> str:
