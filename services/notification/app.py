@@ -94,7 +94,9 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             if relay is not None:
                 relay.wake()
 
-        service = NotificationService(engine, settings.cursor_key, on_events=on_events)
+        service = NotificationService(
+            engine, settings.cursor_key, on_events=on_events, link_hosts=settings.entity_link_hosts
+        )
         app.state.service = service
         context = AppContext(settings=settings, service=service, relay=relay)
         tasks = [asyncio.create_task(_supervised(worker, context)) for worker in chosen]

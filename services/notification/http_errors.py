@@ -29,6 +29,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.IdempotencyKeyInProgress: 409,
     errors.InvalidCursor: 400,
     errors.InvalidPreference: 422,
+    errors.InvalidEntityUrl: 422,
     errors.UnsubscribeDisabled: 404,
 }
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts.links import allowed_hosts
 from contracts.topology import DEFAULT_NAMESPACE, Topology
 from identity.settings import JwtEnvSettings
 from services.notification.rate_limit import Rate
@@ -34,6 +35,11 @@ class Settings(JwtEnvSettings):
         default=None,
         description="Signs pagination cursors; defaults to the JWT secret. Required with "
         "RS256 (JWT_PUBLIC_KEY): a public key cannot keep a cursor from being forged.",
+    )
+    entity_url_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts an absolute http(s) entity_url may point to; "
+        "relative paths (one leading /) are always accepted. Empty: relative paths only.",
     )
     rate_limit_user_per_s: float = Field(
         default=20.0,
@@ -82,6 +88,10 @@ class Settings(JwtEnvSettings):
     @property
     def topology(self) -> Topology:
         return Topology(self.namespace)
+
+    @property
+    def entity_link_hosts(self) -> frozenset[str]:
+        return allowed_hosts(self.entity_url_allowed_hosts.split(","))
 
     @property
     def cors_origin_list(self) -> list[str]:
