@@ -124,7 +124,7 @@ async def run_one(
                 "HOST": "127.0.0.1",
                 "PORT": str(port),
                 "JWT_SECRET": JWT_SECRET,
-                "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+                "WEBHOOK_ALLOWED_PRIVATE_TARGETS": f"127.0.0.1:{receiver_port}",
                 "WEBHOOK_MAX_CONCURRENCY": str(concurrency),
                 "WEBHOOK_PREFETCH": str(max(16, concurrency * 2)),
                 "LOG_LEVEL": "WARNING",

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from identity import TokenError, verify_token
 from identity.tokens import WEBHOOKS_ADMIN_SCOPE
 from services.webhook import endpoints
+from services.webhook.addresses import NO_PRIVATE_TARGETS, PrivateTargets
 from services.webhook.audit import EndpointChange
 from services.webhook.consumer import WebhookConsumer
 from services.webhook.endpoints import Attempt, Caller, Endpoint, EndpointError
@@ -42,6 +43,7 @@ class ServiceState:
     engine: AsyncEngine
     metrics: Metrics
     consumer: WebhookConsumer | None = None
+    private_targets: PrivateTargets = NO_PRIVATE_TARGETS
 
 
 class ApiError(Exception):
@@ -88,9 +90,7 @@ async def register_endpoint(
     body: endpoints.RegisterEndpoint, caller: Authenticated, state: State
 ) -> EndpointCreated:
     """Register an endpoint; the response carries its `whsec_` secret, shown only this once."""
-    endpoint, secret = await endpoints.register(
-        state.engine, caller, body, state.settings.allow_private_networks
-    )
+    endpoint, secret = await endpoints.register(state.engine, caller, body, state.private_targets)
     return EndpointCreated(**endpoint.model_dump(), secret=secret)
 
 
@@ -109,7 +109,7 @@ async def update_endpoint(
     endpoint_id: str, body: endpoints.UpdateEndpoint, caller: Authenticated, state: State
 ) -> Endpoint:
     return await endpoints.update_endpoint(
-        state.engine, caller, endpoint_id, body, state.settings.allow_private_networks
+        state.engine, caller, endpoint_id, body, state.private_targets
     )
 
 

@@ -16,6 +16,7 @@ from contracts.topology import Topology
 from database.engine import create_engine
 from observability.tracing import TraceparentMiddleware
 from services.webhook import api
+from services.webhook.addresses import PrivateTargets
 from services.webhook.consumer import WebhookConsumer, consumer_spec
 from services.webhook.delivery import Deliverer, DeliveryPolicy
 from services.webhook.http import webhook_client
@@ -37,7 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
                 application_name="tocsin-webhook",
             )
             stack.push_async_callback(engine.dispose)
-            state = api.ServiceState(settings=settings, engine=engine, metrics=Metrics())
+            targets = settings.private_targets
+            _log_targets(targets)
+            state = api.ServiceState(
+                settings=settings, engine=engine, metrics=Metrics(), private_targets=targets
+            )
             app.state.webhook = state
             if settings.consumer_enabled:
                 state.consumer = await _start_consumer(settings, state, stack)
@@ -56,9 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
 async def _start_consumer(
     settings: Settings, state: api.ServiceState, stack: AsyncExitStack
 ) -> WebhookConsumer:
-    client = webhook_client(
-        settings.allow_private_networks, settings.timeout_s, settings.max_concurrency * 2
-    )
+    client = webhook_client(state.private_targets, settings.timeout_s, settings.max_concurrency * 2)
     stack.push_async_callback(client.aclose)
     connection = await aio_pika.connect_robust(settings.amqp_url)
     stack.push_async_callback(connection.close)
@@ -92,6 +95,15 @@ async def _start_consumer(
     )
     stack.push_async_callback(_cancel, pruning)
     return consumer
+
+
+def _log_targets(targets: PrivateTargets) -> None:
+    refused = sorted(f"{address}:{port}" for address, port in targets.pairs - targets.usable)
+    if refused:
+        logger.warning("private webhook targets on Tocsin's own ports are ignored: %s", refused)
+    if targets.usable:
+        allowed = sorted(f"{address}:{port}" for address, port in targets.usable)
+        logger.warning("webhooks may reach these private targets (testing only): %s", allowed)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

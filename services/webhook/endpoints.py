@@ -24,6 +24,7 @@ from services.webhook import audit, tables
 from services.webhook.addresses import (
     BlockedAddress,
     InvalidWebhookUrl,
+    PrivateTargets,
     default_port,
     resolve_checked,
     validate_url,
@@ -142,16 +143,16 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
-async def check_url(url: str, allow_private: bool) -> str:
+async def check_url(url: str, targets: PrivateTargets) -> str:
     """Refuse URLs that can never be delivered to; raises InvalidUrl or UrlNotAllowed.
 
     A host that does not resolve right now is accepted: delivery checks again at connect time.
     """
     try:
-        validate_url(url, allow_private)
+        validate_url(url, targets)
         async with asyncio.timeout(REGISTRATION_DNS_TIMEOUT_S):
             host = urlsplit(url).hostname or ""
-            await resolve_checked(host, default_port(url), allow_private)
+            await resolve_checked(host, default_port(url), targets)
     except InvalidWebhookUrl as exc:
         raise InvalidUrl(str(exc)) from exc
     except BlockedAddress as exc:
@@ -162,7 +163,7 @@ async def check_url(url: str, allow_private: bool) -> str:
 
 
 async def register(
-    engine: AsyncEngine, caller: Caller, command: RegisterEndpoint, allow_private: bool
+    engine: AsyncEngine, caller: Caller, command: RegisterEndpoint, targets: PrivateTargets
 ) -> tuple[Endpoint, str]:
     """Store a new endpoint; returns it with its secret (shown only now).
 
@@ -177,7 +178,7 @@ async def register(
         owner = command.user_id or caller.user_id
         if owner != caller.user_id and not caller.is_admin:
             raise Forbidden("you can only register endpoints for yourself")
-    await check_url(command.url, allow_private)
+    await check_url(command.url, targets)
     secret = generate_secret()
     async with engine.begin() as conn:
         row = (
@@ -232,13 +233,13 @@ async def update_endpoint(
     caller: Caller,
     endpoint_id: str,
     changes: UpdateEndpoint,
-    allow_private: bool,
+    targets: PrivateTargets,
 ) -> Endpoint:
     """Apply the given changes. Enabling an endpoint clears why it was disabled and its
     failure streak. Raises EndpointNotFound, InvalidUrl, UrlNotAllowed."""
     values: dict[str, Any] = changes.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in values:
-        await check_url(values["url"], allow_private)
+        await check_url(values["url"], targets)
     if values.get("enabled") is True:
         values.update(disabled_reason=None, failing_since=None)
     elif values.get("enabled") is False:

@@ -274,7 +274,10 @@ class System:
                 name,
                 "services.webhook",
                 {
-                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+                    "WEBHOOK_ALLOWED_PRIVATE_TARGETS": f"127.0.0.1:{self.receiver.port}",
+                    "WEBHOOK_TOCSIN_URLS": ",".join(
+                        f"http://127.0.0.1:{p}" for p in self.ports.values()
+                    ),
                     "WEBHOOK_TIMEOUT_S": "5",
                     "WEBHOOK_RETRY_DELAYS_MS": ",".join(map(str, WEBHOOK_RETRY_DELAYS_MS)),
                     **self.webhook_env,
