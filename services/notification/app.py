@@ -16,13 +16,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
+from identity.rate_limit import CallerLimits
 from observability.metrics import metrics_endpoint
 from observability.tracing import TraceparentMiddleware
 from services.notification import announcements, http_errors
 from services.notification.deliveries import deliveries_worker
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay
-from services.notification.rate_limit import CallerLimits
 from services.notification.routes import health, internal, services, unsubscribe, users
 from services.notification.service import NotificationService
 from services.notification.settings import Settings

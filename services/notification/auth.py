@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from identity import Claims, InvalidClaims, JwtSettings, TokenError, verify_token
+from identity.rate_limit import CallerLimits
 from identity.tokens import EVENTS_READ_SCOPE, WRITE_SCOPE
-from services.notification.rate_limit import CallerLimits
 
 bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user id.")
 

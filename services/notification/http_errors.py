@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
+from identity.rate_limit import RateLimited
 from services.notification import errors
 from services.notification.auth import Forbidden, Unauthenticated
-from services.notification.rate_limit import RateLimited
 
 logger = logging.getLogger(__name__)
 

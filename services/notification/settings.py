@@ -9,13 +9,12 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts.links import allowed_hosts
 from contracts.topology import DEFAULT_NAMESPACE, Topology
-from identity.settings import JwtEnvSettings
-from services.notification.rate_limit import Rate
+from identity.settings import JwtEnvSettings, RateLimitEnvSettings
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, RateLimitEnvSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -41,24 +40,6 @@ class Settings(JwtEnvSettings):
         description="Comma-separated hosts an absolute http(s) entity_url may point to; "
         "relative paths (one leading /) are always accepted. Empty: relative paths only.",
     )
-    rate_limit_user_per_s: float = Field(
-        default=20.0,
-        ge=0,
-        description="Requests a second per person (a token without a service scope), refilled "
-        "continuously; 0 turns the limit off. Over it: 429 `rate_limited` with Retry-After.",
-    )
-    rate_limit_user_burst: int = Field(
-        default=60, ge=1, description="Requests a person may send at once before the rate applies."
-    )
-    rate_limit_service_per_s: float = Field(
-        default=0.0,
-        ge=0,
-        description="Requests a second per calling service (notifications:write, events:read, "
-        "webhooks:admin or notifications:admin); 0, the default, turns the limit off.",
-    )
-    rate_limit_service_burst: int = Field(
-        default=1000, ge=1, description="Requests a service may send at once."
-    )
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
     incidents_enabled: bool = Field(
@@ -76,14 +57,6 @@ class Settings(JwtEnvSettings):
         description="Verifies email unsubscribe links; the email consumer's UNSUBSCRIBE_SECRET. "
         "No default: without it the unsubscribe endpoints answer 404 `unsubscribe_disabled`.",
     )
-
-    @property
-    def user_rate(self) -> Rate:
-        return Rate(self.rate_limit_user_per_s, self.rate_limit_user_burst)
-
-    @property
-    def service_rate(self) -> Rate:
-        return Rate(self.rate_limit_service_per_s, self.rate_limit_service_burst)
 
     @property
     def topology(self) -> Topology:

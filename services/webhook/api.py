@@ -6,6 +6,7 @@ Each route parses its input, calls one function of `endpoints`, and maps domain 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from identity import TokenError, verify_token
+from identity.rate_limit import CallerLimits, RateLimited
 from identity.tokens import WEBHOOKS_ADMIN_SCOPE
 from services.webhook import endpoints
 from services.webhook.addresses import NO_PRIVATE_TARGETS, PrivateTargets
@@ -32,6 +34,7 @@ from services.webhook.settings import Settings
 ERROR_STATUS: dict[type[EndpointError], int] = {
     endpoints.EndpointNotFound: 404,
     endpoints.Forbidden: 403,
+    endpoints.TooManyEndpoints: 409,
     endpoints.InvalidUrl: 422,
     endpoints.UrlNotAllowed: 422,
 }
@@ -42,6 +45,7 @@ class ServiceState:
     settings: Settings
     engine: AsyncEngine
     metrics: Metrics
+    limits: CallerLimits
     consumer: WebhookConsumer | None = None
     private_targets: PrivateTargets = NO_PRIVATE_TARGETS
 
@@ -77,6 +81,7 @@ def caller_of(state: State, authorization: Annotated[str | None, Header()] = Non
         claims = verify_token(token, state.settings.jwt)
     except TokenError as exc:
         raise ApiError(401, exc.code, str(exc)) from exc
+    state.limits.admit(claims)
     return Caller(user_id=claims.user_id, is_admin=claims.has_scope(WEBHOOKS_ADMIN_SCOPE))
 
 
@@ -90,7 +95,9 @@ async def register_endpoint(
     body: endpoints.RegisterEndpoint, caller: Authenticated, state: State
 ) -> EndpointCreated:
     """Register an endpoint; the response carries its `whsec_` secret, shown only this once."""
-    endpoint, secret = await endpoints.register(state.engine, caller, body, state.private_targets)
+    endpoint, secret = await endpoints.register(
+        state.engine, caller, body, state.private_targets, state.settings.max_endpoints_per_user
+    )
     return EndpointCreated(**endpoint.model_dump(), secret=secret)
 
 
@@ -191,6 +198,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = error_response(429, exc.code, exc.message)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
 
     @app.exception_handler(EndpointError)
     async def endpoint_error(_: Request, exc: EndpointError) -> JSONResponse:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from contracts.topology import Topology
 from database.engine import create_engine
+from identity.rate_limit import CallerLimits
 from observability.tracing import TraceparentMiddleware
 from services.webhook import api
 from services.webhook.addresses import PrivateTargets
@@ -41,7 +42,11 @@ def create_app(settings: Settings) -> FastAPI:
             targets = settings.private_targets
             _log_targets(targets)
             state = api.ServiceState(
-                settings=settings, engine=engine, metrics=Metrics(), private_targets=targets
+                settings=settings,
+                engine=engine,
+                metrics=Metrics(),
+                limits=CallerLimits(people=settings.user_rate, services=settings.service_rate),
+                private_targets=targets,
             )
             app.state.webhook = state
             if settings.consumer_enabled:
@@ -76,7 +81,13 @@ async def _start_consumer(
         disable_after=timedelta(seconds=settings.disable_after_s),
     )
     deliverer = Deliverer(
-        state.engine, client, policy, state.metrics, outcomes.publish, settings.max_concurrency
+        state.engine,
+        client,
+        policy,
+        state.metrics,
+        outcomes.publish,
+        settings.max_concurrency,
+        settings.endpoint_rate,
     )
     spec = consumer_spec(
         topology,

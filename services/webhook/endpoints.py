@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
 from services.webhook import audit, tables
@@ -59,6 +59,16 @@ class UrlNotAllowed(EndpointError):
 
 class InvalidUrl(EndpointError):
     code = "invalid_url"
+
+
+class TooManyEndpoints(EndpointError):
+    """The owner already has `WEBHOOK_MAX_ENDPOINTS_PER_USER` endpoints."""
+
+    code = "too_many_endpoints"
+
+
+ENDPOINT_COUNT_LOCK = 0x7765_6268
+"""Advisory lock class of the per-owner endpoint count (with the owner's hash as object id)."""
 
 
 @dataclass(frozen=True)
@@ -163,12 +173,18 @@ async def check_url(url: str, targets: PrivateTargets) -> str:
 
 
 async def register(
-    engine: AsyncEngine, caller: Caller, command: RegisterEndpoint, targets: PrivateTargets
+    engine: AsyncEngine,
+    caller: Caller,
+    command: RegisterEndpoint,
+    targets: PrivateTargets,
+    max_per_user: int,
 ) -> tuple[Endpoint, str]:
     """Store a new endpoint; returns it with its secret (shown only now).
 
     Raises Forbidden for a global endpoint or a user endpoint for someone else without
-    `webhooks:admin`, InvalidUrl / UrlNotAllowed for a URL that cannot be delivered to.
+    `webhooks:admin`, InvalidUrl / UrlNotAllowed for a URL that cannot be delivered to,
+    TooManyEndpoints when the owner already has `max_per_user` endpoints (concurrent
+    registrations for one owner are serialised, so the cap holds under a burst).
     """
     if command.scope == "global":
         if not caller.is_admin:
@@ -181,6 +197,8 @@ async def register(
     await check_url(command.url, targets)
     secret = generate_secret()
     async with engine.begin() as conn:
+        if owner is not None:
+            await _check_count(conn, owner, max_per_user)
         row = (
             await conn.execute(
                 tables.endpoints.insert()
@@ -198,6 +216,16 @@ async def register(
             )
         ).one()
     return _endpoint(row), secret
+
+
+async def _check_count(conn: AsyncConnection, owner: str, max_per_user: int) -> None:
+    lock = sa.func.pg_advisory_xact_lock(ENDPOINT_COUNT_LOCK, sa.func.hashtext(owner))
+    await conn.execute(sa.select(lock))
+    count = await conn.scalar(sa.select(sa.func.count()).where(tables.endpoints.c.user_id == owner))
+    if (count or 0) >= max_per_user:
+        raise TooManyEndpoints(
+            f"{owner} already has {count} webhook endpoints (at most {max_per_user})"
+        )
 
 
 def _visible(caller: Caller) -> sa.ColumnElement[bool]:

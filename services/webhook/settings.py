@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from identity.settings import JwtEnvSettings
+from identity.rate_limit import Rate
+from identity.settings import JwtEnvSettings, RateLimitEnvSettings
 from services.webhook.addresses import PrivateTargets
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
@@ -40,7 +41,7 @@ def _port_of(url: str) -> int:
     return explicit or DEFAULT_PORTS.get(parts.scheme.split("+", 1)[0], 0)
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, RateLimitEnvSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
@@ -62,6 +63,12 @@ class Settings(JwtEnvSettings):
     tocsin_urls: str = Field(default="", alias="WEBHOOK_TOCSIN_URLS")
     """Comma list of the URLs of Tocsin's other services (API, realtime, gateway, email
     metrics) when they run on ports other than the defaults: their ports are never targets."""
+    max_endpoints_per_user: int = Field(default=10, ge=1, alias="WEBHOOK_MAX_ENDPOINTS_PER_USER")
+    """A user's endpoints at most (global endpoints are not counted); over it, 409."""
+    endpoint_rate_per_s: float = Field(default=10.0, ge=0, alias="WEBHOOK_ENDPOINT_RATE_PER_S")
+    """Deliveries a second to one endpoint, after a burst of `WEBHOOK_ENDPOINT_BURST`; those
+    over it wait (never dropped). 0 turns the limit off."""
+    endpoint_burst: int = Field(default=20, ge=1, alias="WEBHOOK_ENDPOINT_BURST")
     timeout_s: float = Field(default=15.0, gt=0, alias="WEBHOOK_TIMEOUT_S")
     retry_delays_ms: Annotated[tuple[int, ...], NoDecode] = Field(
         default=DEFAULT_RETRY_DELAYS_MS, alias="WEBHOOK_RETRY_DELAYS_MS"
@@ -78,6 +85,10 @@ class Settings(JwtEnvSettings):
     retention_days: float = Field(default=30, gt=0, alias="WEBHOOK_RETENTION_DAYS")
     """Attempts, finished deliveries and seen events older than this are deleted."""
     prune_interval_s: float = Field(default=3600, gt=0, alias="WEBHOOK_PRUNE_INTERVAL_S")
+
+    @property
+    def endpoint_rate(self) -> Rate:
+        return Rate(self.endpoint_rate_per_s, self.endpoint_burst)
 
     @property
     def reserved_ports(self) -> frozenset[int]:
