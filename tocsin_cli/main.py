@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
-from tocsin_cli import admin, api
+from tocsin_cli import admin, api, broker_users
 from tocsin_cli.dead_letters import dlq_app
 from tocsin_cli.errors import cli_errors, run_async
 from tocsin_cli.operations import events_app, replay_command, status_command
@@ -145,6 +145,35 @@ def topology_declare() -> None:
         typer.echo(f"declared {config.topology.queue(spec.name)} (+ retry queues and .dlq)")
     for note in notes:
         err.print(f"[yellow]skipped[/] {note}")
+
+
+@topology_app.command(
+    "users",
+    epilog="Examples: tocsin topology users > broker-users.sh; "
+    "tocsin topology users --apply http://rabbitmq:15672",
+)
+@cli_errors
+def topology_users(
+    apply: Annotated[
+        str | None,
+        typer.Option(
+            "--apply",
+            metavar="MANAGEMENT_URL",
+            help="Apply through this RabbitMQ management API (as AMQP_URL's user) instead of "
+            "printing; every TOCSIN_AMQP_PASSWORD_<SERVICE> must be set.",
+        ),
+    ] = None,
+    vhost: Annotated[str, typer.Option(help="Virtual host.")] = "/",
+) -> None:
+    """One least-privilege RabbitMQ user per service (see infra/README.md); prints the
+    rabbitmqctl script (passwords as environment references) or applies it."""
+    config = settings()
+    if apply is None:
+        typer.echo(broker_users.users_script(config, vhost), nl=False)
+        return
+    for name in broker_users.apply_over_http(config, apply, vhost):
+        typer.echo(f"user {name}: permissions set")
+    typer.echo("user guest: deleted")
 
 
 if __name__ == "__main__":
