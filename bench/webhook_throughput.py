@@ -125,7 +125,8 @@ async def run_one(
                 "PORT": str(port),
                 "TOCSIN_ENV": "test",  # a short, known secret is fine off production
                 "JWT_SECRET": JWT_SECRET,
-                "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+                "WEBHOOK_ALLOWED_PRIVATE_TARGETS": f"127.0.0.1:{receiver_port}",
+                "WEBHOOK_ENDPOINT_RATE_PER_S": "0",  # the consumer's own throughput
                 "WEBHOOK_MAX_CONCURRENCY": str(concurrency),
                 "WEBHOOK_PREFETCH": str(max(16, concurrency * 2)),
                 "LOG_LEVEL": "WARNING",

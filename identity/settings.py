@@ -1,11 +1,12 @@
-"""The JWT_* environment variables of a service that verifies user tokens, and the rule that
-keeps a published or short secret out of production."""
+"""The environment variables of a service that verifies tokens: JWT_* and the RATE_LIMIT_* of
+its API, and the rule that keeps a published or short secret out of production."""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from identity.rate_limit import Rate
 from identity.tokens import DEFAULT_MAX_LIFETIME_S, JwtSettings
 
 MIN_SECRET_LENGTH = 32
@@ -94,3 +95,37 @@ class JwtEnvSettings(BaseSettings):
             max_lifetime_s=self.jwt_max_lifetime_s or None,
             require_exp=self.jwt_require_exp,
         )
+
+
+class RateLimitEnvSettings(BaseSettings):
+    """Base for the Settings of a service with an API: RATE_LIMIT_USER_PER_S / _BURST and
+    RATE_LIMIT_SERVICE_PER_S / _BURST, read as `user_rate` and `service_rate`."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    rate_limit_user_per_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="Requests a second per person (a token without a service scope), refilled "
+        "continuously; 0 turns the limit off. Over it: 429 `rate_limited` with Retry-After.",
+    )
+    rate_limit_user_burst: int = Field(
+        default=60, ge=1, description="Requests a person may send at once before the rate applies."
+    )
+    rate_limit_service_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests a second per calling service (notifications:write, events:read, "
+        "webhooks:admin or notifications:admin); 0, the default, turns the limit off.",
+    )
+    rate_limit_service_burst: int = Field(
+        default=1000, ge=1, description="Requests a service may send at once."
+    )
+
+    @property
+    def user_rate(self) -> Rate:
+        return Rate(self.rate_limit_user_per_s, self.rate_limit_user_burst)
+
+    @property
+    def service_rate(self) -> Rate:
+        return Rate(self.rate_limit_service_per_s, self.rate_limit_service_burst)

@@ -16,10 +16,26 @@ from pydantic import BaseModel
 from contracts.text import unstorable
 
 WRITE_SCOPE = "notifications:write"
+"""Send notifications: create them, send announcements, upsert subscribers. Nothing else."""
 EVENTS_READ_SCOPE = "events:read"
+"""Read any user's event stream and latest seqs (the realtime service's internal calls)."""
+WEBHOOKS_ADMIN_SCOPE = "webhooks:admin"
+"""Administer webhooks: register global endpoints and endpoints for others, see and change
+every endpoint (its owner sees each change in the endpoint's `changes`)."""
 ADMIN_SCOPE = "notifications:admin"
+"""Operator calls of the CLI; counted as a service by the rate limits."""
 PRESENCE_READ_SCOPE = "presence:read"
+"""Ask who is online (the realtime service's presence API)."""
 DEFAULT_MAX_LIFETIME_S = 86_400
+
+SERVICE_SCOPES = (
+    WRITE_SCOPE,
+    EVENTS_READ_SCOPE,
+    WEBHOOKS_ADMIN_SCOPE,
+    ADMIN_SCOPE,
+    PRESENCE_READ_SCOPE,
+)
+"""A token holding any of these is a calling service (service rate limits)."""
 
 
 class JwtSettings(BaseModel):

@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from identity.tokens import WRITE_SCOPE
-from tocsin_cli import admin, api, devenv, gateway
+from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
+from tocsin_cli import admin, api, broker_users, devenv, gateway
 from tocsin_cli.dead_letters import dlq_app
 from tocsin_cli.errors import CliError, cli_errors, run_async
 from tocsin_cli.operations import events_app, replay_command, status_command
@@ -61,7 +61,12 @@ def token(
     user: Annotated[str, typer.Option("--user", "-u", help="The token's `sub` (user id).")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", "-s", help=f"Scope to grant (repeatable), e.g. {WRITE_SCOPE}."),
+        typer.Option(
+            "--scope",
+            "-s",
+            help=f"Scope to grant (repeatable): {WRITE_SCOPE} (send), {EVENTS_READ_SCOPE} "
+            f"(read event streams), {WEBHOOKS_ADMIN_SCOPE} (administer webhooks).",
+        ),
     ] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
 ) -> None:
@@ -188,6 +193,33 @@ def gateway_render(
     except gateway.MissingGatewayValue as exc:
         raise CliError(f"{exc}: give --upstream NAME=host:port for each") from None
     typer.echo(str(out))
+@topology_app.command(
+    "users",
+    epilog="Examples: tocsin topology users > broker-users.sh; "
+    "tocsin topology users --apply http://rabbitmq:15672",
+)
+@cli_errors
+def topology_users(
+    apply: Annotated[
+        str | None,
+        typer.Option(
+            "--apply",
+            metavar="MANAGEMENT_URL",
+            help="Apply through this RabbitMQ management API (as AMQP_URL's user) instead of "
+            "printing; every TOCSIN_AMQP_PASSWORD_<SERVICE> must be set.",
+        ),
+    ] = None,
+    vhost: Annotated[str, typer.Option(help="Virtual host.")] = "/",
+) -> None:
+    """One least-privilege RabbitMQ user per service (see infra/README.md); prints the
+    rabbitmqctl script (passwords as environment references) or applies it."""
+    config = settings()
+    if apply is None:
+        typer.echo(broker_users.users_script(config, vhost), nl=False)
+        return
+    for name in broker_users.apply_over_http(config, apply, vhost):
+        typer.echo(f"user {name}: permissions set")
+    typer.echo("user guest: deleted")
 
 
 if __name__ == "__main__":

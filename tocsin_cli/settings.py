@@ -44,6 +44,13 @@ class CliSettings(BaseSettings):
         "their /metrics for connected sockets.",
     )
     tocsin_max_relay_lag_s: float = 30.0
+    # One password per broker user of `tocsin topology users` (messaging.broker_users).
+    tocsin_amqp_password_notification: str | None = None
+    tocsin_amqp_password_realtime: str | None = None
+    tocsin_amqp_password_email: str | None = None
+    tocsin_amqp_password_webhook: str | None = None
+    tocsin_amqp_password_incidents: str | None = None
+    tocsin_amqp_password_admin: str | None = None
     connect_timeout_s: float = 5.0
 
     @property
@@ -59,6 +66,12 @@ class CliSettings(BaseSettings):
             audience=self.jwt_audience,
             issuer=self.jwt_issuer,
         )
+
+    def broker_passwords(self) -> dict[str, str]:
+        """The TOCSIN_AMQP_PASSWORD_* variables that are set, by variable name."""
+        prefix = "tocsin_amqp_password_"
+        values = self.model_dump()
+        return {k.upper(): str(v) for k, v in values.items() if k.startswith(prefix) and v}
 
     def service_urls(self) -> dict[str, str]:
         return parse_pairs(self.tocsin_service_urls)

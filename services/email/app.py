@@ -86,7 +86,9 @@ async def start_consumer(settings: Settings, metrics: EmailMetrics) -> EmailCons
     queue = await declare_consumer(channel, topology, spec)
     smtp = SmtpPool(SmtpOptions.from_settings(settings))
     composer = Composer(
-        renderer=Renderer.create(settings.app_url, settings.templates_dir),
+        renderer=Renderer.create(
+            settings.app_url, settings.templates_dir, settings.entity_link_hosts
+        ),
         sender=settings.email_from,
         message_id_domain=settings.message_id_domain or domain_of(settings.email_from),
         public_api_url=settings.public_api_url,

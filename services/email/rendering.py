@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import jinja2
 
+from contracts.links import allowed_hosts, is_safe_link
 from contracts.notifications import NotificationData, Recipient
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
@@ -41,10 +42,14 @@ class RenderedEmail:
 class Renderer:
     environment: jinja2.Environment
     app_url: str
+    link_hosts: frozenset[str] = frozenset()
+    """Hosts an absolute entity_url may name besides APP_URL's own (ENTITY_URL_ALLOWED_HOSTS)."""
     _sets: dict[tuple[str, str | None], str] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def create(cls, app_url: str, extra_dir: str | None = None) -> Renderer:
+    def create(
+        cls, app_url: str, extra_dir: str | None = None, link_hosts: frozenset[str] = frozenset()
+    ) -> Renderer:
         folders = [Path(extra_dir)] if extra_dir else []
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader([*folders, BUILTIN_TEMPLATES]),
@@ -54,7 +59,8 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
-        return cls(environment=environment, app_url=app_url)
+        app_host = allowed_hosts([urlsplit(app_url).hostname or ""])
+        return cls(environment=environment, app_url=app_url, link_hosts=link_hosts | app_host)
 
     def template_set(self, notification_type: str, locale: str | None) -> str:
         """Base name of the template set used for this type and locale (looked up once)."""
@@ -95,8 +101,11 @@ class Renderer:
         )
 
     def absolute_link(self, entity_url: str | None) -> str | None:
-        """The entity URL resolved against APP_URL; only http(s) links survive (no javascript:)."""
-        if not entity_url:
+        """The entity URL resolved against APP_URL, or None (the email shows no link) unless it
+        is a safe link (`contracts.links`): a relative path, or http(s) on APP_URL's host or an
+        allowed host. A forged event's `javascript:` or `//evil.example` never becomes a button.
+        """
+        if not entity_url or not is_safe_link(entity_url, self.link_hosts):
             return None
         absolute = urljoin(self.app_url.rstrip("/") + "/", entity_url)
         return absolute if urlsplit(absolute).scheme in ("http", "https") else None

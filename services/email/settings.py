@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from contracts.links import allowed_hosts
 from messaging.topology import DEFAULT_DELIVERY_LIMIT
 from services.http_limits import HttpLimitsSettings
 
@@ -58,6 +59,11 @@ class Settings(HttpLimitsSettings):
         default="http://localhost:8080",
         description="Base URL that relative entity links in notifications are resolved against.",
     )
+    entity_url_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts, besides APP_URL's, an absolute http(s) entity_url "
+        "may point to; any other link is left out of the email.",
+    )
     unsubscribe_secret: str = Field(
         min_length=16,
         description="Signs the unsubscribe link of every email; the notification service must "
@@ -74,3 +80,7 @@ class Settings(HttpLimitsSettings):
     retry_delays_ms: list[int] = Field(default=[1_000, 5_000, 30_000, 300_000, 1_800_000])
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT
     db_pool_size: int = 8
+
+    @property
+    def entity_link_hosts(self) -> frozenset[str]:
+        return allowed_hosts(self.entity_url_allowed_hosts.split(","))

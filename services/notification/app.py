@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
 from database.partitions import check_partitions
+from identity.rate_limit import CallerLimits
 from observability.metrics import metrics_endpoint
 from observability.tracing import TraceparentMiddleware
 from services.notification import announcements, http_errors
@@ -25,7 +26,6 @@ from services.notification.deliveries import deliveries_worker
 from services.notification.housekeeping import purge_idempotency_keys
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay, RelayGroup
-from services.notification.rate_limit import CallerLimits
 from services.notification.routes import (
     health,
     incidents,
@@ -124,6 +124,7 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             settings.cursor_key,
             on_events=on_events,
             idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_s),
+            link_hosts=settings.entity_link_hosts,
         )
         app.state.service = service
         context = AppContext(settings=settings, service=service, relay=relay)

@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from identity import Claims, JwtSettings, TokenError, verify_token
+from identity.rate_limit import CallerLimits
 from identity.tokens import EVENTS_READ_SCOPE, WRITE_SCOPE
-from services.notification.rate_limit import CallerLimits
 
 bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is the user id.")
 
@@ -67,9 +67,9 @@ async def event_reader(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Claims:
-    """An internal caller with `events:read` (or `notifications:write`)."""
+    """An internal caller with `events:read`; `notifications:write` alone is refused (403)."""
     claims = _claims(request, credentials)
-    if not (claims.has_scope(EVENTS_READ_SCOPE) or claims.has_scope(WRITE_SCOPE)):
+    if not claims.has_scope(EVENTS_READ_SCOPE):
         raise Forbidden(EVENTS_READ_SCOPE)
     return claims
 

@@ -3,6 +3,8 @@ the HTTP edge (`http_errors.py`) maps each class to a status once."""
 
 from __future__ import annotations
 
+from contracts.links import ENTITY_URL_REFUSED
+
 
 class DomainError(Exception):
     code = "error"
@@ -40,6 +42,12 @@ class InvalidCursor(DomainError):
     """The pagination cursor was not issued by this service or was tampered with."""
 
     code = "invalid_cursor"
+
+
+class InvalidEntityUrl(DomainError):
+    """`entity_url` is neither a relative path nor an http(s) URL on an allowed host."""
+
+    code = ENTITY_URL_REFUSED
 
 
 class InvalidPreference(DomainError):

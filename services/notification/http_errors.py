@@ -17,10 +17,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
+from identity.rate_limit import RateLimited
 from services.notification import errors
 from services.notification.auth import Forbidden, Unauthenticated
 from services.notification.email_address import INVALID_EMAIL
-from services.notification.rate_limit import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.IdempotencyKeyInProgress: 409,
     errors.InvalidCursor: 400,
     errors.InvalidPreference: 422,
+    errors.InvalidEntityUrl: 422,
     errors.UnsubscribeDisabled: 404,
 }
 

@@ -16,11 +16,12 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contracts.links import is_safe_link
 from contracts.timestamps import rfc3339
 from services.notification import idempotency, metrics, queries, store, tables
 from services.notification.batching import CreateBatcher
 from services.notification.cursor import decode_cursor, encode_cursor
-from services.notification.errors import NotificationNotFound
+from services.notification.errors import InvalidEntityUrl, NotificationNotFound
 from services.notification.preferences import Preference, resolve_channels
 
 logger = logging.getLogger(__name__)
@@ -66,11 +67,14 @@ class NotificationService:
         cursor_key: bytes,
         on_events: Callable[[], None] = lambda: None,
         idempotency_ttl: timedelta = idempotency.DEFAULT_TTL,
+        link_hosts: frozenset[str] = frozenset(),
     ) -> None:
         """`on_events` is called after every commit that appended events (wakes the relay);
-        idempotency keys are honoured for `idempotency_ttl` after first use."""
+        idempotency keys are honoured for `idempotency_ttl` after first use; `link_hosts` are
+        the hosts an absolute `entity_url` may name (see contracts.links)."""
         self.engine = engine
         self.idempotency_ttl = idempotency_ttl
+        self.link_hosts = link_hosts
         self.cursor_key = cursor_key
         self.on_events = on_events
         self.batcher = CreateBatcher(engine, on_commit=lambda: self.on_events())
@@ -103,8 +107,15 @@ class NotificationService:
         """Create one notification per recipient in one transaction.
 
         With an idempotency key, the first response for (caller, key) is returned again for
-        the same body; raises IdempotencyKeyReused for a different body.
+        the same body; raises IdempotencyKeyReused for a different body, InvalidEntityUrl
+        when the content links anywhere but a relative path or an allowed host.
         """
+        url = command.content.entity_url
+        if url is not None and not is_safe_link(url, self.link_hosts):
+            raise InvalidEntityUrl(
+                "entity_url must be a path starting with one '/' or an http(s) URL on an "
+                "allowed host"
+            )
         if idempotency_key is None:
             return await self._create_batched(command)
         body_hash = idempotency.request_hash(request_body or {})

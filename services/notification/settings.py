@@ -7,15 +7,15 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts.links import allowed_hosts
 from contracts.topology import DEFAULT_NAMESPACE, Topology
-from identity.settings import JwtEnvSettings
+from identity.settings import JwtEnvSettings, RateLimitEnvSettings
 from services.http_limits import HttpLimitsSettings
-from services.notification.rate_limit import Rate
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
 
 
-class Settings(JwtEnvSettings, HttpLimitsSettings):
+class Settings(JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
@@ -36,23 +36,10 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
         description="Signs pagination cursors; defaults to the JWT secret. Required with "
         "RS256 (JWT_PUBLIC_KEY): a public key cannot keep a cursor from being forged.",
     )
-    rate_limit_user_per_s: float = Field(
-        default=20.0,
-        ge=0,
-        description="Requests a second per person (a token without a service scope), refilled "
-        "continuously; 0 turns the limit off. Over it: 429 `rate_limited` with Retry-After.",
-    )
-    rate_limit_user_burst: int = Field(
-        default=60, ge=1, description="Requests a person may send at once before the rate applies."
-    )
-    rate_limit_service_per_s: float = Field(
-        default=0.0,
-        ge=0,
-        description="Requests a second per calling service (notifications:write, events:read or "
-        "notifications:admin); 0, the default, turns the limit off.",
-    )
-    rate_limit_service_burst: int = Field(
-        default=1000, ge=1, description="Requests a service may send at once."
+    entity_url_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts an absolute http(s) entity_url may point to; "
+        "relative paths (one leading /) are always accepted. Empty: relative paths only.",
     )
     idempotency_key_ttl_s: int = Field(
         default=86_400,
@@ -98,16 +85,12 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     )
 
     @property
-    def user_rate(self) -> Rate:
-        return Rate(self.rate_limit_user_per_s, self.rate_limit_user_burst)
-
-    @property
-    def service_rate(self) -> Rate:
-        return Rate(self.rate_limit_service_per_s, self.rate_limit_service_burst)
-
-    @property
     def topology(self) -> Topology:
         return Topology(self.namespace)
+
+    @property
+    def entity_link_hosts(self) -> frozenset[str]:
+        return allowed_hosts(self.entity_url_allowed_hosts.split(","))
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -4,6 +4,10 @@ Only http(s) URLs are delivered to. Every address a host name resolves to is che
 connection is made (see `services.webhook.http`), and the connection goes to an address that
 was checked, so a DNS answer that changes between the check and the connect cannot slip a
 private address in. Registration runs the same checks early to give a clear 422.
+
+Non-global addresses are refused unless the exact address and port are on an explicit
+allow-list (`PrivateTargets`, from `WEBHOOK_ALLOWED_PRIVATE_TARGETS`, for local testing), and
+never on one of Tocsin's own ports, whatever the list says.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -36,17 +42,59 @@ class InvalidWebhookUrl(ValueError):
     """The URL is not an absolute http(s) URL with a host."""
 
 
-def refusal(address: IPAddress, allow_private: bool) -> str | None:
-    """Why `address` may not be contacted, or None when it may."""
+@dataclass(frozen=True)
+class PrivateTargets:
+    """Non-global `address:port` pairs webhooks may reach (local testing only); empty in
+    production. Pairs on a `reserved` port (Tocsin's own services) are never allowed."""
+
+    pairs: frozenset[tuple[IPAddress, int]] = frozenset()
+    reserved_ports: frozenset[int] = frozenset()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str], reserved_ports: Iterable[int] = ()) -> PrivateTargets:
+        """From `"127.0.0.1:9999"` / `"[::1]:9999"` entries; raises ValueError on a bad one."""
+        pairs: set[tuple[IPAddress, int]] = set()
+        for entry in (e.strip() for e in entries):
+            if not entry:
+                continue
+            host, sep, port = entry.rpartition(":")
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{entry!r} is not address:port")
+            try:
+                address = ipaddress.ip_address(host.strip("[]"))
+            except ValueError as exc:
+                raise ValueError(f"{entry!r}: {host!r} is not an IP address") from exc
+            pairs.add((_unmapped(address), int(port)))
+        return cls(frozenset(pairs), frozenset(reserved_ports))
+
+    @property
+    def usable(self) -> frozenset[tuple[IPAddress, int]]:
+        """The pairs that are not on a reserved port."""
+        return frozenset(p for p in self.pairs if p[1] not in self.reserved_ports)
+
+    def allows(self, address: IPAddress, port: int) -> bool:
+        return port not in self.reserved_ports and (_unmapped(address), port) in self.pairs
+
+
+NO_PRIVATE_TARGETS = PrivateTargets()
+
+
+def _unmapped(address: IPAddress) -> IPAddress:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return refusal(address.ipv4_mapped, allow_private)
+        return address.ipv4_mapped
+    return address
+
+
+def refusal(address: IPAddress, port: int, targets: PrivateTargets) -> str | None:
+    """Why `address:port` may not be contacted, or None when it may."""
+    address = _unmapped(address)
     if address in METADATA_ADDRESSES:
         return "metadata address"
     if address.is_unspecified:
         return "unspecified address"
     if address.is_multicast:
         return "multicast address"
-    if allow_private:
+    if targets.allows(address, port):
         return None
     checks = (
         ("loopback", address.is_loopback),
@@ -62,16 +110,16 @@ def refusal(address: IPAddress, allow_private: bool) -> str | None:
     return None
 
 
-def check_address(address: str, allow_private: bool) -> IPAddress:
+def check_address(address: str, port: int, targets: PrivateTargets) -> IPAddress:
     """Parse and check one resolved address; raises BlockedAddress."""
     parsed = ipaddress.ip_address(address.split("%", 1)[0])
-    reason = refusal(parsed, allow_private)
+    reason = refusal(parsed, port, targets)
     if reason is not None:
         raise BlockedAddress(f"{address} is a {reason}")
     return parsed
 
 
-async def resolve_checked(host: str, port: int, allow_private: bool) -> list[str]:
+async def resolve_checked(host: str, port: int, targets: PrivateTargets) -> list[str]:
     """Resolve `host` and check every address it has; raises BlockedAddress if any is refused
     (a name with one private address among public ones is refused as a whole), or OSError
     when it does not resolve."""
@@ -80,7 +128,7 @@ async def resolve_checked(host: str, port: int, allow_private: bool) -> list[str
     except ValueError:
         literal = None
     if literal is not None:
-        check_address(str(literal), allow_private)
+        check_address(str(literal), port, targets)
         return [str(literal)]
     infos = await asyncio.get_running_loop().getaddrinfo(
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
@@ -89,11 +137,11 @@ async def resolve_checked(host: str, port: int, allow_private: bool) -> list[str
     if not addresses:
         raise OSError(f"{host} has no address")
     for address in addresses:
-        check_address(address, allow_private)
+        check_address(address, port, targets)
     return addresses
 
 
-def validate_url(url: str, allow_private: bool) -> str:
+def validate_url(url: str, targets: PrivateTargets) -> str:
     """The checks that need no DNS: scheme, host, credentials, literal and local addresses.
 
     Raises InvalidWebhookUrl or BlockedAddress.
@@ -117,10 +165,10 @@ def validate_url(url: str, allow_private: bool) -> str:
     except ValueError:
         literal = None
     if literal is not None:
-        check_address(host, allow_private)
+        check_address(host, port or default_port(url), targets)
     elif not HOSTNAME.match(_ascii(host)):
         raise InvalidWebhookUrl(f"{host!r} is not a valid host name")
-    elif not allow_private and (host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES)):
+    elif host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES):
         raise BlockedAddress(f"{host} is a local name")
     return url
 

@@ -6,6 +6,7 @@ Each route parses its input, calls one function of `endpoints`, and maps domain 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -20,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from identity import TokenError, verify_token
-from identity.tokens import WRITE_SCOPE
+from identity.rate_limit import CallerLimits, RateLimited
+from identity.tokens import WEBHOOKS_ADMIN_SCOPE
 from services.webhook import endpoints
+from services.webhook.addresses import NO_PRIVATE_TARGETS, PrivateTargets
+from services.webhook.audit import EndpointChange
 from services.webhook.consumer import WebhookConsumer
 from services.webhook.endpoints import Attempt, Caller, Endpoint, EndpointError
 from services.webhook.metrics import Metrics
@@ -30,6 +34,7 @@ from services.webhook.settings import Settings
 ERROR_STATUS: dict[type[EndpointError], int] = {
     endpoints.EndpointNotFound: 404,
     endpoints.Forbidden: 403,
+    endpoints.TooManyEndpoints: 409,
     endpoints.InvalidUrl: 422,
     endpoints.UrlNotAllowed: 422,
 }
@@ -40,7 +45,9 @@ class ServiceState:
     settings: Settings
     engine: AsyncEngine
     metrics: Metrics
+    limits: CallerLimits
     consumer: WebhookConsumer | None = None
+    private_targets: PrivateTargets = NO_PRIVATE_TARGETS
 
 
 class ApiError(Exception):
@@ -77,7 +84,8 @@ def caller_of(state: State, authorization: Annotated[str | None, Header()] = Non
         claims = verify_token(token, state.settings.jwt)
     except TokenError as exc:
         raise ApiError(401, exc.code, str(exc)) from exc
-    return Caller(user_id=claims.user_id, is_service=claims.has_scope(WRITE_SCOPE))
+    state.limits.admit(claims)
+    return Caller(user_id=claims.user_id, is_admin=claims.has_scope(WEBHOOKS_ADMIN_SCOPE))
 
 
 Authenticated = Annotated[Caller, Depends(caller_of)]
@@ -91,7 +99,7 @@ async def register_endpoint(
 ) -> EndpointCreated:
     """Register an endpoint; the response carries its `whsec_` secret, shown only this once."""
     endpoint, secret = await endpoints.register(
-        state.engine, caller, body, state.settings.allow_private_networks
+        state.engine, caller, body, state.private_targets, state.settings.max_endpoints_per_user
     )
     return EndpointCreated(**endpoint.model_dump(), secret=secret)
 
@@ -111,7 +119,7 @@ async def update_endpoint(
     endpoint_id: EndpointId, body: endpoints.UpdateEndpoint, caller: Authenticated, state: State
 ) -> Endpoint:
     return await endpoints.update_endpoint(
-        state.engine, caller, endpoint_id, body, state.settings.allow_private_networks
+        state.engine, caller, endpoint_id, body, state.private_targets
     )
 
 
@@ -146,6 +154,17 @@ async def list_attempts(
 ) -> list[Attempt]:
     """The endpoint's most recent attempts, newest first (status, duration, error, at)."""
     return await endpoints.list_attempts(state.engine, caller, endpoint_id, limit)
+
+
+@router.get("/endpoints/{endpoint_id}/changes", response_model=list[EndpointChange])
+async def list_changes(
+    endpoint_id: str,
+    caller: Authenticated,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[EndpointChange]:
+    """Changes an administrator (`webhooks:admin`) made to this endpoint, newest first."""
+    return await endpoints.list_changes(state.engine, caller, endpoint_id, limit)
 
 
 operations = APIRouter()
@@ -184,6 +203,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = error_response(429, exc.code, exc.message)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
 
     @app.exception_handler(EndpointError)
     async def endpoint_error(_: Request, exc: EndpointError) -> JSONResponse:

@@ -13,9 +13,11 @@ from fastapi import FastAPI
 
 from contracts.topology import Topology
 from database.engine import create_engine
+from identity.rate_limit import CallerLimits
 from messaging import brokers
 from observability.tracing import TraceparentMiddleware
 from services.webhook import api
+from services.webhook.addresses import PrivateTargets
 from services.webhook.consumer import WebhookConsumer, consumer_spec
 from services.webhook.delivery import Deliverer, DeliveryPolicy
 from services.webhook.http import webhook_client
@@ -37,7 +39,15 @@ def create_app(settings: Settings) -> FastAPI:
                 application_name="tocsin-webhook",
             )
             stack.push_async_callback(engine.dispose)
-            state = api.ServiceState(settings=settings, engine=engine, metrics=Metrics())
+            targets = settings.private_targets
+            _log_targets(targets)
+            state = api.ServiceState(
+                settings=settings,
+                engine=engine,
+                metrics=Metrics(),
+                limits=CallerLimits(people=settings.user_rate, services=settings.service_rate),
+                private_targets=targets,
+            )
             app.state.webhook = state
             if settings.consumer_enabled:
                 state.consumer = await _start_consumer(settings, state, stack)
@@ -59,9 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
 async def _start_consumer(
     settings: Settings, state: api.ServiceState, stack: AsyncExitStack
 ) -> WebhookConsumer:
-    client = webhook_client(
-        settings.allow_private_networks, settings.timeout_s, settings.max_concurrency * 2
-    )
+    client = webhook_client(state.private_targets, settings.timeout_s, settings.max_concurrency * 2)
     stack.push_async_callback(client.aclose)
     connection = await brokers.connect_robust(settings.amqp_url)
     stack.push_async_callback(connection.close)
@@ -76,7 +84,13 @@ async def _start_consumer(
         disable_after=timedelta(seconds=settings.disable_after_s),
     )
     deliverer = Deliverer(
-        state.engine, client, policy, state.metrics, outcomes.publish, settings.max_concurrency
+        state.engine,
+        client,
+        policy,
+        state.metrics,
+        outcomes.publish,
+        settings.max_concurrency,
+        settings.endpoint_rate,
     )
     spec = consumer_spec(
         topology,
@@ -95,6 +109,15 @@ async def _start_consumer(
     )
     stack.push_async_callback(_cancel, pruning)
     return consumer
+
+
+def _log_targets(targets: PrivateTargets) -> None:
+    refused = sorted(f"{address}:{port}" for address, port in targets.pairs - targets.usable)
+    if refused:
+        logger.warning("private webhook targets on Tocsin's own ports are ignored: %s", refused)
+    if targets.usable:
+        allowed = sorted(f"{address}:{port}" for address, port in targets.usable)
+        logger.warning("webhooks may reach these private targets (testing only): %s", allowed)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

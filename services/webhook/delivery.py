@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events import EventEnvelope, EventType
+from identity.rate_limit import Rate, TokenBuckets
 from messaging.consuming import RetryLater
 from services.webhook import ledger
 from services.webhook.http import HttpResult, post
@@ -91,13 +92,16 @@ class Deliverer:
         metrics: Metrics,
         publish_outcome: OutcomePublisher,
         max_concurrency: int,
+        endpoint_rate: Rate = Rate(0, 1),
     ) -> None:
+        """`endpoint_rate` spaces the attempts to each endpoint (0 per second: no limit)."""
         self.engine = engine
         self.client = client
         self.policy = policy
         self.metrics = metrics
         self.publish_outcome = publish_outcome
         self._slots = asyncio.Semaphore(max_concurrency)
+        self._pacing = TokenBuckets(endpoint_rate) if endpoint_rate.enabled else None
 
     async def handle(self, envelope: EventEnvelope, attempt: int, force: bool = False) -> None:
         """Deliver `envelope` to its pending endpoints. Raises RetryLater when some are still
@@ -147,6 +151,7 @@ class Deliverer:
     ) -> Step:
         """One delivery attempt to one endpoint, in its own transaction."""
         event_id = envelope.event_id
+        await self._pace(endpoint_id)
         async with self._slots, self.engine.connect() as conn, conn.begin():
             target = await ledger.lock_target(conn, event_id, endpoint_id)
             if target is None:
@@ -169,6 +174,18 @@ class Deliverer:
             if not final and target.next_attempt_at is not None and target.next_attempt_at > now:
                 return Step(wait_s=(target.next_attempt_at - now).total_seconds())
             return await self._attempt(conn, envelope, target, final, scheduled_s)
+
+    async def _pace(self, endpoint_id: str) -> None:
+        """Wait for the endpoint's next delivery slot: over its rate an attempt is delayed,
+        never dropped. The wait happens before a concurrency slot or a database connection is
+        taken, and it is bounded: only prefetched (unacked) messages can hold reservations."""
+        if self._pacing is None:
+            return
+        wait = self._pacing.reserve(endpoint_id)
+        if wait > 0:
+            self.metrics.paced.inc()
+            self.metrics.paced_seconds.inc(wait)
+            await asyncio.sleep(wait)
 
     @staticmethod
     def _finished(

@@ -1,8 +1,9 @@
 """Endpoint registration: the service layer behind `/api/v1/webhooks/endpoints`.
 
-A user manages the endpoints scoped to them; a caller holding `notifications:write` (a
-service) manages global endpoints and may act on any endpoint. The secret is returned once,
-at registration.
+A user manages the endpoints scoped to them; a caller holding `webhooks:admin` manages global
+endpoints and endpoints of others, and may act on any endpoint (each change to someone else's
+endpoint is recorded for its owner, see `audit`). `notifications:write` grants nothing here.
+The secret is returned once, at registration and at each rotation.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
 from contracts.text import StorableText
-from services.webhook import tables
+from services.webhook import audit, tables
 from services.webhook.addresses import (
     BlockedAddress,
     InvalidWebhookUrl,
+    PrivateTargets,
     default_port,
     resolve_checked,
     validate_url,
@@ -60,10 +62,21 @@ class InvalidUrl(EndpointError):
     code = "invalid_url"
 
 
+class TooManyEndpoints(EndpointError):
+    """The owner already has `WEBHOOK_MAX_ENDPOINTS_PER_USER` endpoints."""
+
+    code = "too_many_endpoints"
+
+
+ENDPOINT_COUNT_LOCK = 0x7765_6268
+"""Advisory lock class of the per-owner endpoint count (with the owner's hash as object id)."""
+
+
 @dataclass(frozen=True)
 class Caller:
     user_id: str
-    is_service: bool
+    is_admin: bool
+    """Holds `webhooks:admin`."""
 
 
 def _check_types(value: list[str]) -> list[str]:
@@ -141,16 +154,16 @@ def _endpoint(row: Any) -> Endpoint:
     )
 
 
-async def check_url(url: str, allow_private: bool) -> str:
+async def check_url(url: str, targets: PrivateTargets) -> str:
     """Refuse URLs that can never be delivered to; raises InvalidUrl or UrlNotAllowed.
 
     A host that does not resolve right now is accepted: delivery checks again at connect time.
     """
     try:
-        validate_url(url, allow_private)
+        validate_url(url, targets)
         async with asyncio.timeout(REGISTRATION_DNS_TIMEOUT_S):
             host = urlsplit(url).hostname or ""
-            await resolve_checked(host, default_port(url), allow_private)
+            await resolve_checked(host, default_port(url), targets)
     except InvalidWebhookUrl as exc:
         raise InvalidUrl(str(exc)) from exc
     except BlockedAddress as exc:
@@ -161,24 +174,32 @@ async def check_url(url: str, allow_private: bool) -> str:
 
 
 async def register(
-    engine: AsyncEngine, caller: Caller, command: RegisterEndpoint, allow_private: bool
+    engine: AsyncEngine,
+    caller: Caller,
+    command: RegisterEndpoint,
+    targets: PrivateTargets,
+    max_per_user: int,
 ) -> tuple[Endpoint, str]:
     """Store a new endpoint; returns it with its secret (shown only now).
 
-    Raises Forbidden for a global endpoint without the write scope or a user endpoint for
-    someone else, InvalidUrl / UrlNotAllowed for a URL that cannot be delivered to.
+    Raises Forbidden for a global endpoint or a user endpoint for someone else without
+    `webhooks:admin`, InvalidUrl / UrlNotAllowed for a URL that cannot be delivered to,
+    TooManyEndpoints when the owner already has `max_per_user` endpoints (concurrent
+    registrations for one owner are serialised, so the cap holds under a burst).
     """
     if command.scope == "global":
-        if not caller.is_service:
-            raise Forbidden("global endpoints need the notifications:write scope")
+        if not caller.is_admin:
+            raise Forbidden("global endpoints need the webhooks:admin scope")
         owner = None
     else:
         owner = command.user_id or caller.user_id
-        if owner != caller.user_id and not caller.is_service:
+        if owner != caller.user_id and not caller.is_admin:
             raise Forbidden("you can only register endpoints for yourself")
-    await check_url(command.url, allow_private)
+    await check_url(command.url, targets)
     secret = generate_secret()
     async with engine.begin() as conn:
+        if owner is not None:
+            await _check_count(conn, owner, max_per_user)
         row = (
             await conn.execute(
                 tables.endpoints.insert()
@@ -198,8 +219,18 @@ async def register(
     return _endpoint(row), secret
 
 
+async def _check_count(conn: AsyncConnection, owner: str, max_per_user: int) -> None:
+    lock = sa.func.pg_advisory_xact_lock(ENDPOINT_COUNT_LOCK, sa.func.hashtext(owner))
+    await conn.execute(sa.select(lock))
+    count = await conn.scalar(sa.select(sa.func.count()).where(tables.endpoints.c.user_id == owner))
+    if (count or 0) >= max_per_user:
+        raise TooManyEndpoints(
+            f"{owner} already has {count} webhook endpoints (at most {max_per_user})"
+        )
+
+
 def _visible(caller: Caller) -> sa.ColumnElement[bool]:
-    if caller.is_service:
+    if caller.is_admin:
         return sa.true()
     return tables.endpoints.c.user_id == caller.user_id
 
@@ -231,13 +262,13 @@ async def update_endpoint(
     caller: Caller,
     endpoint_id: str,
     changes: UpdateEndpoint,
-    allow_private: bool,
+    targets: PrivateTargets,
 ) -> Endpoint:
     """Apply the given changes. Enabling an endpoint clears why it was disabled and its
     failure streak. Raises EndpointNotFound, InvalidUrl, UrlNotAllowed."""
     values: dict[str, Any] = changes.model_dump(exclude_unset=True, exclude_none=True)
     if "url" in values:
-        await check_url(values["url"], allow_private)
+        await check_url(values["url"], targets)
     if values.get("enabled") is True:
         values.update(disabled_reason=None, failing_since=None)
     elif values.get("enabled") is False:
@@ -251,9 +282,23 @@ async def update_endpoint(
     )
     async with engine.begin() as conn:
         row = (await conn.execute(statement)).one_or_none()
-    if row is None:
-        raise EndpointNotFound(f"no endpoint {endpoint_id}")
+        if row is None:
+            raise EndpointNotFound(f"no endpoint {endpoint_id}")
+        changed = changes_made(values)
+        if changed and audit.needs_record(row.user_id, caller.user_id):
+            await audit.record(conn, endpoint_id, caller.user_id, "changed " + ", ".join(changed))
     return _endpoint(row)
+
+
+def changes_made(values: dict[str, Any]) -> list[str]:
+    """The fields a user asked to change, as the owner is told of them (a new URL is shown)."""
+    shown = []
+    for name in ("url", "event_types", "description", "enabled"):
+        if name == "url" and "url" in values:
+            shown.append(f"url to {values['url']}")
+        elif name in values:
+            shown.append(name)
+    return shown
 
 
 async def rotate_secret(
@@ -273,11 +318,14 @@ async def rotate_secret(
             previous_secret_expires_at=sa.func.now() + grace,
             updated_at=sa.func.now(),
         )
-        .returning(e.c.id)
+        .returning(e.c.id, e.c.user_id)
     )
     async with engine.begin() as conn:
-        if (await conn.execute(statement)).one_or_none() is None:
+        row = (await conn.execute(statement)).one_or_none()
+        if row is None:
             raise EndpointNotFound(f"no endpoint {endpoint_id}")
+        if audit.needs_record(row.user_id, caller.user_id):
+            await audit.record(conn, endpoint_id, caller.user_id, "rotated the secret")
     return secret
 
 
@@ -314,3 +362,11 @@ async def list_attempts(
             )
             for row in rows
         ]
+
+
+async def list_changes(
+    engine: AsyncEngine, caller: Caller, endpoint_id: str, limit: int = 50
+) -> list[audit.EndpointChange]:
+    """What administrators changed on the endpoint, newest first. Raises EndpointNotFound."""
+    await get_endpoint(engine, caller, endpoint_id)
+    return await audit.recent(engine, endpoint_id, limit)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import time
 import typing
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 import httpcore
 import httpx
 
-from services.webhook.addresses import BlockedAddress, resolve_checked
+from services.webhook.addresses import BlockedAddress, PrivateTargets, resolve_checked
 
 USER_AGENT = "Tocsin-Webhooks/1.0"
 EXCERPT_CHARS = 1024
@@ -27,9 +28,9 @@ EXCERPT_CHARS = 1024
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """A network backend that refuses to connect to addresses webhooks may not reach."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, targets: PrivateTargets) -> None:
         self._inner = httpcore.AnyIOBackend()
-        self._allow_private = allow_private
+        self._targets = targets
 
     async def connect_tcp(
         self,
@@ -39,7 +40,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_checked(host, port, self._allow_private)
+        addresses = await resolve_checked(host, port, self._targets)
         last: Exception | None = None
         for address in addresses:
             try:
@@ -66,22 +67,22 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with its connection pool built on `GuardedBackend`."""
 
-    def __init__(self, allow_private: bool, max_connections: int = 100) -> None:
+    def __init__(self, targets: PrivateTargets, max_connections: int = 100) -> None:
         super().__init__(trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=max_connections,
             max_keepalive_connections=max_connections // 2,
             keepalive_expiry=30.0,
-            network_backend=GuardedBackend(allow_private),
+            network_backend=GuardedBackend(targets),
         )
 
 
 def webhook_client(
-    allow_private: bool, timeout_s: float, max_connections: int
+    targets: PrivateTargets, timeout_s: float, max_connections: int
 ) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=GuardedTransport(allow_private, max_connections),
+        transport=GuardedTransport(targets, max_connections),
         timeout=httpx.Timeout(timeout_s),
         follow_redirects=False,
         trust_env=False,
@@ -130,11 +131,12 @@ async def post(
                     chunks.extend(chunk[: max_response_bytes - len(chunks)])
                     if len(chunks) >= max_response_bytes:
                         break
+                excerpt = bytes(chunks[:EXCERPT_CHARS]).decode("utf-8", "replace") or None
                 return HttpResult(
                     status_code=resp.status_code,
                     duration_ms=elapsed(),
                     retry_after_s=parse_retry_after(resp.headers.get("retry-after")),
-                    excerpt=bytes(chunks[:EXCERPT_CHARS]).decode("utf-8", "replace") or None,
+                    excerpt=excerpt if _public_peer(resp) else None,
                 )
     except BlockedAddress as exc:
         return HttpResult(None, elapsed(), error=f"blocked: {exc}", blocked=True)
@@ -144,6 +146,22 @@ async def post(
         return HttpResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
     except OSError as exc:  # DNS failure and friends
         return HttpResult(None, elapsed(), error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _public_peer(response: httpx.Response) -> bool:
+    """Whether the response came from a global address: what a private target (allowed for
+    testing) answers is never stored, so webhooks cannot be used to read internal services."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        return False
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -27,6 +27,16 @@ class Metrics:
             ["outcome", "reason"],
             registry=self.registry,
         )
+        self.paced = Counter(
+            "tocsin_webhook_paced_attempts",
+            "Attempts delayed because their endpoint was over WEBHOOK_ENDPOINT_RATE_PER_S.",
+            registry=self.registry,
+        )
+        self.paced_seconds = Counter(
+            "tocsin_webhook_paced_seconds",
+            "Seconds attempts waited for their endpoint's delivery rate.",
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "tocsin_webhook_attempt_duration_seconds",
             "Duration of one HTTP attempt.",

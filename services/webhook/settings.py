@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from identity.settings import JwtEnvSettings
+from identity.rate_limit import Rate
+from identity.settings import JwtEnvSettings, RateLimitEnvSettings
 from services.http_limits import HttpLimitsSettings
+from services.webhook.addresses import PrivateTargets
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
     5_000,
@@ -23,7 +26,28 @@ DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
 5 h, 10 h, 10 h."""
 
 
-class Settings(JwtEnvSettings, HttpLimitsSettings):
+TOCSIN_DEFAULT_PORTS = (
+    *(8000, 8001, 8002, 8003),
+    *(8010, 8011, 8012, 8013, 8014),
+    *(5432, 5672, 15672, 25672, 4369, 6379),
+)
+"""Tocsin's gateway and services (the local run's internal ports too), Postgres, RabbitMQ
+(AMQP, management, clustering, epmd) and Redis on their default ports: never webhook targets
+on a private address."""
+DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "amqp": 5672, "amqps": 5671,
+                 "http": 80, "https": 443, "ws": 80, "wss": 443}  # fmt: skip
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    try:
+        explicit = parts.port
+    except ValueError:
+        explicit = None
+    return explicit or DEFAULT_PORTS.get(parts.scheme.split("+", 1)[0], 0)
+
+
+class Settings(JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
@@ -39,9 +63,20 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     """Serve /docs, /redoc and /openapi.json; false answers 404."""
     consumer_enabled: bool = Field(default=True, alias="WEBHOOK_CONSUMER_ENABLED")
     """False runs an API-only copy (no queue consumer)."""
-    allow_private_networks: bool = Field(default=False, alias="WEBHOOK_ALLOW_PRIVATE_NETWORKS")
-    """Allow loopback/private/link-local targets (tests, local demos). Metadata addresses
-    stay refused."""
+    allowed_private_targets: str = Field(default="", alias="WEBHOOK_ALLOWED_PRIVATE_TARGETS")
+    """Comma list of non-global `address:port` pairs webhooks may reach, for local testing
+    (`127.0.0.1:9999,[::1]:9999`); empty (the default) refuses every private target. Pairs on
+    one of Tocsin's own ports (`reserved_ports`) are never allowed; metadata addresses stay
+    refused."""
+    tocsin_urls: str = Field(default="", alias="WEBHOOK_TOCSIN_URLS")
+    """Comma list of the URLs of Tocsin's other services (API, realtime, gateway, email
+    metrics) when they run on ports other than the defaults: their ports are never targets."""
+    max_endpoints_per_user: int = Field(default=10, ge=1, alias="WEBHOOK_MAX_ENDPOINTS_PER_USER")
+    """A user's endpoints at most (global endpoints are not counted); over it, 409."""
+    endpoint_rate_per_s: float = Field(default=10.0, ge=0, alias="WEBHOOK_ENDPOINT_RATE_PER_S")
+    """Deliveries a second to one endpoint, after a burst of `WEBHOOK_ENDPOINT_BURST`; those
+    over it wait (never dropped). 0 turns the limit off."""
+    endpoint_burst: int = Field(default=20, ge=1, alias="WEBHOOK_ENDPOINT_BURST")
     timeout_s: float = Field(default=15.0, gt=0, alias="WEBHOOK_TIMEOUT_S")
     retry_delays_ms: Annotated[tuple[int, ...], NoDecode] = Field(
         default=DEFAULT_RETRY_DELAYS_MS, alias="WEBHOOK_RETRY_DELAYS_MS"
@@ -58,6 +93,31 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     retention_days: float = Field(default=30, gt=0, alias="WEBHOOK_RETENTION_DAYS")
     """Attempts, finished deliveries and seen events older than this are deleted."""
     prune_interval_s: float = Field(default=3600, gt=0, alias="WEBHOOK_PRUNE_INTERVAL_S")
+
+    @property
+    def endpoint_rate(self) -> Rate:
+        return Rate(self.endpoint_rate_per_s, self.endpoint_burst)
+
+    @property
+    def reserved_ports(self) -> frozenset[int]:
+        """Ports webhooks never reach on a private address: this service's own, Tocsin's
+        default service ports, the database's and the broker's (and its management port), and
+        those of `WEBHOOK_TOCSIN_URLS`."""
+        urls = [self.database_url, *self.amqp_url.split(","), *self.tocsin_urls.split(",")]
+        ports = {self.port, *TOCSIN_DEFAULT_PORTS}
+        for url in (u.strip() for u in urls if u.strip()):
+            ports.add(_port_of(url))
+        return frozenset(ports)
+
+    @property
+    def private_targets(self) -> PrivateTargets:
+        return PrivateTargets.parse(self.allowed_private_targets.split(","), self.reserved_ports)
+
+    @field_validator("allowed_private_targets")
+    @classmethod
+    def _targets_parse(cls, value: str) -> str:
+        PrivateTargets.parse(value.split(","))
+        return value
 
     @field_validator("retry_delays_ms", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""The `webhook` schema: endpoints, processed events, per-endpoint deliveries and attempts.
+"""The `webhook` schema: endpoints, their administrator changes, processed events,
+per-endpoint deliveries and attempts.
 
 One `deliveries` row per (event, endpoint) is the delivery state: a retried or redelivered
 event re-sends only to the endpoints whose row is still `pending`, and never to one whose row
@@ -88,3 +89,18 @@ attempts = sa.Table(
     sa.Index("attempts_endpoint_recent", "endpoint_id", sa.text("id DESC")),
     sa.Index("attempts_event", "event_id"),
 )
+
+endpoint_changes = sa.Table(
+    "endpoint_changes",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column(
+        "endpoint_id", sa.Text, sa.ForeignKey(endpoints.c.id, ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("changed_by", sa.Text, nullable=False, comment="the administrator's token sub"),
+    sa.Column("change", sa.Text, nullable=False, comment="what changed: url, secret rotated..."),
+    sa.Column("at", _TS, nullable=False, server_default=sa.func.now()),
+    sa.Index("endpoint_changes_recent", "endpoint_id", sa.text("id DESC")),
+)
+"""Changes an administrator (`webhooks:admin`) made to someone else's endpoint: the owner
+sees them in `GET /endpoints/{id}/changes`."""

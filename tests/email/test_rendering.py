@@ -64,13 +64,19 @@ def test_templates_dir_overrides_the_built_in_templates(tmp_path: Path) -> None:
     ("entity_url", "link"),
     [
         ("/incidents/7", "https://app.test/incidents/7"),
+        ("https://app.test/x", "https://app.test/x"),
         ("https://other.test/x", "https://other.test/x"),
+        ("https://evil.test/x", None),
+        ("//evil.test/x", None),
+        ("/\\evil.test/x", None),
+        (" javascript:alert(1)", None),
         ("javascript:alert(1)", None),
         (None, None),
     ],
 )
-def test_only_http_links_reach_the_email(entity_url: str | None, link: str | None) -> None:
-    assert Renderer.create("https://app.test").absolute_link(entity_url) == link
+def test_only_safe_links_reach_the_email(entity_url: str | None, link: str | None) -> None:
+    renderer = Renderer.create("https://app.test", link_hosts=frozenset({"other.test"}))
+    assert renderer.absolute_link(entity_url) == link
 
 
 def test_unsubscribe_token_round_trip_and_tampering() -> None:

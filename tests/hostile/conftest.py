@@ -51,7 +51,7 @@ def hostile(database_url: str, amqp_url: str, jwt_keys: JwtSettings, **options: 
         "jwt": jwt_keys,
         "origins": APP_ORIGIN,
         "email_enabled": False,
-        "webhook_env": {"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false"},
+        "webhook_env": {"WEBHOOK_ALLOWED_PRIVATE_TARGETS": ""},
         "realtime_env": {
             "MAX_CONNECTIONS_PER_USER": "5",
             # Under RS256 the realtime service cannot mint its own catch-up token.

@@ -28,7 +28,7 @@ def housekept_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) ->
             "IDEMPOTENCY_PURGE_INTERVAL_S": "0.2",
             "DOCS_ENABLED": "false",
         },
-        webhook_env={"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false", "DOCS_ENABLED": "false"},
+        webhook_env={"WEBHOOK_ALLOWED_PRIVATE_TARGETS": "", "DOCS_ENABLED": "false"},
     )
     try:
         yield system.start()

@@ -35,7 +35,7 @@ def limited_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> I
         jwt_keys,
         email_enabled=True,
         webhook_env={
-            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "false",
+            "WEBHOOK_ALLOWED_PRIVATE_TARGETS": "",
             "HTTP_MAX_CONNECTIONS": str(CONNECTION_CAP),
         },
     )

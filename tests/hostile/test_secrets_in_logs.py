@@ -40,8 +40,9 @@ def logged_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> It
         jwt_keys,
         log_level="DEBUG",
         email_enabled=True,
-        # Registrations must get as far as the database: the local receiver is their target.
-        webhook_env={"WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"},
+        # Registrations must get as far as the database: the local receiver is their target,
+        # and the harness allows just that address (WEBHOOK_ALLOWED_PRIVATE_TARGETS).
+        webhook_env={},
     )
     try:
         yield system.start()

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import EVENTS_READ_SCOPE, WRITE_SCOPE
 from services.notification.app import create_app
 from services.notification.settings import Settings
 from tests.support.in_process import notification_settings, serving
@@ -54,7 +54,10 @@ def user_token(jwt: JwtSettings) -> Callable[[str], dict[str, str]]:
 
 @pytest.fixture
 def service_headers(jwt: JwtSettings) -> dict[str, str]:
-    token = mint_token(jwt, f"svc-{uuid.uuid4().hex[:8]}", scopes=[WRITE_SCOPE])
+    """A caller that both sends (`notifications:write`) and reads events back, as the realtime
+    service does (`events:read`): these tests play both parts."""
+    scopes = [WRITE_SCOPE, EVENTS_READ_SCOPE]
+    token = mint_token(jwt, f"svc-{uuid.uuid4().hex[:8]}", scopes=scopes)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
+from identity.rate_limit import Rate, TokenBuckets
 from services.notification.app import create_app
-from services.notification.rate_limit import Rate, TokenBuckets
 from services.notification.settings import Settings
 from tests.notification.conftest import new_user, started
 
@@ -97,3 +97,13 @@ def test_a_bucket_refills_at_its_rate_and_forgets_the_least_recent_caller_past_i
     buckets.take("c")
     assert len(buckets) == 2
     assert buckets.take("a") == 0.0, "'a' was the least recent: forgotten, full again"
+
+
+def test_reserving_spaces_callers_at_the_rate_instead_of_refusing() -> None:
+    now = [100.0]
+    buckets = TokenBuckets(Rate(per_s=2.0, burst=2), clock=lambda: now[0])
+    waits = [buckets.reserve("endpoint-a") for _ in range(5)]
+    assert waits == [0.0, 0.0, 0.5, 1.0, 1.5]
+    assert buckets.reserve("endpoint-b") == 0.0, "each key has its own bucket"
+    now[0] += 10.0
+    assert buckets.reserve("endpoint-a") == 0.0, "the bucket refills with time"

@@ -34,7 +34,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
 from messaging.topology import DEFAULT_RETRY_DELAYS_MS
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
 from tests.support.infra import free_port, unique_namespace
@@ -185,7 +185,18 @@ class System:
         return {"Authorization": f"Bearer {mint_token(self.jwt, user_id)}"}
 
     def service_headers(self, name: str = "svc-system") -> dict[str, str]:
+        """A sending service: `notifications:write` only."""
         token = mint_token(self.jwt, name, scopes=[WRITE_SCOPE])
+        return {"Authorization": f"Bearer {token}"}
+
+    def events_reader_headers(self, name: str = "svc-realtime") -> dict[str, str]:
+        """What the realtime service holds: `events:read` only."""
+        token = mint_token(self.jwt, name, scopes=[EVENTS_READ_SCOPE])
+        return {"Authorization": f"Bearer {token}"}
+
+    def webhooks_admin_headers(self, name: str = "svc-webhook-admin") -> dict[str, str]:
+        """A webhook administrator: `webhooks:admin` only."""
+        token = mint_token(self.jwt, name, scopes=[WEBHOOKS_ADMIN_SCOPE])
         return {"Authorization": f"Bearer {token}"}
 
     def _jwt_env(self) -> dict[str, str]:
@@ -265,7 +276,10 @@ class System:
                 name,
                 "services.webhook",
                 {
-                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+                    "WEBHOOK_ALLOWED_PRIVATE_TARGETS": f"127.0.0.1:{self.receiver.port}",
+                    "WEBHOOK_TOCSIN_URLS": ",".join(
+                        f"http://127.0.0.1:{p}" for p in self.ports.values()
+                    ),
                     "WEBHOOK_TIMEOUT_S": "5",
                     "WEBHOOK_RETRY_DELAYS_MS": ",".join(map(str, WEBHOOK_RETRY_DELAYS_MS)),
                     **self.webhook_env,

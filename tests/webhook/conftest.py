@@ -21,7 +21,7 @@ from contracts.events import EventEnvelope, EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
-from identity.tokens import WRITE_SCOPE
+from identity.tokens import WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
 from messaging.publisher import envelope_message, publish_confirmed
 from messaging.topology import consumer_queue_names
 from services.webhook import tables
@@ -44,6 +44,13 @@ def user_token(user_id: str) -> dict[str, str]:
 
 
 def service_token() -> dict[str, str]:
+    """A webhook administrator (`webhooks:admin`)."""
+    token = mint_token(JWT, "svc-incidents", scopes=[WEBHOOKS_ADMIN_SCOPE])
+    return {"authorization": f"Bearer {token}"}
+
+
+def sender_token() -> dict[str, str]:
+    """A service that sends notifications (`notifications:write`)."""
     return {"authorization": f"Bearer {mint_token(JWT, 'svc-incidents', scopes=[WRITE_SCOPE])}"}
 
 
@@ -87,14 +94,18 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def settings_for(database_url: str, amqp_url: str, topology: Topology) -> Callable[..., Settings]:
+def settings_for(
+    database_url: str, amqp_url: str, topology: Topology, receiver: Receiver
+) -> Callable[..., Settings]:
+    """Settings whose only allowed private target is the test's receiver."""
+
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": database_url,
             "amqp_url": amqp_url,
             "namespace": topology.namespace,
             "jwt_secret": JWT_SECRET,
-            "allow_private_networks": True,
+            "allowed_private_targets": f"127.0.0.1:{receiver.port}",
             "timeout_s": 3.0,
             "retry_delays_ms": RETRY_DELAYS_MS,
             "retry_jitter": 0.1,

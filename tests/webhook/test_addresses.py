@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from services.webhook.addresses import BlockedAddress, check_address, validate_url
+from services.webhook.addresses import (
+    NO_PRIVATE_TARGETS,
+    BlockedAddress,
+    PrivateTargets,
+    check_address,
+    validate_url,
+)
 from services.webhook.http import parse_retry_after
 from services.webhook.signing import generate_secret, signed_headers
 
@@ -39,32 +45,52 @@ REFUSED = [
 @pytest.mark.parametrize("address", REFUSED)
 def test_non_global_addresses_are_refused(address: str) -> None:
     with pytest.raises(BlockedAddress):
-        check_address(address, allow_private=False)
+        check_address(address, 80, NO_PRIVATE_TARGETS)
 
 
 @pytest.mark.parametrize("address", ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"])
 def test_global_addresses_are_allowed(address: str) -> None:
-    check_address(address, allow_private=False)
+    check_address(address, 443, NO_PRIVATE_TARGETS)
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "::1", "100.64.0.1"])
-def test_private_addresses_are_allowed_when_the_setting_says_so(address: str) -> None:
-    check_address(address, allow_private=True)
+def test_only_the_listed_private_address_and_port_are_allowed(address: str) -> None:
+    entry = f"[{address}]:9999" if ":" in address else f"{address}:9999"
+    targets = PrivateTargets.parse([entry])
+    check_address(address, 9999, targets)
+    with pytest.raises(BlockedAddress):
+        check_address(address, 9998, targets)
+
+
+def test_a_listed_target_on_a_reserved_port_stays_refused() -> None:
+    targets = PrivateTargets.parse(["127.0.0.1:8000", "127.0.0.1:9999"], reserved_ports={8000})
+    with pytest.raises(BlockedAddress):
+        check_address("127.0.0.1", 8000, targets)
+    check_address("127.0.0.1", 9999, targets)
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1", "localhost:9999", "127.0.0.1:0", "1.2.3.4:x"])
+def test_malformed_allow_list_entries_are_refused(entry: str) -> None:
+    with pytest.raises(ValueError):
+        PrivateTargets.parse([entry])
 
 
 @pytest.mark.parametrize("address", ["169.254.169.254", "fd00:ec2::254", "0.0.0.0", "224.0.0.1"])
-def test_metadata_unspecified_and_multicast_stay_refused_even_when_private_is_allowed(
+def test_metadata_unspecified_and_multicast_stay_refused_even_when_listed(
     address: str,
 ) -> None:
+    entry = f"[{address}]:80" if ":" in address else f"{address}:80"
     with pytest.raises(BlockedAddress):
-        check_address(address, allow_private=True)
+        check_address(address, 80, PrivateTargets.parse([entry]))
 
 
 def test_local_names_are_refused_before_any_lookup() -> None:
+    listed = PrivateTargets.parse(["127.0.0.1:8080"])
     for url in ("http://localhost/x", "http://api.localhost/", "https://printer.local/"):
-        with pytest.raises(BlockedAddress):
-            validate_url(url, allow_private=False)
-    validate_url("http://localhost:8080/x", allow_private=True)
+        for targets in (NO_PRIVATE_TARGETS, listed):
+            with pytest.raises(BlockedAddress):
+                validate_url(url, targets)
+    validate_url("http://127.0.0.1:8080/x", listed)
 
 
 def test_signatures_verify_with_the_reference_library() -> None:

@@ -27,7 +27,7 @@ EVENTS = 40
 
 
 def webhook_process(
-    name: str, database_url: str, amqp_url: str, topology: Topology
+    name: str, database_url: str, amqp_url: str, topology: Topology, receiver_port: int
 ) -> ServiceProcess:
     port = free_port()
     env = {
@@ -38,7 +38,7 @@ def webhook_process(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        "WEBHOOK_ALLOWED_PRIVATE_TARGETS": f"127.0.0.1:{receiver_port}",
         "WEBHOOK_RETRY_DELAYS_MS": ",".join(str(d) for d in RETRY_DELAYS_MS),
         "WEBHOOK_PREFETCH": "8",
         "WEBHOOK_TIMEOUT_S": "5",
@@ -59,7 +59,9 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_keep_their_webhook_
     broker_cleanup: list[str],
 ) -> None:
     broker_cleanup.extend(webhook_queues(topology))
-    first = webhook_process("webhook-first", database_url, amqp_url, topology).start()
+    first = webhook_process(
+        "webhook-first", database_url, amqp_url, topology, receiver.port
+    ).start()
     second: ServiceProcess | None = None
     try:
         user = unique_user()
@@ -78,7 +80,9 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_keep_their_webhook_
         await eventually(lambda: len(receiver.at("batch")) >= 5, what="the batch under way")
         first.kill()
         assert len(receiver.at("batch")) < EVENTS, "the batch finished before the kill"
-        second = webhook_process("webhook-second", database_url, amqp_url, topology).start()
+        second = webhook_process(
+            "webhook-second", database_url, amqp_url, topology, receiver.port
+        ).start()
 
         expected = {e.event_id for e in events}
         await eventually(

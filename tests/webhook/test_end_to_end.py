@@ -17,7 +17,7 @@ from tests.support.waiting import eventually
 from tests.webhook.conftest import (
     JWT_SECRET,
     WebhookService,
-    service_token,
+    sender_token,
     unique_user,
     user_token,
 )
@@ -56,7 +56,7 @@ async def test_a_notification_created_over_rest_reaches_the_users_webhook_and_it
                 "entity_type": "incident",
                 "entity_id": "inc-7",
             },
-            headers=service_token(),
+            headers=sender_token(),
         )
         assert response.status_code == 201, response.text
         [notification] = response.json()["notifications"]

@@ -19,7 +19,7 @@ from tests.webhook.receiver import Receiver
 async def test_loopback_urls_are_refused_at_registration_unless_allowed(
     service_factory: Callable[..., Any], receiver: Receiver
 ) -> None:
-    async with service_factory(allow_private_networks=False) as service:
+    async with service_factory(allowed_private_targets="") as service:
         headers = user_token(unique_user())
         for url in (
             receiver.url("x"),
@@ -39,7 +39,7 @@ async def test_loopback_urls_are_refused_at_registration_unless_allowed(
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_url"
-    async with service_factory(allow_private_networks=True) as service:
+    async with service_factory() as service:
         await service.register(receiver, "allowed", user_token(unique_user()))
 
 
@@ -49,15 +49,15 @@ async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(
     """The endpoint was registered where private networks were allowed (an API-only copy);
     the consumer that does not allow them resolves `localhost`, refuses, and sends nothing."""
     user = unique_user()
-    async with service_factory(allow_private_networks=True, consumer_enabled=False) as api_only:
+    async with service_factory(consumer_enabled=False) as api_only:
         response = await api_only.http.post(
             "/api/v1/webhooks/endpoints",
-            json={"url": f"http://localhost:{receiver.port}/rebound"},
+            json={"url": receiver.url("rebound")},
             headers=user_token(user),
         )
         assert response.status_code == 201, response.text
         endpoint = response.json()
-    async with service_factory(allow_private_networks=False) as service:
+    async with service_factory(allowed_private_targets="") as service:
         await service.publish(created_event(user))
         attempts = await eventually(
             lambda: service.attempts(endpoint["id"]), what="the refused attempt"

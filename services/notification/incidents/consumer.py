@@ -15,6 +15,11 @@ under `messaging.consuming.RetryingConsumer`. A message that can never be handle
 | `no_recipients` | the event names nobody the rules would notify (only-the-actor is fine) |
 
 Database outages are retried with delays; nothing blocks the queue.
+
+An incident whose `url` is not a safe link (`contracts.links`: a relative path or an http(s)
+URL on `ENTITY_URL_ALLOWED_HOSTS`) is still notified, **without its link**, and a warning is
+logged with the event id: the people named in an incident should hear of it even when the
+producer sent a bad link, and dropping the link removes the only part that could harm them.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from contracts.incidents import (
     UnsupportedSchemaVersion,
     incident_event_from_dict,
 )
+from contracts.links import ENTITY_URL_REFUSED, is_safe_link
 from contracts.topology import Topology
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.reconnecting import consume_until_cancelled
@@ -111,15 +117,30 @@ def parse_incident_message(message: AbstractIncomingMessage) -> IncidentEvent:
         raise PermanentFailure("invalid_payload", _validation_detail(exc)) from None
 
 
+def without_unsafe_link(event: IncidentEvent, link_hosts: frozenset[str]) -> IncidentEvent:
+    """`event`, with its incident's `url` dropped when it is not a safe link."""
+    url = event.incident.url
+    if url is None or is_safe_link(url, link_hosts):
+        return event
+    logger.warning(
+        "incident url refused (%s); notifying without a link",
+        ENTITY_URL_REFUSED,
+        extra={"event_id": event.event_id, "incident_id": event.incident.id},
+    )
+    incident = event.incident.model_copy(update={"url": None})
+    return event.model_copy(update={"incident": incident})
+
+
 class IncidentHandler:
     """The handler RetryingConsumer calls for each message (concurrently, up to prefetch)."""
 
-    def __init__(self, batcher: IngestBatcher) -> None:
+    def __init__(self, batcher: IngestBatcher, link_hosts: frozenset[str] = frozenset()) -> None:
         self.batcher = batcher
+        self.link_hosts = link_hosts
 
     async def __call__(self, message: AbstractIncomingMessage, attempt: int) -> None:
         with use_trace(trace_from_headers(message.headers)):
-            event = parse_incident_message(message)
+            event = without_unsafe_link(parse_incident_message(message), self.link_hosts)
             try:
                 await self.batcher.submit(event)
             except NoRecipients as exc:
@@ -133,6 +154,7 @@ async def _consume_forever(
     rules: IncidentRules,
     on_outcome: OutcomeListener | None,
     on_events: Callable[[], None],
+    link_hosts: frozenset[str] = frozenset(),
 ) -> None:
     """Consume until cancelled; reconnect after the broker goes away or was never there."""
     spec = consumer_spec(topology)
@@ -143,7 +165,7 @@ async def _consume_forever(
         queue = await declare_consumer(channel, topology, spec)
         async with running_batcher(engine, rules, on_events) as batcher:
             consumer = RetryingConsumer(
-                channel, topology, spec, IncidentHandler(batcher), on_outcome
+                channel, topology, spec, IncidentHandler(batcher, link_hosts), on_outcome
             )
             await queue.consume(consumer)
             logger.info("incident consumer started", extra={"queue": queue.name})
@@ -160,13 +182,14 @@ async def incident_consumer(
     rules: IncidentRules,
     on_outcome: OutcomeListener | None = None,
     on_events: Callable[[], None] = lambda: None,
+    link_hosts: frozenset[str] = frozenset(),
 ) -> AsyncIterator[asyncio.Task[None]]:
     """Run the incident consumer as a background task for the duration of the block.
 
     `on_events` is called after each commit that appended events (it wakes the relay).
     """
     task = asyncio.create_task(
-        _consume_forever(engine, amqp_url, topology, rules, on_outcome, on_events),
+        _consume_forever(engine, amqp_url, topology, rules, on_outcome, on_events, link_hosts),
         name="incident-consumer",
     )
     try:
@@ -195,6 +218,7 @@ def incident_worker(rules_path: Path | None = None) -> Callable[[AppContext], Aw
             rules,
             record_outcome,
             service.on_events,
+            service.link_hosts,
         )
 
     return consume_incidents

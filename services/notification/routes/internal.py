@@ -1,4 +1,4 @@
-"""Internal calls between Tocsin's services (scope `events:read` or `notifications:write`)."""
+"""Internal calls between Tocsin's services (scope `events:read` only)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from "react";
 import type { TokenSource } from "../core/client";
 import { resolveEndpoints } from "../core/config";
+import { safeLink } from "../core/links";
 import type { ClientError, ConnectionState, NotificationData } from "../core/types";
 import { injectStyles } from "./styles";
 import { useTocsinConfig } from "./TocsinProvider";
@@ -26,7 +27,10 @@ export interface NotificationBellProps {
   reconnectInterval?: number;
   maxReconnectAttempts?: number;
   maxReconnectDelay?: number;
-  /** Follows a notification's `entity_url`; defaults to a page navigation. */
+  /**
+   * Follows a notification's `entity_url` (only a relative path or an http(s) URL on the page's
+   * host: see `safeLink`); defaults to a page navigation.
+   */
   onNavigate?: (url: string, notification: NotificationData) => void;
   /** Observes the connection state (e.g. to show it elsewhere on the page). */
   onConnectionStateChange?: (state: ConnectionState) => void;
@@ -122,10 +126,11 @@ export function NotificationBell(props: NotificationBellProps) {
 
   const follow = (n: NotificationData) => {
     void markRead(n);
-    if (!n.entity_url) return;
+    const url = safeLink(n.entity_url);
+    if (!url) return;
     setOpen(false);
-    if (props.onNavigate) props.onNavigate(n.entity_url, n);
-    else window.location.assign(n.entity_url);
+    if (props.onNavigate) props.onNavigate(url, n);
+    else window.location.assign(url);
   };
 
   const onKeyDown = (event: KeyboardEvent) => {

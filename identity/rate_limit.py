@@ -1,9 +1,13 @@
-"""Request rate limits per caller: a token bucket for each token `sub`.
+"""Rate limits: token buckets per key, shared by the services' APIs and webhook delivery.
 
-People (tokens without a service scope) and services (`notifications:write`, `events:read` or
-`notifications:admin`) have separate rates, each a `Rate` from the settings; a rate of 0 turns
-that limit off. A caller over its rate gets 429 `rate_limited` with `Retry-After`, before the
-request does any work. Buckets live in the process: with several workers or instances each one
+`CallerLimits` limits requests per caller (a token bucket for each token `sub`) and refuses
+what is over the rate; `TokenBuckets.reserve` instead books the next free slot, for callers
+that must delay work rather than drop it (webhook deliveries per endpoint).
+
+People (tokens without a service scope) and services (any of `identity.tokens.SERVICE_SCOPES`)
+have separate rates, each a `Rate` from the settings; a rate of 0 turns that limit off. A
+caller over its rate gets 429 `rate_limited` with `Retry-After`, before the request does any
+work. Buckets live in the process: with several workers or instances each one
 enforces the rate on its own share of the traffic.
 """
 
@@ -14,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from identity import Claims
-from identity.tokens import ADMIN_SCOPE, EVENTS_READ_SCOPE, WRITE_SCOPE
+from identity.tokens import SERVICE_SCOPES
 
-SERVICE_SCOPES = (WRITE_SCOPE, EVENTS_READ_SCOPE, ADMIN_SCOPE)
 MAX_TRACKED_CALLERS = 100_000
 """Buckets kept at most; past it the least recently seen caller's bucket is forgotten (that
 caller starts again with a full bucket)."""
@@ -72,12 +75,24 @@ class TokenBuckets:
             del self._buckets[next(iter(self._buckets))]
         return wait
 
+    def reserve(self, key: str) -> float:
+        """Book the next token for `key` and return the seconds to wait before using it (0.0
+        when one is free now). Unlike `take`, the token is always taken: the bucket may go
+        negative, so callers that reserve one after the other are spaced at the rate."""
+        now = self._clock()
+        tokens, at = self._buckets.pop(key, (float(self.rate.burst), now))
+        tokens = min(float(self.rate.burst), tokens + (now - at) * self.rate.per_s) - 1.0
+        self._buckets[key] = (tokens, now)
+        if len(self._buckets) > self._max_keys:
+            del self._buckets[next(iter(self._buckets))]
+        return max(0.0, -tokens / self.rate.per_s)
+
     def __len__(self) -> int:
         return len(self._buckets)
 
 
 class CallerLimits:
-    """The rate limits of the notification service's API, applied to each authenticated call."""
+    """The rate limits of an API (notification, webhook), applied to each authenticated call."""
 
     def __init__(self, people: Rate, services: Rate) -> None:
         self._people = TokenBuckets(people) if people.enabled else None
