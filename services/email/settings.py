@@ -56,7 +56,7 @@ class Settings(HttpLimitsSettings):
         description="Base URL of the notification service, for the unsubscribe link.",
     )
     app_url: str = Field(
-        default="http://localhost:8080",
+        default="http://localhost:8000",
         description="Base URL that relative entity links in notifications are resolved against.",
     )
     entity_url_allowed_hosts: str = Field(

@@ -12,7 +12,7 @@ from contracts.topology import DEFAULT_NAMESPACE, Topology
 from identity.settings import JwtEnvSettings, RateLimitEnvSettings
 from services.http_limits import HttpLimitsSettings
 
-DEFAULT_CORS_ORIGINS = "http://localhost:8080,http://127.0.0.1:8080"
+DEFAULT_CORS_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"  # the gateway
 
 
 class Settings(JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):

@@ -29,7 +29,7 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     catchup_timeout_s: float = 5.0
 
     allowed_origins: str = Field(
-        default="http://localhost:8080,http://127.0.0.1:8080",
+        default="http://localhost:8000,http://127.0.0.1:8000",
         validation_alias=AliasChoices("ALLOWED_ORIGINS", "CORS_ORIGINS", "allowed_origins"),
         description="Comma-separated browser origins allowed to connect (the API's "
         "CORS_ORIGINS); `*` allows any. A handshake without Origin is always allowed.",

@@ -57,14 +57,15 @@ async def test_websocket_origin_check_follows_the_same_setting(hostile_system: S
 def test_defaults_allow_the_demo_page(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CORS_ORIGINS", "ALLOWED_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
-    demo = "http://localhost:8080"
+    demo = "http://localhost:8000"  # served through the gateway, like the API
     assert demo in NotificationSettings(jwt_secret="s").cors_origin_list
     assert demo in RealtimeSettings().origins
     monkeypatch.setenv("CORS_ORIGINS", "https://one.example")
     assert RealtimeSettings().origins == {"https://one.example"}
     assert NotificationSettings(jwt_secret="s").cors_origin_list == ["https://one.example"]
     run = (REPO_ROOT / "scripts" / "run").read_text()
-    assert "CORS_ORIGINS:-http://localhost:8080" in run
+    assert "ORIGIN=http://localhost:$GATEWAY_PORT" in run
+    assert "CORS_ORIGINS:-$ORIGIN" in run
 
 
 async def test_per_user_connection_cap_closes_the_extra_socket_4029(

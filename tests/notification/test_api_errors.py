@@ -215,13 +215,13 @@ async def test_cors_allows_the_demo_page(client: httpx.AsyncClient) -> None:
     response = await client.options(
         "/api/v1/notifications",
         headers={
-            "Origin": "http://localhost:8080",
+            "Origin": "http://localhost:8000",
             "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "Authorization",
         },
     )
     assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] == "http://localhost:8080"
+    assert response.headers["access-control-allow-origin"] == "http://localhost:8000"
 
 
 @pytest.mark.parametrize(
