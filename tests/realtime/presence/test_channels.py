@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from identity.channel_tokens import mint_channel_token
-from identity.tokens import PRESENCE_READ_SCOPE
-from tests.realtime.channels.helpers import round_trip, subscribe
-from tests.realtime.conftest import JWT, Realtime, StartRealtime, new_user, token
+from identity.tokens import ADMIN_SCOPE, PRESENCE_READ_SCOPE
+from messaging.incidents import IncidentPublisher
+from tests.realtime.channels.conftest import IncidentStory
+from tests.realtime.channels.helpers import incident_seq, round_trip, subscribe
+from tests.realtime.conftest import JWT, NotificationApi, Realtime, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
 from tests.support.waiting import eventually
 
@@ -174,4 +176,50 @@ async def test_who_may_read_a_channels_presence(start_presence: StartRealtime) -
         bearer(token("svc", scopes=[PRESENCE_READ_SCOPE])), "/api/v1/channels/NoColon/presence"
     )
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unknown_channel")
+    await tab.close()
+
+
+async def test_an_incidents_presence_is_for_its_people_and_admins(
+    start_presence: StartRealtime,
+    incident_api: NotificationApi,
+    incidents: IncidentPublisher,
+) -> None:
+    realtime = start_presence(incident_api.url)
+    watcher, stranger = new_user(), new_user()
+    story = IncidentStory(watchers=[watcher], team=[], actor=new_user())
+    await incidents.publish(story.created())
+    await incident_seq(incident_api, story.id, watcher, 1)
+    tab = await Tab.open(realtime.url(token(watcher)))
+    await tab.established()
+    assert (await subscribe(tab, story.channel, presence=True))["event"] == "subscribed"
+    await tab.wait_for("presence:members", lambda _: bool(tab.events("presence:members")))
+
+    async def read(
+        user_token: str, channel: str = story.channel, channel_token: str | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {user_token}"}
+        if channel_token is not None:
+            headers["X-Channel-Token"] = channel_token
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{realtime.port}") as client:
+            return await client.get(
+                f"/api/v1/channels/{channel}/presence", headers=headers, timeout=10
+            )
+
+    seen = await eventually(
+        lambda: read(token(watcher)),
+        lambda r: r.status_code == 200 and r.json()["user_ids"] == [watcher],
+        what="the watcher seeing itself in the incident",
+    )
+    assert seen.json() == {"channel": story.channel, "user_ids": [watcher]}
+    admin = await read(token(new_user(), scopes=[ADMIN_SCOPE]))
+    assert (admin.status_code, admin.json()["user_ids"]) == (200, [watcher])
+    for refused in (
+        await read(token(stranger)),
+        await read(token(watcher), "incident:does-not-exist"),
+        # Not even a channel token: Tocsin judges incidents itself.
+        await read(token(stranger), channel_token=mint_channel_token(JWT, stranger, story.channel)),
+    ):
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["error"]["code"] == "channel_not_found"
+        assert watcher not in refused.text
     await tab.close()
