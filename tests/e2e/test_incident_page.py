@@ -1,5 +1,6 @@
 """The demo's incident page in Chromium: two people watch one incident live and see each other
-present and typing (real notification service ingesting incident events, realtime service, demo server)."""
+present and typing (real notification service ingesting incident events, realtime service,
+demo server)."""
 
 from __future__ import annotations
 
