@@ -17,6 +17,7 @@ from typing import Any
 from contracts.channels import TYPING_SIGNAL
 from contracts.events import CHANNEL_EVENT_TYPES, EVENT_DATA_MODELS, SCHEMA_VERSION, EventType
 from contracts.incidents import INCIDENT_EVENT_MODELS, INCIDENT_SCHEMA_VERSION
+from contracts.presence import PRESENCE_SIGNAL
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_USER_KEY, Topology
 
@@ -209,7 +210,19 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
         "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
     }
 
-    _typing_signal(topology, channels, operations, messages)
+    for signal, summary, title in (
+        (
+            TYPING_SIGNAL,
+            "Someone is typing on a channel (or stopped); between realtime instances.",
+            "A realtime instance relays a typing indicator",
+        ),
+        (
+            PRESENCE_SIGNAL,
+            "Someone joined or left a channel, cluster-wide; between realtime instances.",
+            "A realtime instance relays a channel presence change",
+        ),
+    ):
+        _channel_signal(topology, channels, operations, messages, signal, summary, title)
 
     return {
         "asyncapi": "3.0.0",
@@ -257,26 +270,28 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
     }
 
 
-def _typing_signal(
+def _channel_signal(
     topology: Topology,
     channels: dict[str, Any],
     operations: dict[str, Any],
     messages: dict[str, Any],
+    signal: str,
+    summary: str,
+    title: str,
 ) -> None:
-    name = _camel(TYPING_SIGNAL)
+    """A non-persistent message between realtime instances, addressed to a channel's key."""
+    name = _camel(signal)
     messages[name] = {
-        "name": TYPING_SIGNAL,
-        "title": TYPING_SIGNAL,
-        "summary": "Someone is typing on a channel (or stopped); between realtime instances.",
+        "name": signal,
+        "title": signal,
+        "summary": summary,
         "contentType": "application/json",
-        "payload": {"$ref": schema_file(TYPING_SIGNAL)},
-        "bindings": {
-            "amqp": {"messageType": TYPING_SIGNAL, "bindingVersion": AMQP_BINDING_VERSION}
-        },
+        "payload": {"$ref": schema_file(signal)},
+        "bindings": {"amqp": {"messageType": signal, "bindingVersion": AMQP_BINDING_VERSION}},
     }
     channels[name] = {
-        "address": f"{TYPING_SIGNAL}.{{channelKey}}",
-        "title": TYPING_SIGNAL,
+        "address": f"{signal}.{{channelKey}}",
+        "title": signal,
         "description": (
             f"Routing key on `{topology.events_exchange}`. Every realtime instance with a "
             "subscriber of the channel binds `*.*.<channel key>`. Non-persistent, never stored."
@@ -291,9 +306,9 @@ def _typing_signal(
             }
         },
     }
-    operations["sendRealtimeTyping"] = {
+    operations[f"send{name[0].upper()}{name[1:]}"] = {
         "action": "send",
-        "title": "A realtime instance relays a typing indicator",
+        "title": title,
         "channel": {"$ref": f"#/channels/{name}"},
         "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
         "bindings": {"amqp": {"deliveryMode": 1, "bindingVersion": AMQP_BINDING_VERSION}},

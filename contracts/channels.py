@@ -79,7 +79,7 @@ class ChannelError(StrEnum):
 
 
 class Subscribe(BaseModel):
-    """`{"type": "subscribe", "channel", "since"?, "token"?}`."""
+    """`{"type": "subscribe", "channel", "since"?, "token"?, "presence"?}`."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -90,6 +90,12 @@ class Subscribe(BaseModel):
     )
     token: str | None = Field(
         default=None, max_length=8192, strict=True, description="A channel token."
+    )
+    presence: bool = Field(
+        default=False,
+        strict=True,
+        description="Also send this subscription `presence:members`, then `presence:join` / "
+        "`presence:leave` (contracts.presence).",
     )
 
 

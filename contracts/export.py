@@ -29,7 +29,13 @@ from contracts.channels import (
 from contracts.events import EVENT_DATA_MODELS, EventEnvelope
 from contracts.incidents import INCIDENT_EVENT_MODELS
 from contracts.notifications import NotificationData, NotificationStats
-from contracts.presence import ChannelPresence, OnlineUsers, PresenceChange, UsersPresence
+from contracts.presence import (
+    PRESENCE_SIGNAL,
+    ChannelPresence,
+    OnlineUsers,
+    PresenceChange,
+    UsersPresence,
+)
 from contracts.realtime import RealtimePush
 from contracts.websocket import ConnectionEstablished, ServerMessage
 
@@ -59,7 +65,7 @@ def message_models() -> dict[str, type[BaseModel]]:
         "presence-users": UsersPresence,
         "presence-online-users": OnlineUsers,
         "presence-channel": ChannelPresence,
-        "presence-change": PresenceChange,
+        PRESENCE_SIGNAL: PresenceChange,
     }
     for event_type, model in EVENT_DATA_MODELS.items():
         models[f"{event_type.value}.data"] = model

@@ -25,6 +25,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+PRESENCE_SIGNAL = "realtime.presence"
+"""Routing key `realtime.presence.<channel key>` on the events exchange: a `PresenceChange`
+between realtime instances (non-persistent), received by every instance with a subscriber of
+the channel (they bind `*.*.<channel key>`)."""
+
 PRESENCE_MAX_USER_IDS = 100
 """At most this many ids in one `GET /api/v1/presence?user_ids=...`."""
 
@@ -63,6 +68,11 @@ class PresenceKeys:
         return f"{self.channel_prefix}{channel}"
 
 
+def presence_routing_key(channel_key: str) -> str:
+    """`realtime.presence.<channel key>` (the key from contracts.channels.channel_key)."""
+    return f"{PRESENCE_SIGNAL}.{channel_key}"
+
+
 def default_presence_prefix(namespace: str) -> str:
     return f"{namespace}:presence"
 
@@ -84,7 +94,8 @@ class OnlineUsers(BaseModel):
 
 
 class ChannelPresence(BaseModel):
-    """`GET /api/v1/channels/{channel}/presence` → the users in the channel."""
+    """`GET /api/v1/channels/{channel}/presence` → the users in the channel; also the data of
+    the `presence:members` socket event a subscription with `"presence": true` gets first."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -98,9 +109,10 @@ class PresenceAction(StrEnum):
 
 
 class PresenceChange(BaseModel):
-    """Data of the `presence:join` / `presence:leave` socket events, sent to a channel's
-    subscribers that asked for presence (`"presence": true` when subscribing). A leave is sent
-    only after the leave delay, and only when the user left on every instance."""
+    """A user appeared in a channel (on their first instance) or left it (on their last, after
+    the leave delay, or when their instance was found dead). Body of the `realtime.presence`
+    signal between instances, and data of the `presence:join` / `presence:leave` socket events
+    sent to the channel's subscribers that asked for presence (`"presence": true`)."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -39,6 +39,9 @@ class ServerEvent(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     INCIDENT_UPDATED = "incident:updated"
     TYPING = "typing"
+    PRESENCE_MEMBERS = "presence:members"
+    PRESENCE_JOIN = "presence:join"
+    PRESENCE_LEAVE = "presence:leave"
 
 
 class ClientMessageType(StrEnum):

@@ -10,8 +10,8 @@ on bind). From those:
   queues (incident events, delivery outcomes).
 - `tocsin-email`, `tocsin-webhook`: publish only `delivery.*` (their outcomes) on
   `<ns>.events`; read only their own queue.
-- `tocsin-realtime`: publishes only `realtime.typing.*` (typing signals between instances,
-  never stored) on `<ns>.events`; reads its instances' queues `<ns>.realtime.*`.
+- `tocsin-realtime`: publishes only `realtime.typing.*` and `realtime.presence.*` (signals
+  between instances, never stored) on `<ns>.events`; reads its instances' queues `<ns>.realtime.*`.
 - `tocsin-incidents` (for the services that report incidents): publishes `incident.*` on
   `<ns>.incidents`; reads nothing.
 - `tocsin-admin`: everything (migrations, `tocsin topology declare`, operator tools).
@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass, field
 
 from contracts.channels import TYPING_SIGNAL
+from contracts.presence import PRESENCE_SIGNAL
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import Topology
 
@@ -108,12 +109,15 @@ def service_users(topology: Topology) -> list[BrokerUser]:
             service="realtime",
             name="tocsin-realtime",
             configure=_any_of(events, realtime_queues),
-            # Typing signals between instances are its only publishes (never stored).
+            # Typing and channel-presence signals between instances are its only publishes
+            # (never stored).
             write=_any_of(events, realtime_queues),
             read=_any_of(events, realtime_queues),
             topics=(
                 TopicPermission(
-                    topology.events_exchange, rf"^{re.escape(TYPING_SIGNAL)}\.", ".*"
+                    topology.events_exchange,
+                    rf"^({re.escape(TYPING_SIGNAL)}|{re.escape(PRESENCE_SIGNAL)})\.",
+                    ".*",
                 ),
             ),
         ),

@@ -30,6 +30,9 @@ from services.realtime.hub import Hub
 from services.realtime.messages import Outbound, UnusableMessage, from_envelope, from_push
 from services.realtime.metrics import registry_for
 from services.realtime.presence import routes as presence_routes
+from services.realtime.presence.channel_access import ChannelAccess
+from services.realtime.presence.channels import ChannelPresenceHub
+from services.realtime.presence.relay import PresenceRelay
 from services.realtime.presence.service import Presence
 from services.realtime.settings import Settings
 from services.realtime.subscription import Subscription
@@ -51,6 +54,7 @@ class Runtime:
     endpoint: SocketEndpoint
     channels: ChannelHub
     presence: Presence
+    channel_presence: ChannelPresenceHub
     consumed: int = 0
     dropped: int = 0
     stopping: bool = field(default=False)
@@ -61,6 +65,9 @@ class Runtime:
         try:
             if self.channels.handles(key):
                 self.channels.on_broker_message(key, body)
+                return
+            if self.channel_presence.handles(key):
+                self.channel_presence.on_signal(body)
                 return
             outbound = _outbound(key, body)
         except (UnusableMessage, ValidationError, ValueError) as exc:
@@ -148,7 +155,14 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.outbound_buffer_messages,
         channels,
     )
-    runtime = Runtime(settings, hub, subscription, catchup, endpoint, channels, presence)
+    channel_presence = ChannelPresenceHub(
+        presence, PresenceRelay(settings.amqp_url, settings.topology), channels.presence_watchers
+    )
+    channels.on_open = channel_presence.joined
+    channels.on_user_left = channel_presence.left
+    runtime = Runtime(
+        settings, hub, subscription, catchup, endpoint, channels, presence, channel_presence
+    )
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
 
@@ -183,6 +197,7 @@ def create_app(settings: Settings) -> RealtimeApp:
         api.state.registry = registry_for(runtime)
         await runtime.subscription.start()
         await runtime.channels.typing.start()
+        await runtime.channel_presence.relay.start()
         runtime.presence.start()
         logger.info(
             "realtime instance %s ready namespace=%s",
@@ -194,6 +209,8 @@ def create_app(settings: Settings) -> RealtimeApp:
         finally:
             await runtime.stop()
             await runtime.presence.close()
+            await runtime.channel_presence.close()
+            await runtime.channel_presence.relay.close()
             await runtime.subscription.close()
             await runtime.channels.typing.close()
             await runtime.catchup.close()
@@ -214,7 +231,12 @@ def create_app(settings: Settings) -> RealtimeApp:
             )
         return JSONResponse({"status": "ready", "instance_id": settings.instance_id})
 
-    presence_routes.install(api, lambda: api.state.runtime.presence, settings.jwt)
+    presence_routes.install(
+        api,
+        lambda: api.state.runtime.presence,
+        lambda: ChannelAccess(IncidentCatchup(api.state.runtime.catchup), settings.jwt),
+        settings.jwt,
+    )
 
     @api.get("/metrics")
     async def metrics() -> Response:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -64,13 +65,14 @@ class Membership:
     it (the subscribe is still catching up); afterwards events with `seq <= last_seq` are
     dropped, so the socket never gets a channel event twice."""
 
-    __slots__ = ("channel", "connection", "last_seq", "parked")
+    __slots__ = ("channel", "connection", "last_seq", "parked", "presence")
 
-    def __init__(self, connection: Connection, channel: str) -> None:
+    def __init__(self, connection: Connection, channel: str, presence: bool = False) -> None:
         self.connection = connection
         self.channel = channel
         self.parked: list[Outbound] | None = []
         self.last_seq = 0
+        self.presence = presence
 
     def deliver(self, outbound: Outbound) -> None:
         if self.parked is not None:
@@ -109,6 +111,10 @@ class ChannelHub:
         self._workers: dict[Connection, asyncio.Task[None]] = {}
         self.subscribes = 0
         self.refusals = 0
+        self.on_open: Callable[[Connection, str, bool], None] | None = None
+        """(socket, channel, asked for presence events): a subscription opened (presence)."""
+        self.on_user_left: Callable[[str, str], None] | None = None
+        """(user, channel): the user's last open subscription to the channel here ended."""
 
     # -- sockets ----------------------------------------------------------------------------
 
@@ -133,6 +139,11 @@ class ChannelHub:
 
     def subscribers(self, channel: str) -> int:
         return len(self._members.get(channel, ()))
+
+    def presence_watchers(self, channel: str) -> list[Connection]:
+        """Sockets here with an open subscription to `channel` made with `"presence": true`."""
+        members = self._members.get(channel, {})
+        return [c for c, m in members.items() if m.presence and m.parked is None]
 
     def on_broker_reconnected(self) -> None:
         """The queue is new: no channel is bound any more, and every socket is being closed."""
@@ -220,6 +231,7 @@ class ChannelHub:
         if incident_id is None and not self._token_allows(connection, channel, message.token):
             return
         membership = self._join(connection, channel)
+        membership.presence = message.presence
         try:
             await self.bindings.acquire(channel)
             missed = await self._missed(connection, incident_id, message.since)
@@ -276,6 +288,8 @@ class ChannelHub:
         for outbound in parked:
             membership.deliver(outbound)
         self.subscribes += 1
+        if self.on_open is not None:
+            self.on_open(membership.connection, membership.channel, membership.presence)
         logger.info(
             "subscribed channel=%s user_id=%s since=%s recovered=%s seq=%s",
             membership.channel,
@@ -343,6 +357,13 @@ class ChannelHub:
         if not members:
             del self._members[channel]
             self.bindings.release(channel)
+        user_id = connection.user_id
+        if (
+            membership.parked is None
+            and self.on_user_left is not None
+            and not any(m.parked is None and c.user_id == user_id for c, m in members.items())
+        ):
+            self.on_user_left(user_id, channel)
         if not any(c.user_id == connection.user_id for c in members):
             self.throttle.forget(connection.user_id, channel)
 

@@ -11,13 +11,9 @@ client drops an indicator `TYPING_EXPIRY_S` after the last start it saw.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-
-import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 
 from contracts.channels import (
     TYPING_SIGNAL,
@@ -27,11 +23,10 @@ from contracts.channels import (
     channel_key,
 )
 from contracts.topology import Topology
-from messaging.topology import declare_events_exchange
+from services.realtime.signal_relay import Signal, SignalRelay
 
 logger = logging.getLogger(__name__)
 
-PUBLISH_TIMEOUT_S = 2.0
 QUEUE_MAX = 1000
 THROTTLE_ENTRIES_MAX = 100_000
 
@@ -65,57 +60,12 @@ class TypingThrottle:
         self._started.pop((user_id, channel), None)
 
 
-class TypingRelay:
+class TypingRelay(SignalRelay):
     """Publishes typing signals in order from one task, on its own broker connection."""
 
     def __init__(self, amqp_url: str, topology: Topology) -> None:
-        self._amqp_url = amqp_url
-        self._topology = topology
-        self._connection: AbstractRobustConnection | None = None
-        self._exchange: AbstractExchange | None = None
-        self._queue: asyncio.Queue[TypingSignal] = asyncio.Queue(QUEUE_MAX)
-        self._sender: asyncio.Task[None] | None = None
-        self.published = 0
-        self.dropped = 0
-
-    async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self._amqp_url)
-        channel = await self._connection.channel(publisher_confirms=False)
-        self._exchange = await declare_events_exchange(channel, self._topology)
-        self._sender = asyncio.get_running_loop().create_task(self._send_all())
+        super().__init__(amqp_url, topology, QUEUE_MAX)
 
     def publish(self, signal: TypingSignal) -> None:
-        try:
-            self._queue.put_nowait(signal)
-        except asyncio.QueueFull:
-            self.dropped += 1
-
-    async def _send_all(self) -> None:
-        while True:
-            signal = await self._queue.get()
-            exchange = self._exchange
-            if exchange is None:
-                continue
-            message = aio_pika.Message(
-                body=signal.model_dump_json().encode(),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
-                type=TYPING_SIGNAL,
-            )
-            key = f"{TYPING_SIGNAL}.{channel_key(signal.channel)}"
-            try:
-                await exchange.publish(message, key, timeout=PUBLISH_TIMEOUT_S)
-                self.published += 1
-            except Exception:
-                self.dropped += 1
-                logger.warning(
-                    "typing signal not published channel=%s", signal.channel, exc_info=True
-                )
-
-    async def close(self) -> None:
-        if self._sender is not None:
-            self._sender.cancel()
-            self._sender = None
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+        key = f"{TYPING_SIGNAL}.{channel_key(signal.channel)}"
+        self.send(Signal(key, TYPING_SIGNAL, signal.model_dump_json().encode()))

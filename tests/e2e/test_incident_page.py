@@ -1,5 +1,6 @@
 """The demo's incident page in Chromium: two people watch one incident live and see each other
-typing (real notification service ingesting incident events, realtime service, demo server)."""
+present and typing (real notification service ingesting incident events, realtime service,
+demo server)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _incident_page(browser: Any, system: System, user: str) -> Any:
     return page
 
 
-def test_two_people_on_the_incident_page_see_changes_and_each_other_typing(
+def test_two_people_on_the_incident_page_see_changes_each_other_present_and_typing(
     incident_system: System, browser: Any
 ) -> None:
     ann, ben = incident_system.new_user(), incident_system.new_user()
@@ -39,6 +40,8 @@ def test_two_people_on_the_incident_page_see_changes_and_each_other_typing(
     ben_page = _incident_page(browser, incident_system, ben)
     expect(ben_page.get_by_test_id("incident-status")).to_have_text("open")
     expect(ben_page.get_by_test_id("channel-state")).to_have_text("live updates subscribed")
+    for page in (ann_page, ben_page):  # each sees both, whatever order they arrived in
+        expect(page.get_by_test_id("present")).to_have_text(", ".join(sorted([ann, ben])))
     ben_page.get_by_role("button", name="Mark investigating").click()
     for page in (ann_page, ben_page):
         expect(page.get_by_test_id("incident-status")).to_have_text("investigating")
@@ -55,5 +58,6 @@ def test_two_people_on_the_incident_page_see_changes_and_each_other_typing(
         timeline = page.get_by_role("list", name="Timeline")
         expect(timeline.get_by_text(f"{ann}: Rolling back")).to_be_visible()
     screenshot(ann_page, "incident-page-live")
-    for page in (ann_page, ben_page):
-        page.context.close()
+    ben_page.context.close()
+    expect(ann_page.get_by_test_id("present")).to_have_text(ann)  # after the 3 s leave delay
+    ann_page.context.close()

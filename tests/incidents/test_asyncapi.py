@@ -21,6 +21,7 @@ from contracts import export
 from contracts.channels import TYPING_SIGNAL
 from contracts.events import EVENT_DATA_MODELS
 from contracts.incidents import INCIDENT_EVENT_MODELS
+from contracts.presence import PRESENCE_SIGNAL
 from contracts.realtime import REALTIME_PUSH
 from tests.incidents.samples import sample_created_event
 
@@ -93,6 +94,7 @@ def test_every_message_tocsin_publishes_or_consumes_is_described() -> None:
     expected = {t.value for t in EVENT_DATA_MODELS} | {t.value for t in INCIDENT_EVENT_MODELS}
     expected.add(REALTIME_PUSH)
     expected.add(TYPING_SIGNAL)
+    expected.add(PRESENCE_SIGNAL)
     assert names == expected
     actions = {op["action"] for op in document["operations"].values()}
     assert actions == {"send", "receive"}

@@ -30,8 +30,10 @@ from typing import Any
 
 import aio_pika
 import httpx
+import redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from contracts.presence import default_presence_prefix
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
@@ -250,6 +252,7 @@ class System:
                 "services.realtime",
                 {
                     "NOTIFICATION_API_URL": self.api_url,
+                    "REDIS_URL": redis_url(),
                     "UNBIND_GRACE_S": "0.5",
                     "SHUTDOWN_TIMEOUT_S": "2",
                     "INSTANCE_ID": f"{name}-{uuid.uuid4().hex[:6]}",
@@ -328,6 +331,8 @@ class System:
             self.receiver.stop()
         with suppress(Exception):
             asyncio.run(delete_broker_objects(self.amqp_url, self.topology))
+        with suppress(Exception):
+            delete_presence_keys(self.namespace)  # a killed instance's would expire in a minute
 
     # ------------------------------------------------------------------ calls a test makes
 
@@ -368,6 +373,22 @@ def consumer_queues(topology: Topology) -> list[str]:
         names += [topology.queue(consumer), topology.dead_letter_queue(consumer)]
         names += [topology.retry_queue(consumer, d) for d in delays]
     return names
+
+
+def redis_url() -> str:
+    """The Redis of the realtime instances' presence: TEST_REDIS_URL, else the local one."""
+    return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def delete_presence_keys(namespace: str) -> None:
+    """Delete the presence keys of the system's namespace (its instances' default prefix)."""
+    client = redis.Redis.from_url(redis_url(), socket_timeout=5)
+    try:
+        prefix = default_presence_prefix(namespace)
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 async def delete_broker_objects(amqp_url: str, topology: Topology) -> None:

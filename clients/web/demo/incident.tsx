@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { IncidentState, IncidentUpdate } from "../src/core/channels";
 import { useChannel } from "../src/react/useChannel";
 import { useNotificationWebSocket } from "../src/react/useNotificationWebSocket";
+import { usePresence } from "../src/react/usePresence";
 import { useTyping } from "../src/react/useTyping";
 import { actOnIncident, loadIncident, type DemoConfig } from "./api";
 
@@ -24,7 +25,7 @@ function describe(update: IncidentUpdate): string {
  * The demo incident, live: first loaded over REST (`GET /api/v1/incidents/{id}`), then kept
  * current by `incident:updated` on channel `incident:<id>`, subscribed with `since` = the seq
  * the REST answer carried, so nothing between the two is lost. Typing shows who else is
- * writing a comment.
+ * writing a comment, presence who else has the page open.
  */
 export function IncidentView({ config, user, getToken }: { config: DemoConfig; user: string; getToken: () => Promise<string> }) {
   const [loaded, setLoaded] = useState<Loaded | null | "missing">(null);
@@ -57,8 +58,10 @@ export function IncidentView({ config, user, getToken }: { config: DemoConfig; u
     since: ready ? loaded.seq : undefined,
     onUpdate,
     onResync: () => void reload(),
+    presence: true,
   });
   const typing = useTyping(channel.subscription);
+  const present = usePresence(`incident:${config.incident_id}`, { subscription: channel.subscription });
 
   const act = async (body: { change: string; status?: string; comment?: string }) => {
     setResult("Sending…");
@@ -106,6 +109,9 @@ export function IncidentView({ config, user, getToken }: { config: DemoConfig; u
         <span className="muted" data-testid="channel-state">
           live updates {channel.state}
         </span>
+      </p>
+      <p className="muted">
+        Here now: <span data-testid="present">{present.members.join(", ")}</span>
       </p>
       <div className="actions">
         {["investigating", "mitigated", "resolved"].map((status) => (

@@ -3,6 +3,9 @@
 - `GET /api/v1/presence?user_ids=a,b` (at most 100 ids): a service token with `presence:read`
   asks about anyone; a user token only about itself (`user_ids=<its own sub>`).
 - `GET /api/v1/presence/users`: a service token with `presence:read`.
+- `GET /api/v1/channels/{channel}/presence`: the rule of subscribing (`channel_access.py`), or a
+  service token with `presence:read`; anyone else gets 404 `channel_not_found`, the answer
+  a channel that does not exist gets.
 
 No or a bad token → 401; a token without the right → 403 `insufficient_scope` (the answer does
 not depend on whether the other users exist); bad `user_ids` → 422; the store not answering →
@@ -14,19 +17,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from contracts.channels import is_channel
 from contracts.presence import (
+    CHANNEL_PRESENCE_PATH,
     PRESENCE_MAX_USER_IDS,
     PRESENCE_PATH,
     PRESENCE_USERS_PATH,
+    ChannelPresence,
     OnlineUsers,
     UsersPresence,
 )
 from identity import Claims, InvalidClaims, JwtSettings, TokenError, verify_token
 from identity.tokens import PRESENCE_READ_SCOPE
+from services.realtime.catchup import CatchupUnavailable
+from services.realtime.presence.channel_access import CHANNEL_TOKEN_HEADER, ChannelAccess
 from services.realtime.presence.service import Presence
 from services.realtime.presence.store import PresenceUnavailable
 
@@ -87,7 +95,12 @@ async def _caller_of(
 Caller = Annotated[Claims, Depends(_caller_of)]
 
 
-def install(api: FastAPI, presence_of: Callable[[], Presence], jwt: JwtSettings) -> None:
+def install(
+    api: FastAPI,
+    presence_of: Callable[[], Presence],
+    access_of: Callable[[], ChannelAccess],
+    jwt: JwtSettings,
+) -> None:
     """Add the presence routes and their error mapping to the realtime service's app."""
     router = APIRouter()
     api.state.presence_jwt = jwt
@@ -118,6 +131,28 @@ def install(api: FastAPI, presence_of: Callable[[], Presence], jwt: JwtSettings)
             return OnlineUsers(user_ids=await presence_of().online_users())
         except PresenceUnavailable as exc:
             raise _unavailable() from exc
+
+    @router.get(CHANNEL_PRESENCE_PATH, response_model=ChannelPresence)
+    async def channel_presence(
+        claims: Caller,
+        channel: str,
+        channel_token: Annotated[str | None, Header(alias=CHANNEL_TOKEN_HEADER)] = None,
+    ) -> ChannelPresence:
+        if not is_channel(channel):
+            raise PresenceHttpError(422, "unknown_channel", "a channel is <namespace>:<name>")
+        try:
+            allowed = await access_of().allows(claims, channel, channel_token)
+        except CatchupUnavailable as exc:
+            raise PresenceHttpError(
+                503, "channel_unavailable", "could not check access; try again"
+            ) from exc
+        if not allowed:
+            raise PresenceHttpError(404, "channel_not_found", "no such channel for this caller")
+        try:
+            members = await presence_of().channel_members(channel)
+        except PresenceUnavailable as exc:
+            raise _unavailable() from exc
+        return ChannelPresence(channel=channel, user_ids=members)
 
     async def as_json(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PresenceHttpError)

@@ -46,6 +46,7 @@ class PresenceTracker:
         self.leave_delay_s = leave_delay_s
         self.on_change: ChangeHook | None = None
         self.errors = 0
+        self._failing = 0
         self.writes = 0
         self.online_count: int | None = None
         """Users online cluster-wide, as of this instance's last write or heartbeat."""
@@ -140,17 +141,21 @@ class PresenceTracker:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_beat = loop.time()
+        backoff = 0.0
         while True:
             timeout = max(next_beat - loop.time(), 0.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
-            ok = await self._write()
-            if ok:
+            if await self._write():
+                backoff = 0.0
                 next_beat = loop.time() + self.heartbeat_s
-            else:
-                next_beat = loop.time() + min(self.heartbeat_s, 1.0)  # retry soon
-                await asyncio.sleep(min(self.heartbeat_s, 1.0) / 4)
+                continue
+            # The store is down: retry with backoff (the wanted state keeps accumulating and
+            # goes in whole with the next write), whatever connects meanwhile.
+            backoff = min(max(backoff * 2, 0.25), self.heartbeat_s)
+            await asyncio.sleep(backoff)
+            next_beat = loop.time()
 
     async def _write(self) -> bool:
         """One round trip: the pending changes (or the full state), which is also a heartbeat."""
@@ -164,9 +169,14 @@ class PresenceTracker:
                 result = await self.store.sync(self.instance_id, self._take(), full=True)
         except PresenceUnavailable as exc:
             self.errors += 1
+            self._failing += 1
             self._full = True
-            logger.warning("presence store write failed (%d so far): %s", self.errors, exc)
+            if self._failing == 1:
+                logger.warning("presence store write failed, retrying: %s", exc)
             return False
+        if self._failing:
+            logger.info("presence store answers again after %d failed writes", self._failing)
+            self._failing = 0
         self.writes += 1
         self._full = False
         self.online_count = result.online_count

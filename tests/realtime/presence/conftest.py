@@ -16,6 +16,11 @@ import redis.asyncio as redis
 
 from contracts.presence import PresenceKeys, default_presence_prefix
 from contracts.topology import Topology
+from tests.realtime.channels.conftest import (  # noqa: F401 - fixtures for incident channels
+    incident_api,
+    incident_queues,
+    incidents,
+)
 from tests.realtime.conftest import Realtime, StartRealtime
 from tests.support.infra import free_port, reachable
 
@@ -62,8 +67,8 @@ async def redis_client(redis_url: str, presence_keys: PresenceKeys) -> AsyncIter
 def start_presence(start_realtime: StartRealtime, redis_url: str) -> StartRealtime:
     """A realtime process on the test's Redis prefix; quick presence settings unless given."""
 
-    def start(**env: str) -> Realtime:
-        return start_realtime(**{"REDIS_URL": redis_url, **FAST, **env})
+    def start(notification_api_url: str = "http://127.0.0.1:9", **env: str) -> Realtime:
+        return start_realtime(notification_api_url, **{"REDIS_URL": redis_url, **FAST, **env})
 
     return start
 

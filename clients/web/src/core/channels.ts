@@ -63,6 +63,8 @@ export interface ChannelOptions {
   token?: string | (() => string | Promise<string>);
   onUpdate?(update: IncidentUpdate): void;
   onTyping?(notice: TypingNotice): void;
+  /** Ask for `presence:members`, `presence:join` and `presence:leave` (see `listenPresence`). */
+  presence?: boolean;
   /** The server could not replay what was missed (`recovered: false`): reload over REST. */
   onResync?(): void;
   onStateChange?(state: ChannelState, error?: ChannelError): void;
@@ -82,6 +84,7 @@ export class ChannelSubscription {
   private removeListener?: () => void;
   private generation = 0;
   private typingListeners = new Set<(notice: TypingNotice) => void>();
+  private presenceListeners = new Set<(message: ServerMessage) => void>();
 
   constructor(
     readonly client: NotificationClient,
@@ -119,6 +122,14 @@ export class ChannelSubscription {
     };
   }
 
+  /** Adds a listener of this channel's presence events; returns the function that removes it. */
+  listenPresence(listener: (message: ServerMessage) => void): () => void {
+    this.presenceListeners.add(listener);
+    return () => {
+      this.presenceListeners.delete(listener);
+    };
+  }
+
   /** Tells the channel's other subscribers that this user is typing (or stopped). */
   typing(state: "start" | "stop" = "start"): boolean {
     if (this.state !== "subscribed") return false;
@@ -139,6 +150,7 @@ export class ChannelSubscription {
     const message: Record<string, unknown> = { type: "subscribe", channel: this.channel };
     if (this.lastSeq !== undefined) message.since = this.lastSeq;
     if (token) message.token = token;
+    if (this.options.presence) message.presence = true;
     this.client.send(message);
   }
 
@@ -161,6 +173,8 @@ export class ChannelSubscription {
       const notice = message.data as TypingNotice;
       this.options.onTyping?.(notice);
       for (const listener of [...this.typingListeners]) listener(notice);
+    } else if (message.event.startsWith("presence:")) {
+      for (const listener of [...this.presenceListeners]) listener(message);
     } else if (message.event === "error" && this.state === "subscribing") {
       const { code, message: text } = message.data as ChannelError;
       this.error = { code, message: text };

@@ -23,3 +23,5 @@ export type {
   Person,
   TypingNotice,
 } from "./channels";
+export { PRESENCE_EVENTS, PresenceRoster } from "./presence";
+export type { ChannelMembers, PresenceChange } from "./presence";

@@ -12,3 +12,5 @@ export { useChannel } from "./useChannel";
 export type { UseChannelOptions, UseChannelResult } from "./useChannel";
 export { useTyping } from "./useTyping";
 export type { UseTypingResult } from "./useTyping";
+export { usePresence } from "./usePresence";
+export type { UsePresenceOptions, UsePresenceResult } from "./usePresence";

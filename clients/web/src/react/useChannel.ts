@@ -49,6 +49,7 @@ export function useChannel(channel: string, options: UseChannelOptions): UseChan
         latest.current.onUpdate?.(update);
       },
       onTyping: (notice) => latest.current.onTyping?.(notice),
+      presence: latest.current.presence,
       onResync: () => latest.current.onResync?.(),
       onStateChange: (next, why) => {
         if (!mounted) return;
