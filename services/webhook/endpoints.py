@@ -19,14 +19,14 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
-from services.webhook import tables
-from services.webhook.addresses import (
+from outbound.addresses import (
     BlockedAddress,
     InvalidWebhookUrl,
     default_port,
     resolve_checked,
     validate_url,
 )
+from services.webhook import tables
 from services.webhook.signing import generate_secret
 
 SUBSCRIBABLE_TYPES: frozenset[str] = frozenset(

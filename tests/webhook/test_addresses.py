@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from services.webhook.addresses import BlockedAddress, check_address, validate_url
-from services.webhook.http import parse_retry_after
+from outbound.addresses import BlockedAddress, check_address, validate_url
+from outbound.transport import parse_retry_after
 from services.webhook.signing import generate_secret, signed_headers
 
 REFUSED = [

@@ -1,7 +1,7 @@
-"""Which network addresses a webhook may reach (SSRF protection).
+"""Which network addresses an outgoing request (a webhook, a push) may reach (SSRF protection).
 
 Only http(s) URLs are delivered to. Every address a host name resolves to is checked when the
-connection is made (see `services.webhook.http`), and the connection goes to an address that
+connection is made (see `outbound.transport`), and the connection goes to an address that
 was checked, so a DNS answer that changes between the check and the connect cannot slip a
 private address in. Registration runs the same checks early to give a clear 422.
 """
