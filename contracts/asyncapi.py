@@ -16,6 +16,7 @@ from typing import Any
 
 from contracts.events import EVENT_DATA_MODELS, SCHEMA_VERSION, EventType
 from contracts.incidents import INCIDENT_EVENT_MODELS, INCIDENT_SCHEMA_VERSION
+from contracts.push import PUSH_CONSUMER, PUSH_EVENT_TYPES
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_USER_KEY, Topology
 
@@ -28,8 +29,8 @@ _SUMMARIES: dict[str, str] = {
     EventType.NOTIFICATION_READ_ALL: "A user marked every notification read.",
     EventType.NOTIFICATION_DELETED: "A user deleted a notification.",
     EventType.NOTIFICATION_BROADCAST: "An announcement for every connected user (not stored).",
-    EventType.DELIVERY_SUCCEEDED: "A notification reached its email address or webhook.",
-    EventType.DELIVERY_FAILED: "A notification could not be delivered by email or webhook.",
+    EventType.DELIVERY_SUCCEEDED: "A notification reached its email, webhook or push device.",
+    EventType.DELIVERY_FAILED: "A notification could not be delivered by email, webhook or push.",
 }
 
 
@@ -162,6 +163,22 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
             "description": (
                 f"Read from the quorum queue `{topology.queue('notification-incidents')}`. "
                 "A message that does not fit goes to its `.dlq` with header x-tocsin-reason."
+            ),
+            "channel": {"$ref": f"#/channels/{name}"},
+            "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+            "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+        }
+
+    for event_type in PUSH_EVENT_TYPES:
+        name = _camel(event_type.value)
+        operations[f"pushReceives{name[0].upper()}{name[1:]}"] = {
+            "action": "receive",
+            "title": f"The push service consumes {event_type.value}",
+            "description": (
+                f"Read from the quorum queue `{topology.queue(PUSH_CONSUMER)}` (bound with "
+                f"`{event_type.value}.*`), retried through `{topology.queue(PUSH_CONSUMER)}"
+                ".retry.<ms>`, dead-lettered to its `.dlq` with header x-tocsin-reason. "
+                "`notification.created` schedules a push; the others cancel a waiting one."
             ),
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
