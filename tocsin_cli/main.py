@@ -19,6 +19,7 @@ from tocsin_cli.dead_letters import dlq_app
 from tocsin_cli.errors import cli_errors, run_async
 from tocsin_cli.operations import events_app, replay_command, status_command
 from tocsin_cli.options import err, settings
+from tocsin_cli.push import push_app
 
 app = typer.Typer(
     name="tocsin",
@@ -31,6 +32,7 @@ topology_app = typer.Typer(help="RabbitMQ exchanges and queues.", no_args_is_hel
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(events_app, name="events")
 app.add_typer(topology_app, name="topology")
+app.add_typer(push_app, name="push")
 app.command(
     name="replay",
     epilog="Example: tocsin replay --consumer email --since 2h --type notification.created",

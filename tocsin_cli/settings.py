@@ -12,7 +12,8 @@ DEFAULT_SERVICE_URLS = (
     "notification=http://127.0.0.1:8000,"
     "realtime=http://127.0.0.1:8001,"
     "email=http://127.0.0.1:8002,"
-    "webhook=http://127.0.0.1:8003"
+    "webhook=http://127.0.0.1:8003,"
+    "push=http://127.0.0.1:8004"
 )
 
 
