@@ -4,11 +4,14 @@ service that checks VAPID and decrypts the message with the subscription's priva
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from contracts.events import EventEnvelope
 from contracts.notifications import Priority
+from services.push import tables
 from tests.push.conftest import (
     VAPID_PUBLIC,
     PushService,
@@ -163,3 +166,28 @@ async def test_the_same_event_twice_pushes_once(
     ids = [json.loads(p.plaintext)["id"] for p in web_push.at(browser)]
     assert sorted(ids) == sorted([notification_id(event), notification_id(marker)])
     assert len(pushes) == 2
+
+
+async def test_a_device_whose_address_is_no_longer_allowed_is_never_contacted(
+    service_factory: Any, web_push: WebPushService
+) -> None:
+    """The address check runs when connecting, not only at registration: a subscription to a
+    loopback push service, registered while it was allow-listed, is refused once it is not."""
+    user = unique_user()
+    async with service_factory() as allowed:
+        browser = await allowed.subscribe(web_push, user)
+    async with service_factory(allowed_targets=()) as guarded:
+        event = created_event(user, priority=Priority.CRITICAL)
+        await guarded.publish(event)
+        await guarded.wait_state(notification_id(event), "failed")
+        assert web_push.at(browser) == []
+        assert len(await guarded.devices(user)) == 1  # refused by us, not gone at the service
+        async with guarded.engine.connect() as conn:
+            detail = (
+                await conn.execute(
+                    sa.select(tables.sends.c.detail).where(
+                        tables.sends.c.notification_id == notification_id(event)
+                    )
+                )
+            ).scalar_one()
+        assert detail.startswith("blocked: 127.0.0.1 is a loopback address")
