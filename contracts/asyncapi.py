@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.events import EVENT_DATA_MODELS, SCHEMA_VERSION, EventType
+from contracts.channels import TYPING_SIGNAL
+from contracts.events import CHANNEL_EVENT_TYPES, EVENT_DATA_MODELS, SCHEMA_VERSION, EventType
 from contracts.incidents import INCIDENT_EVENT_MODELS, INCIDENT_SCHEMA_VERSION
 from contracts.push import PUSH_CONSUMER, PUSH_EVENT_TYPES
 from contracts.realtime import REALTIME_PUSH
@@ -31,6 +32,7 @@ _SUMMARIES: dict[str, str] = {
     EventType.NOTIFICATION_BROADCAST: "An announcement for every connected user (not stored).",
     EventType.DELIVERY_SUCCEEDED: "A notification reached its email, webhook or push device.",
     EventType.DELIVERY_FAILED: "A notification could not be delivered by email, webhook or push.",
+    EventType.INCIDENT_UPDATED: "An incident changed; for the subscribers of its channel.",
 }
 
 
@@ -104,12 +106,15 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
         name = _camel(event_type.value)
         messages[name] = _notification_message(event_type)
         broadcast = event_type is EventType.NOTIFICATION_BROADCAST
+        parameter = "channelKey" if event_type in CHANNEL_EVENT_TYPES else "userKey"
+        key = BROADCAST_USER_KEY if broadcast else "{" + parameter + "}"
         channel: dict[str, Any] = {
-            "address": f"{event_type.value}.{BROADCAST_USER_KEY if broadcast else '{userKey}'}",
+            "address": f"{event_type.value}.{key}",
             "title": event_type.value,
             "description": (
                 f"Routing key on `{topology.events_exchange}`. Bind `{event_type.value}.*` "
-                "for every user, or `*.*.<user key>` for one user."
+                f"for every {'channel' if parameter == 'channelKey' else 'user'}, or "
+                f"`*.*.<{'channel key' if parameter == 'channelKey' else 'user key'}>` for one."
             ),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
             "bindings": {
@@ -121,7 +126,7 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
             },
         }
         if not broadcast:
-            channel["parameters"] = {"userKey": {"$ref": "#/components/parameters/userKey"}}
+            channel["parameters"] = {parameter: {"$ref": f"#/components/parameters/{parameter}"}}
         channels[name] = channel
         operations[f"send{name[0].upper()}{name[1:]}"] = {
             "action": "send",
@@ -221,6 +226,8 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
         "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
     }
 
+    _typing_signal(topology, channels, operations, messages)
+
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -254,7 +261,57 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
                         "16 hex digits of SHA-256 of the user id (contracts.topology.user_key)."
                     ),
                     "examples": ["3f2a9c0d1b7e4a55"],
-                }
+                },
+                "channelKey": {
+                    "description": (
+                        "`c` and 16 hex digits of SHA-256 of `channel:<name>` "
+                        "(contracts.channels.channel_key)."
+                    ),
+                    "examples": ["c3f2a9c0d1b7e4a55"],
+                },
             },
         },
+    }
+
+
+def _typing_signal(
+    topology: Topology,
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+    messages: dict[str, Any],
+) -> None:
+    name = _camel(TYPING_SIGNAL)
+    messages[name] = {
+        "name": TYPING_SIGNAL,
+        "title": TYPING_SIGNAL,
+        "summary": "Someone is typing on a channel (or stopped); between realtime instances.",
+        "contentType": "application/json",
+        "payload": {"$ref": schema_file(TYPING_SIGNAL)},
+        "bindings": {
+            "amqp": {"messageType": TYPING_SIGNAL, "bindingVersion": AMQP_BINDING_VERSION}
+        },
+    }
+    channels[name] = {
+        "address": f"{TYPING_SIGNAL}.{{channelKey}}",
+        "title": TYPING_SIGNAL,
+        "description": (
+            f"Routing key on `{topology.events_exchange}`. Every realtime instance with a "
+            "subscriber of the channel binds `*.*.<channel key>`. Non-persistent, never stored."
+        ),
+        "parameters": {"channelKey": {"$ref": "#/components/parameters/channelKey"}},
+        "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": _exchange(topology.events_exchange),
+                "bindingVersion": AMQP_BINDING_VERSION,
+            }
+        },
+    }
+    operations["sendRealtimeTyping"] = {
+        "action": "send",
+        "title": "A realtime instance relays a typing indicator",
+        "channel": {"$ref": f"#/channels/{name}"},
+        "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+        "bindings": {"amqp": {"deliveryMode": 1, "bindingVersion": AMQP_BINDING_VERSION}},
     }

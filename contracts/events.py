@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.channels import IncidentUpdated
 from contracts.notifications import Channel, NotificationData, NotificationStats, Recipient
 
 SCHEMA_VERSION = "1.0"
@@ -31,6 +32,7 @@ class EventType(StrEnum):
     NOTIFICATION_BROADCAST = "notification.broadcast"
     DELIVERY_SUCCEEDED = "delivery.succeeded"
     DELIVERY_FAILED = "delivery.failed"
+    INCIDENT_UPDATED = "incident.updated"
 
 
 NOTIFICATION_EVENT_TYPES: tuple[EventType, ...] = (
@@ -41,6 +43,10 @@ NOTIFICATION_EVENT_TYPES: tuple[EventType, ...] = (
     EventType.NOTIFICATION_DELETED,
 )
 """Event types that belong to one user's stream and carry `seq` and `stats`."""
+
+CHANNEL_EVENT_TYPES: tuple[EventType, ...] = (EventType.INCIDENT_UPDATED,)
+"""Event types that belong to a channel: their envelope's `user_id` is the channel name, their
+`seq` is in `data` (the channel's), and they are routed by channel key (contracts.channels)."""
 
 SEQ_MAX = 2**63 - 1
 """The largest `seq` the event store can hold (a Postgres bigint)."""
@@ -115,6 +121,7 @@ EVENT_DATA_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.NOTIFICATION_BROADCAST: Announcement,
     EventType.DELIVERY_SUCCEEDED: DeliveryOutcome,
     EventType.DELIVERY_FAILED: DeliveryOutcome,
+    EventType.INCIDENT_UPDATED: IncidentUpdated,
 }
 
 
@@ -122,8 +129,9 @@ class EventEnvelope(BaseModel):
     """The body of every message on the events exchange.
 
     `seq` and `stats` are set for the per-user notification events (see
-    `NOTIFICATION_EVENT_TYPES`); `position` is the global position in the event store, set
-    for events published by the notification service's relay.
+    `NOTIFICATION_EVENT_TYPES`); for channel events (`CHANNEL_EVENT_TYPES`) `user_id` is the
+    channel name and the channel's seq is in `data`; `position` is the global position in the
+    event store, set for events published by the notification service's relay.
     """
 
     model_config = ConfigDict(extra="ignore")

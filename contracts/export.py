@@ -16,9 +16,20 @@ import yaml
 from pydantic import BaseModel
 
 from contracts import asyncapi
+from contracts.channels import (
+    TYPING_SIGNAL,
+    Subscribe,
+    Subscribed,
+    Typing,
+    TypingNotice,
+    TypingSignal,
+    Unsubscribe,
+    Unsubscribed,
+)
 from contracts.events import EVENT_DATA_MODELS, EventEnvelope
 from contracts.incidents import INCIDENT_EVENT_MODELS
 from contracts.notifications import NotificationData, NotificationStats
+from contracts.presence import ChannelPresence, OnlineUsers, PresenceChange, UsersPresence
 from contracts.realtime import RealtimePush
 from contracts.websocket import ConnectionEstablished, ServerMessage
 
@@ -38,6 +49,17 @@ def message_models() -> dict[str, type[BaseModel]]:
         "ws-server-message": ServerMessage,
         "ws-connection-established": ConnectionEstablished,
         "realtime.push": RealtimePush,
+        TYPING_SIGNAL: TypingSignal,
+        "ws-subscribe": Subscribe,
+        "ws-unsubscribe": Unsubscribe,
+        "ws-typing": Typing,
+        "ws-subscribed": Subscribed,
+        "ws-unsubscribed": Unsubscribed,
+        "ws-typing-notice": TypingNotice,
+        "presence-users": UsersPresence,
+        "presence-online-users": OnlineUsers,
+        "presence-channel": ChannelPresence,
+        "presence-change": PresenceChange,
     }
     for event_type, model in EVENT_DATA_MODELS.items():
         models[f"{event_type.value}.data"] = model

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from contracts.events import EventType
+from contracts.channels import channel_key
+from contracts.events import CHANNEL_EVENT_TYPES, EventType
 
 DEFAULT_NAMESPACE = "tocsin"
 BROADCAST_USER_KEY = "all"
@@ -26,7 +27,10 @@ def user_key(user_id: str) -> str:
 
 
 def routing_key(event_type: str, user_id: str) -> str:
-    """Routing key for an event of `event_type` about `user_id` (`*` means every user)."""
+    """Routing key for an event of `event_type` about `user_id` (`*` means every user); for a
+    channel event (`CHANNEL_EVENT_TYPES`) `user_id` is the channel name."""
+    if event_type in CHANNEL_EVENT_TYPES:
+        return f"{event_type}.{channel_key(user_id)}"
     key = BROADCAST_USER_KEY if user_id == "*" else user_key(user_id)
     return f"{event_type}.{key}"
 

@@ -35,11 +35,18 @@ class ServerEvent(StrEnum):
     STATS_UPDATED = "stats:updated"
     PONG = "pong"
     ERROR = "error"
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    INCIDENT_UPDATED = "incident:updated"
+    TYPING = "typing"
 
 
 class ClientMessageType(StrEnum):
     PING = "ping"
     AUTH = "auth"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    TYPING = "typing"
 
 
 class ServerMessage(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 WRITE_SCOPE = "notifications:write"
 EVENTS_READ_SCOPE = "events:read"
 ADMIN_SCOPE = "notifications:admin"
+PRESENCE_READ_SCOPE = "presence:read"
 
 
 class JwtSettings(BaseModel):
@@ -115,10 +116,12 @@ def mint_token(
     *,
     scopes: list[str] | None = None,
     ttl_s: int = 3600,
+    extra: dict[str, object] | None = None,
 ) -> str:
-    """A signed token for `user_id`, for development and tests (needs the secret or private key)."""
+    """A signed token for `user_id`, for development and tests (needs the secret or private key).
+    `extra` claims are added as they are (a channel token's `channel`, say)."""
     now = int(time.time())
-    claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl_s}
+    claims: dict[str, object] = {**(extra or {}), "sub": user_id, "iat": now, "exp": now + ttl_s}
     if scopes:
         claims["scope"] = " ".join(scopes)
     if settings.audience:

@@ -144,6 +144,8 @@ def _print_status(report: status.Report) -> None:
     )
     for url, count in report.sockets.items():
         out.print(f"realtime {url}: {num(count)} sockets")
+    if report.online_users is not None:
+        out.print(f"presence: {report.online_users} users online")
     for name, state in report.readiness.items():
         out.print(f"service {name}: {state}")
     for warning in report.warnings:

@@ -20,6 +20,7 @@ from tocsin_cli.eventstore import ensure_event_store, relay_lag
 from tocsin_cli.settings import CliSettings
 
 REALTIME_CONNECTIONS_METRIC = "tocsin_realtime_connections"
+PRESENCE_ONLINE_METRIC = "tocsin_realtime_presence_online_users"
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Report:
     oldest_pending_s: float | None = None
     newest_position: int | None = None
     sockets: dict[str, int | None] = field(default_factory=dict)
+    online_users: int | None = None
+    """Users online on any realtime instance (presence), as the instances last saw it."""
     readiness: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -94,7 +97,9 @@ async def collect(
             asyncio.gather(*(_sockets(client, url) for url in realtime_urls)),
             asyncio.gather(*(_ready(client, url) for url in service_urls.values())),
         )
-    report.sockets = dict(zip(realtime_urls, sockets, strict=True))
+    report.sockets = {url: count for url, (count, _) in zip(realtime_urls, sockets, strict=True)}
+    online = [users for _, users in sockets if users is not None]
+    report.online_users = max(online) if online else None
     report.readiness = dict(zip(service_urls, ready, strict=True))
     for name, state in report.readiness.items():
         if state != "ready":
@@ -102,19 +107,21 @@ async def collect(
     return report
 
 
-async def _sockets(client: httpx.AsyncClient, base_url: str) -> int | None:
+async def _sockets(client: httpx.AsyncClient, base_url: str) -> tuple[int | None, int | None]:
+    """The instance's open sockets and the cluster-wide online users it last saw."""
     try:
         response = await client.get(f"{base_url}/metrics")
         response.raise_for_status()
     except httpx.HTTPError:
-        return None
+        return None, None
     values = parse_metrics(response.text)
     found = [
         v
         for k, v in values.items()
         if k == REALTIME_CONNECTIONS_METRIC or k.startswith(REALTIME_CONNECTIONS_METRIC + "{")
     ]
-    return int(sum(found)) if found else None
+    online = values.get(PRESENCE_ONLINE_METRIC)
+    return (int(sum(found)) if found else None), (None if online is None else int(online))
 
 
 async def _ready(client: httpx.AsyncClient, base_url: str) -> str:

@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.notifications import ENTITY_URL_MAX, MESSAGE_MAX, TITLE_MAX, Priority
+from messaging.incidents import IncidentPublisher
+from services.demo.incidents import DemoIncident, IncidentAction, InvalidAction
 from services.demo.sending import ApiUnavailable, DemoUsers, NotificationSender, UnknownUser
 from services.demo.settings import Settings
 
@@ -59,7 +61,12 @@ def create_app(settings: Settings) -> FastAPI:
             timeout=settings.request_timeout_s,
         ) as http:
             app.state.sender = NotificationSender(http, settings.jwt)
-            yield
+            publisher = IncidentPublisher(settings.amqp_url, namespace=settings.tocsin_namespace)
+            app.state.incident = DemoIncident(settings.demo_incident_id, users.names, publisher)
+            try:
+                yield
+            finally:
+                await app.state.incident.close()
 
     app = FastAPI(title="Tocsin demo page", lifespan=lifespan, docs_url=None, redoc_url=None)
 
@@ -70,6 +77,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(UnknownUser)
     async def unknown_user(_: Request, exc: UnknownUser) -> JSONResponse:
         return _error(404, exc.code, str(exc))
+
+    @app.exception_handler(InvalidAction)
+    async def invalid_action(_: Request, exc: InvalidAction) -> JSONResponse:
+        return _error(422, exc.code, str(exc))
 
     @app.exception_handler(ApiUnavailable)
     async def api_unavailable(_: Request, exc: ApiUnavailable) -> JSONResponse:
@@ -88,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
             "users": users.names,
             "reconnect_interval_ms": settings.demo_reconnect_interval_ms,
             "reconnect_max_delay_ms": settings.demo_reconnect_max_delay_ms,
+            "incident_id": settings.demo_incident_id,
         }
 
     @app.post("/demo/token")
@@ -109,6 +121,21 @@ def create_app(settings: Settings) -> FastAPI:
         """The same notification for every demo user."""
         created = await request.app.state.sender.send(users.names, body.content("demo.broadcast"))
         return {"created": created}
+
+    @app.post("/demo/incident", status_code=202)
+    async def incident(body: IncidentAction, request: Request) -> dict[str, str]:
+        """One change to the demo incident by a demo user, published as an incident event
+        (every demo user is a watcher, so each may open the incident page)."""
+        users.token_for(body.user)  # raises UnknownUser
+        try:
+            await request.app.state.incident.act(body)
+        except InvalidAction:
+            raise
+        except Exception as exc:
+            raise ApiUnavailable(
+                "broker_unavailable", "the incident event was not published"
+            ) from exc
+        return {"incident_id": settings.demo_incident_id}
 
     if (settings.static_dir / "index.html").is_file():
         app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="demo")

@@ -23,7 +23,14 @@ from services.notification.deliveries import deliveries_worker
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay
 from services.notification.rate_limit import CallerLimits
-from services.notification.routes import health, internal, services, unsubscribe, users
+from services.notification.routes import (
+    health,
+    incidents,
+    internal,
+    services,
+    unsubscribe,
+    users,
+)
 from services.notification.service import NotificationService
 from services.notification.settings import Settings
 from services.notification.wakeup import RelayWakeup
@@ -136,6 +143,7 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
     app.include_router(services.router, prefix=API_PREFIX, responses=errors_doc)
     app.include_router(announcements.router, prefix=API_PREFIX, responses=errors_doc)
     app.include_router(internal.router, prefix=API_PREFIX, responses=errors_doc)
+    app.include_router(incidents.router, prefix=API_PREFIX, responses=errors_doc)
     app.include_router(unsubscribe.router, prefix=API_PREFIX, responses=errors_doc)
     return app
 

@@ -18,6 +18,12 @@ class NotificationNotFound(DomainError):
     code = "notification_not_found"
 
 
+class IncidentNotFound(DomainError):
+    """No incident with this id that the caller may see (someone else's is "not found")."""
+
+    code = "incident_not_found"
+
+
 class IdempotencyKeyReused(DomainError):
     """The idempotency key was already used by this caller with a different request body."""
 

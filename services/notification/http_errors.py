@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.NotificationNotFound: 404,
+    errors.IncidentNotFound: 404,
     errors.IdempotencyKeyReused: 409,
     errors.IdempotencyKeyInProgress: 409,
     errors.InvalidCursor: 400,

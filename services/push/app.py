@@ -167,12 +167,12 @@ async def _start_background(
         state.metrics,
         OutcomePublisher(exchange),
     )
-    presence_client = httpx.AsyncClient(timeout=settings.presence_timeout_s, trust_env=False)
-    stack.push_async_callback(presence_client.aclose)
+    presence = PresenceLookup(settings.realtime_url, settings.jwt, settings.presence_timeout_s)
+    stack.push_async_callback(presence.close)
     consumer = PushConsumer(
         state.engine,
         PushPolicy(settings.delay_s, settings.delay_by_priority, settings.delay_by_type),
-        PresenceLookup(presence_client, settings.realtime_url, settings.jwt),
+        presence,
         sender,
         state.metrics,
     )

@@ -22,12 +22,18 @@ from contracts.events import event_from_json
 from contracts.realtime import REALTIME_PUSH
 from contracts.websocket import WS_PATH, CloseCode
 from services.realtime.catchup import CatchupClient
+from services.realtime.channel_bindings import ChannelBindings
+from services.realtime.channel_catchup import IncidentCatchup
+from services.realtime.channels import ChannelHub
 from services.realtime.endpoint import SocketEndpoint
 from services.realtime.hub import Hub
 from services.realtime.messages import Outbound, UnusableMessage, from_envelope, from_push
 from services.realtime.metrics import registry_for
+from services.realtime.presence import routes as presence_routes
+from services.realtime.presence.service import Presence
 from services.realtime.settings import Settings
 from services.realtime.subscription import Subscription
+from services.realtime.typing import TypingRelay
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ class Runtime:
     subscription: Subscription
     catchup: CatchupClient
     endpoint: SocketEndpoint
+    channels: ChannelHub
+    presence: Presence
     consumed: int = 0
     dropped: int = 0
     stopping: bool = field(default=False)
@@ -51,6 +59,9 @@ class Runtime:
         """A broker message → the hub. Unusable messages are logged and dropped."""
         self.consumed += 1
         try:
+            if self.channels.handles(key):
+                self.channels.on_broker_message(key, body)
+                return
             outbound = _outbound(key, body)
         except (UnusableMessage, ValidationError, ValueError) as exc:
             self.dropped += 1
@@ -64,6 +75,7 @@ class Runtime:
         until it was declared and bound again reached no one here: close every socket with
         1012 so its client reconnects with `since` and gets the gap from the event store."""
         self.hub.forget_all()
+        self.channels.on_broker_reconnected()
         sockets = list(self.hub.connections())
         for connection in sockets:
             connection.close(CloseCode.SERVICE_RESTART, "broker reconnected: catch up")
@@ -104,8 +116,29 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.unbind_grace_s,
         lambda key, body, message_id: runtime.on_message(key, body, message_id),
     )
-    hub.on_last = subscription.release
+    presence = Presence.connect(
+        settings.redis_url,
+        settings.presence_key_prefix,
+        settings.instance_id,
+        heartbeat_s=settings.presence_heartbeat_s,
+        dead_after_s=settings.presence_dead_after_s,
+        leave_delay_s=settings.presence_leave_delay_s,
+    )
+
+    def on_last(user_id: str) -> None:
+        subscription.release(user_id)
+        presence.tracker.user_disconnected(user_id)
+
+    hub.on_first = presence.tracker.user_connected
+    hub.on_last = on_last
     subscription.on_unbound = hub.forget
+    channels = ChannelHub(
+        ChannelBindings(subscription),
+        IncidentCatchup(catchup),
+        TypingRelay(settings.amqp_url, settings.topology),
+        settings.jwt,
+        settings.max_channels_per_socket,
+    )
     endpoint = SocketEndpoint(
         hub,
         subscription,
@@ -113,8 +146,9 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.jwt,
         settings.origins,
         settings.outbound_buffer_messages,
+        channels,
     )
-    runtime = Runtime(settings, hub, subscription, catchup, endpoint)
+    runtime = Runtime(settings, hub, subscription, catchup, endpoint, channels, presence)
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
 
@@ -148,6 +182,8 @@ def create_app(settings: Settings) -> RealtimeApp:
         api.state.runtime = runtime
         api.state.registry = registry_for(runtime)
         await runtime.subscription.start()
+        await runtime.channels.typing.start()
+        runtime.presence.start()
         logger.info(
             "realtime instance %s ready namespace=%s",
             settings.instance_id,
@@ -157,7 +193,9 @@ def create_app(settings: Settings) -> RealtimeApp:
             yield
         finally:
             await runtime.stop()
+            await runtime.presence.close()
             await runtime.subscription.close()
+            await runtime.channels.typing.close()
             await runtime.catchup.close()
 
     api = FastAPI(title="Tocsin realtime", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -175,6 +213,8 @@ def create_app(settings: Settings) -> RealtimeApp:
                 status_code=503,
             )
         return JSONResponse({"status": "ready", "instance_id": settings.instance_id})
+
+    presence_routes.install(api, lambda: api.state.runtime.presence, settings.jwt)
 
     @api.get("/metrics")
     async def metrics() -> Response:

@@ -126,7 +126,16 @@ class CatchupClient:
         except ValidationError as exc:
             raise CatchupUnavailable(f"unexpected answer: {exc.error_count()} errors") from exc
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def get(
+        self, path: str, params: dict[str, Any], ok: tuple[int, ...] = (200,)
+    ) -> httpx.Response:
+        """GET `path` of the notification service (the same slots, token and timeout as the
+        catch-up); raises CatchupUnavailable unless the status is one of `ok`."""
+        return await self._request("GET", path, ok=ok, params=params)
+
+    async def _request(
+        self, method: str, path: str, ok: tuple[int, ...] = (200,), **kwargs: Any
+    ) -> httpx.Response:
         """One request in a free slot; raises CatchupUnavailable unless it answered 200."""
         try:
             async with asyncio.timeout(QUEUE_TIMEOUTS * self._timeout_s):
@@ -141,7 +150,7 @@ class CatchupClient:
             raise CatchupUnavailable(f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._slots.release()
-        if response.status_code != 200:
+        if response.status_code not in ok:
             raise CatchupUnavailable(f"HTTP {response.status_code}: {response.text[:200]}")
         return response
 

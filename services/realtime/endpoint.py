@@ -19,8 +19,10 @@ import orjson
 from contracts.events import SEQ_MAX
 from contracts.websocket import ClientMessageType, CloseCode, ServerEvent
 from identity import JwtSettings
+from identity.tokens import ADMIN_SCOPE
 from services.realtime.auth import Refused, authenticate, refresh, seconds_left
 from services.realtime.catchup import CatchupClient, CatchupUnavailable
+from services.realtime.channels import CHANNEL_MESSAGES, ChannelHub
 from services.realtime.connection import Connection, Send
 from services.realtime.hub import Hub, TooManyConnections
 from services.realtime.messages import Outbound, UnusableMessage, from_envelope, render
@@ -48,8 +50,10 @@ class SocketEndpoint:
         jwt: JwtSettings,
         origins: frozenset[str],
         max_buffer: int,
+        channels: ChannelHub | None = None,
     ) -> None:
         self.hub = hub
+        self.channels = channels
         self.subscription = subscription
         self.catchup = catchup
         self.jwt = jwt
@@ -83,6 +87,8 @@ class SocketEndpoint:
             await _close(send, CloseCode.TOO_MANY_CONNECTIONS, "too many connections for user")
             return
         connection.release_handshake()
+        if self.channels is not None:
+            self.channels.admit(connection, claims.has_scope(ADMIN_SCOPE))
         since, ttl = _since(params), seconds_left(claims)
         del params, claims, scope  # an idle socket keeps only what it needs
         try:
@@ -90,6 +96,8 @@ class SocketEndpoint:
             await self._receive_loop(connection, receive)
         finally:
             connection.mark_disconnected()
+            if self.channels is not None:
+                self.channels.drop(connection)
 
     def _origin_allowed(self, scope: dict[str, Any]) -> bool:
         if not self.origins or "*" in self.origins:
@@ -207,8 +215,14 @@ class SocketEndpoint:
             connection.push(render(ServerEvent.PONG, {}))
         elif kind == ClientMessageType.AUTH:
             self._on_auth(connection, payload.get("token"))
+        elif kind in CHANNEL_MESSAGES and self.channels is not None:
+            self.channels.on_message(connection, payload)
         else:
-            _error(connection, "unknown_type", "supported types: ping, auth")
+            _error(
+                connection,
+                "unknown_type",
+                "supported types: ping, auth, subscribe, unsubscribe, typing",
+            )
 
     def _on_auth(self, connection: Connection, token: object) -> None:
         try:

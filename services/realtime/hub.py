@@ -48,6 +48,7 @@ class Hub:
         self.max_per_user = max_per_user
         self._users: dict[str, set[Connection]] = {}
         self._tracks: dict[str, SeqTrack] = {}
+        self.on_first: Callable[[str], None] | None = None
         self.on_last: Callable[[str], None] | None = None
         self.connections_total = 0
         self.frames_queued = 0
@@ -72,6 +73,8 @@ class Hub:
         sockets.add(connection)
         connection.on_closed = self.remove
         self.connections_total += 1
+        if first and self.on_first is not None:
+            self.on_first(connection.user_id)
         return first
 
     def remove(self, connection: Connection) -> None:

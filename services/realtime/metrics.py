@@ -48,6 +48,18 @@ class RealtimeCollector(Collector):
             "Requests that carried those questions (questions asked meanwhile go together)",
             value=self.runtime.catchup.latest_seq_requests,
         )
+        presence = self.runtime.presence
+        if presence.tracker.online_count is not None:
+            yield GaugeMetricFamily(
+                "tocsin_realtime_presence_online_users",
+                "Users online on any instance, as of this instance's last presence heartbeat",
+                value=presence.tracker.online_count,
+            )
+        yield CounterMetricFamily(
+            "tocsin_realtime_presence_store_errors",
+            "Presence store calls that failed (writes are retried with the full state)",
+            value=presence.errors,
+        )
         yield CounterMetricFamily(
             "tocsin_realtime_events_consumed", "Broker messages consumed", self.runtime.consumed
         )

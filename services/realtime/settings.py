@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts.presence import default_presence_prefix
 from contracts.topology import Topology
 from identity.settings import JwtEnvSettings
 
@@ -33,12 +34,30 @@ class Settings(JwtEnvSettings):
         "CORS_ORIGINS); `*` allows any. A handshake without Origin is always allowed.",
     )
     max_connections_per_user: int = Field(default=20, ge=1)
+    max_channels_per_socket: int = Field(default=64, ge=1, le=10_000)
     outbound_buffer_messages: int = Field(default=512, ge=1)
     ws_ping_interval_s: float = 30.0
     ws_ping_timeout_s: float = 20.0
     unbind_grace_s: float = Field(default=30.0, ge=0)
     shutdown_timeout_s: int = 5
     ws_impl: str = "websockets-sansio"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    presence_prefix: str | None = None
+    """Key prefix in Redis; `<TOCSIN_NAMESPACE>:presence` when unset."""
+    presence_heartbeat_s: float = Field(default=2.0, gt=0)
+    presence_dead_after_s: float = Field(default=10.0, gt=0)
+    presence_leave_delay_s: float = Field(default=3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _presence_bounds(self) -> Settings:
+        if self.presence_dead_after_s < 2 * self.presence_heartbeat_s:
+            raise ValueError("PRESENCE_DEAD_AFTER_S must be at least twice PRESENCE_HEARTBEAT_S")
+        return self
+
+    @property
+    def presence_key_prefix(self) -> str:
+        return self.presence_prefix or default_presence_prefix(self.tocsin_namespace)
 
     @property
     def topology(self) -> Topology:

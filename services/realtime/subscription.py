@@ -141,6 +141,17 @@ class Subscription:
         else:
             await underlay.queue_bind(self.queue_name, self.topology.events_exchange, key)
 
+    async def bind_key(self, key: str) -> None:
+        """Bind a raw binding key (a channel's, see `channel_bindings`); raises what the broker
+        raised. Keys are not bound again after a broker reconnect: `on_reconnected` closes
+        every socket, and their clients subscribe again."""
+        await self._batchers[self._channel_index(key)].bind(key)
+
+    async def unbind_key(self, key: str) -> None:
+        channel = self._bind_channels[self._channel_index(key)]
+        underlay = await channel.get_underlay_channel()
+        await underlay.queue_unbind(self.queue_name, self.topology.events_exchange, key)
+
     @property
     def ready(self) -> bool:
         return (

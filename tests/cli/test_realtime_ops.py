@@ -80,6 +80,7 @@ async def test_status_counts_sockets_and_replay_reaches_them_through_one_instanc
             ).stdout
 
         await eventually(screen, lambda s: f"{realtime.url}: 1 sockets" in s, what="1 socket")
+        await eventually(screen, lambda s: "presence: 1 users online" in s, what="1 online")
 
         await store.add(EventType.NOTIFICATION_CREATED, user, data=_created(user, "replayed"))
         result = await cli(

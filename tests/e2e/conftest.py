@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -28,6 +29,7 @@ from identity.tokens import WRITE_SCOPE
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.infra import free_port, unique_namespace
 from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.system import delete_broker_objects
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -120,6 +122,16 @@ async def _delete_exchanges(amqp_url: str, topology: Topology) -> None:
 
 @pytest.fixture(scope="module")
 def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[System]:
+    with running_demo(database_url, amqp_url, demo_build) as state:
+        yield state
+
+
+@contextmanager
+def running_demo(
+    database_url: str, amqp_url: str, demo_build: Path, incidents: bool = False
+) -> Iterator[System]:
+    """The services of one test module; `incidents` turns incident ingestion on (the demo
+    incident page needs it) and removes the consumer's queues afterwards."""
     namespace = unique_namespace()
     api_port, realtime_port, demo_port = free_port(), free_port(), free_port()
     demo_origin = f"http://127.0.0.1:{demo_port}"
@@ -140,7 +152,7 @@ def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[Syste
             "PORT": str(api_port),
             "DATABASE_URL": database_url,
             "CORS_ORIGINS": demo_origin,
-            "INCIDENTS_ENABLED": "false",
+            "INCIDENTS_ENABLED": "true" if incidents else "false",
             "DELIVERIES_ENABLED": "false",
             "RELAY_POLL_INTERVAL_S": "0.2",
         },
@@ -171,6 +183,7 @@ def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[Syste
             "DEMO_USERS": ",".join(users),
             "DEMO_RECONNECT_INTERVAL_MS": "300",
             "DEMO_RECONNECT_MAX_DELAY_MS": "1500",
+            "DEMO_INCIDENT_ID": f"demo-{namespace}",
             "STATIC_DIR": str(demo_build),
         },
         health_url=f"{demo_origin}/healthz",
@@ -187,7 +200,8 @@ def system(database_url: str, amqp_url: str, demo_build: Path) -> Iterator[Syste
             process.stop()
         # Playwright's sync API keeps an event loop in this thread: clean up from another.
         with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, _delete_exchanges(amqp_url, Topology(namespace))).result()
+            cleanup = delete_broker_objects if incidents else _delete_exchanges
+            pool.submit(asyncio.run, cleanup(amqp_url, Topology(namespace))).result()
 
 
 @pytest.fixture(scope="package")

@@ -18,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from contracts import export
+from contracts.channels import TYPING_SIGNAL
 from contracts.events import EVENT_DATA_MODELS
 from contracts.incidents import INCIDENT_EVENT_MODELS
 from contracts.realtime import REALTIME_PUSH
@@ -91,6 +92,7 @@ def test_every_message_tocsin_publishes_or_consumes_is_described() -> None:
     names = {message["name"] for message in document["components"]["messages"].values()}
     expected = {t.value for t in EVENT_DATA_MODELS} | {t.value for t in INCIDENT_EVENT_MODELS}
     expected.add(REALTIME_PUSH)
+    expected.add(TYPING_SIGNAL)
     assert names == expected
     actions = {op["action"] for op in document["operations"].values()}
     assert actions == {"send", "receive"}

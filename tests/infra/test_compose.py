@@ -26,7 +26,7 @@ MODULE_SETTINGS = {
     "services.push": "services.push.settings:Settings",
     "services.demo": "services.demo.settings:Settings",
 }
-INFRASTRUCTURE = {"postgres", "rabbitmq", "mailpit", "gateway"}
+INFRASTRUCTURE = {"postgres", "rabbitmq", "redis", "mailpit", "gateway"}
 COMPOSE = load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 

@@ -1,5 +1,6 @@
 /** Calls to the demo server (services/demo): configuration, dev tokens, sending. */
 import type { Priority } from "../src/core/types";
+import type { IncidentState, IncidentUpdate } from "../src/core/channels";
 import { tokenExpiry } from "../src/core/token";
 
 export interface DemoConfig {
@@ -8,6 +9,7 @@ export interface DemoConfig {
   users: string[];
   reconnect_interval_ms: number;
   reconnect_max_delay_ms: number;
+  incident_id: string;
 }
 
 export interface Draft {
@@ -53,4 +55,26 @@ export function send(user: string, draft: Draft): Promise<{ created: number }> {
 
 export function broadcast(draft: Draft): Promise<{ created: number }> {
   return post("demo/broadcast", draft);
+}
+
+/** The incident's state and timeline (`GET /api/v1/incidents/{id}`); null when it is not there. */
+export async function loadIncident(
+  apiUrl: string,
+  incidentId: string,
+  token: string,
+): Promise<{ incident: IncidentState; seq: number; timeline: IncidentUpdate[] } | null> {
+  const response = await fetch(`${apiUrl}/api/v1/incidents/${encodeURIComponent(incidentId)}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return (await response.json()) as { incident: IncidentState; seq: number; timeline: IncidentUpdate[] };
+}
+
+/** One change to the demo incident, published by the demo server as an incident event. */
+export function actOnIncident(
+  user: string,
+  body: { change: string; status?: string; comment?: string },
+): Promise<{ incident_id: string }> {
+  return post("demo/incident", { user, ...body });
 }

@@ -4,6 +4,7 @@ import { NotificationsApi } from "../src/core/rest";
 import type { ConnectionState, NotificationData, Priority } from "../src/core/types";
 import { NotificationBell } from "../src/react/NotificationBell";
 import { broadcast, loadConfig, send, tokenSource, type DemoConfig } from "./api";
+import { IncidentView } from "./incident";
 import "./demo.css";
 
 const PRIORITIES: Priority[] = ["low", "normal", "high", "critical"];
@@ -166,6 +167,7 @@ function App({ config }: { config: DemoConfig }) {
         <button type="button" className="btn secondary" onClick={() => setDark((d) => !d)}>
           {dark ? "Light" : "Dark"} theme
         </button>
+        <a href={hash === "#incident" ? "#" : "#incident"}>{hash === "#incident" ? "Send form" : "Incident INC-42"}</a>
         <span data-testid="signed-in-as">Signed in as {user}</span>
         <button type="button" className="btn secondary" onClick={() => pick(null)}>
           Sign out
@@ -186,6 +188,8 @@ function App({ config }: { config: DemoConfig }) {
       <main>
         {hash === "#notifications" ? (
           <AllNotifications key={user} api={api} />
+        ) : hash === "#incident" ? (
+          <IncidentView key={user} config={config} user={user} getToken={getToken} />
         ) : (
           <SendForm users={config.users} me={user} />
         )}

@@ -5,6 +5,10 @@ their `notification.created` events in the event store, published by the relay) 
 transaction. A second delivery of the same event id finds the row and creates nothing; two
 concurrent deliveries serialise on the primary key, and the loser finds the winner's row.
 
+Every claimed event is also applied to the incident projection (`projection.apply`) in the
+same transaction: state, timeline and an `incident.updated` event for the incident's channel,
+also for an event that concerns only its actor (it notifies nobody, but the incident changed).
+
 `ingest_batch` does the same for several events in one transaction (group commit): a commit
 costs a WAL flush and the event store's NOTIFY, so one commit for many events multiplies
 throughput. It is all or nothing; the caller falls back to `ingest` per event on failure.
@@ -25,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from contracts.incidents import IncidentEvent, Person
 from observability.tracing import TraceContext, current_trace, use_trace
 from services.notification import queries, store
+from services.notification.incidents import projection
 from services.notification.incidents.rules import IncidentRules, Notice, plan
 from services.notification.preferences import resolve_channels
 
@@ -43,6 +48,8 @@ class NoRecipients(Exception):
 class IngestResult:
     duplicate: bool
     created: list[store.CreatedNotification]
+    projected: bool = False
+    """The incident projection took the event (an `incident.updated` event was appended)."""
 
 
 @dataclass(frozen=True)
@@ -82,13 +89,8 @@ def _traced(trace: TraceContext | None) -> contextlib.AbstractContextManager[obj
     return use_trace(trace) if trace is not None else contextlib.nullcontext()
 
 
-_NOTHING_TO_DO = IngestResult(duplicate=False, created=[])
-
-
-def _prepare(
-    event: IncidentEvent, rules: IncidentRules, trace: TraceContext | None
-) -> _Prepared | None:
-    """The work for one event; None when the only person it concerns is its actor."""
+def _prepare(event: IncidentEvent, rules: IncidentRules, trace: TraceContext | None) -> _Prepared:
+    """The work for one event (`people` is empty when it concerns only its actor)."""
     planned = plan(event, rules)
     if planned.named == 0:
         raise NoRecipients(f"{event.type.value} names nobody the rules would notify")
@@ -97,7 +99,6 @@ def _prepare(
             "incident event concerns only its actor; nobody to notify",
             extra={"event_id": event.event_id, "incident_id": event.incident.id},
         )
-        return None
     return _Prepared(
         event=event,
         content=_content(planned.notice),
@@ -123,6 +124,7 @@ async def _record(
         )
     }
     fresh = [p for p in batch if p.event.event_id in claimed]
+    await projection.apply(conn, [p.event for p in fresh], now)
     # One look-up of subscribers and preferences per notification type, for the whole batch.
     users_by_type: dict[str, set[str]] = {}
     for prepared in fresh:
@@ -155,10 +157,12 @@ async def _record(
             for r in found
         ]
         ids = [str(uuid.uuid4()) for _ in deliveries]
-        with _traced(prepared.trace):
-            created = await store.create_notifications(conn, content, deliveries, now, ids)
+        created: list[store.CreatedNotification] | None = []
+        if deliveries:
+            with _traced(prepared.trace):
+                created = await store.create_notifications(conn, content, deliveries, now, ids)
         assert created is not None  # None only with an idempotency claim
-        results[event.event_id] = IngestResult(duplicate=False, created=created)
+        results[event.event_id] = IngestResult(duplicate=False, created=created, projected=True)
     return results
 
 
@@ -198,11 +202,9 @@ async def ingest(
     message).
     """
     prepared = _prepare(event, rules, trace or current_trace())
-    if prepared is None:
-        return _NOTHING_TO_DO
     async with engine.begin() as conn:
         result = (await _record(conn, [prepared], datetime.now(UTC)))[event.event_id]
-    if result.created:
+    if result.projected:
         on_events()
     _log_ingested(prepared, result)
     return result
@@ -229,16 +231,13 @@ async def ingest_batch(
         except NoRecipients as exc:
             outcomes.append(exc)
             continue
-        if prepared is None:
-            outcomes.append(_NOTHING_TO_DO)
-            continue
         outcomes.append(None)
         batch.setdefault(event.event_id, prepared)
     results: dict[str, IngestResult] = {}
     if batch:
         async with engine.begin() as conn:
             results = await _record(conn, list(batch.values()), datetime.now(UTC))
-        if any(r.created for r in results.values()):
+        if any(r.projected for r in results.values()):
             on_events()
     final: list[IngestResult | NoRecipients] = []
     reported: set[str] = set()

@@ -81,6 +81,7 @@ export class NotificationClient {
   private stopped = true;
   private generation = 0;
   private hiddenAt?: number;
+  private listeners = new Set<ClientHandlers>();
   private timers: Record<"retry" | "ping" | "pong" | "refresh" | "open", Timer | undefined> = {
     open: undefined,
     retry: undefined,
@@ -92,6 +93,17 @@ export class NotificationClient {
   constructor(readonly options: ClientOptions) {
     this.lastSeq = options.since ?? 0;
     this.haveSeq = options.since !== undefined;
+  }
+
+  /**
+   * Adds handlers beside the options' own (channels use it: `onConnect` to subscribe again,
+   * `onMessage` for their events); returns the function that removes them.
+   */
+  addListener(handlers: ClientHandlers): () => void {
+    this.listeners.add(handlers);
+    return () => {
+      this.listeners.delete(handlers);
+    };
   }
 
   /** Opens the connection unless one is open or opening. */
@@ -191,6 +203,7 @@ export class NotificationClient {
     }
     this.lastMessage = message;
     o.onMessage?.(message);
+    for (const listener of [...this.listeners]) listener.onMessage?.(message);
     if (message.event === "notification:new") o.onNotification?.(message.data as NotificationData);
     else if (message.event === "stats:updated") o.onStatsUpdate?.(message.data as NotificationStats);
     else if (message.event === "error") {
@@ -217,6 +230,7 @@ export class NotificationClient {
     this.scheduleRefresh();
     this.options.onMessage?.(message);
     this.options.onConnect?.(info);
+    for (const listener of [...this.listeners]) listener.onConnect?.(info);
     if (resync) this.options.onResync?.();
   }
 
@@ -312,7 +326,8 @@ export class NotificationClient {
     this.scheduleRefresh();
   }
 
-  private send(message: object): boolean {
+  /** Sends one client message (JSON) if the socket is open; false when it is not. */
+  send(message: object): boolean {
     if (this.ws?.readyState !== OPEN) return false;
     this.ws.send(JSON.stringify(message));
     return true;
@@ -352,6 +367,7 @@ export class NotificationClient {
     if (state === this.state) return;
     this.state = state;
     this.options.onStateChange?.(state);
+    for (const listener of [...this.listeners]) listener.onStateChange?.(state);
   }
 
   private emitError(error: ClientError): void {

@@ -6,3 +6,20 @@ export type { Endpoints } from "./config";
 export { ApiError, NotificationsApi } from "./rest";
 export { tokenExpiry } from "./token";
 export type * from "./types";
+export {
+  ChannelSubscription,
+  TYPING_EXPIRY_MS,
+  TYPING_RENEW_MS,
+  TypingSender,
+  TypingTracker,
+} from "./channels";
+export type {
+  ChannelError,
+  ChannelOptions,
+  ChannelState,
+  IncidentChange,
+  IncidentState,
+  IncidentUpdate,
+  Person,
+  TypingNotice,
+} from "./channels";

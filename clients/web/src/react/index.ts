@@ -6,3 +6,7 @@ export type {
   UseNotificationWebSocketOptions,
   UseNotificationWebSocketResult,
 } from "./useNotificationWebSocket";
+export { useChannel } from "./useChannel";
+export type { UseChannelOptions, UseChannelResult } from "./useChannel";
+export { useTyping } from "./useTyping";
+export type { UseTypingResult } from "./useTyping";

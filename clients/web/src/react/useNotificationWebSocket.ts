@@ -41,6 +41,8 @@ export interface UseNotificationWebSocketResult {
   connect: () => void;
   disconnect: () => void;
   lastMessage: ServerMessage | null;
+  /** The underlying client (null before the first connection), for `useChannel`. */
+  client: NotificationClient | null;
 }
 
 /**
@@ -57,6 +59,7 @@ export function useNotificationWebSocket(
   const [connectionState, setConnectionState] = useState<ConnectionState>("disconnected");
   const [lastMessage, setLastMessage] = useState<ServerMessage | null>(null);
   const clientRef = useRef<NotificationClient | null>(null);
+  const [client, setClient] = useState<NotificationClient | null>(null);
   const { url, autoReconnect, reconnectInterval, maxReconnectAttempts, maxReconnectDelay } =
     options;
   const hasCredentials = Boolean(options.token || options.getToken);
@@ -87,11 +90,13 @@ export function useNotificationWebSocket(
       onResync: () => h().onResync?.(),
     });
     clientRef.current = client;
+    setClient(client);
     if (autoConnect) client.connect();
     return () => {
       mounted = false;
       client.disconnect();
       if (clientRef.current === client) clientRef.current = null;
+      setClient((current) => (current === client ? null : current));
     };
   }, [
     url,
@@ -112,5 +117,6 @@ export function useNotificationWebSocket(
     connect,
     disconnect,
     lastMessage,
+    client,
   };
 }
