@@ -77,11 +77,13 @@ def test_a_push_is_shown_and_clicking_it_marks_the_notification_read(
     page = context.new_page()
     page.goto(f"{system.demo_url}/")
     registrations: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
     cdp = context.new_cdp_session(page)
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated",
         lambda e: registrations.extend(e["registrations"]),
     )
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda e: versions.extend(e["versions"]))
     cdp.send("ServiceWorker.enable")
     page.evaluate(REGISTER, [system.api_url, mint_token(JWT, user)])
     eventually_sync(
@@ -95,6 +97,15 @@ def test_a_push_is_shown_and_clicking_it_marks_the_notification_read(
         what="service worker registration",
     )
 
+    # A push reaches only an activated worker.
+    eventually_sync(
+        lambda: [
+            v
+            for v in versions
+            if v["registrationId"] == registration["registrationId"] and v["status"] == "activated"
+        ],
+        what="service worker activated",
+    )
     [worker] = eventually_sync(lambda: context.service_workers, what="worker attached")
     assert worker.evaluate("() => Notification.permission") == "granted"
     cdp.send(
@@ -107,7 +118,7 @@ def test_a_push_is_shown_and_clicking_it_marks_the_notification_read(
     )
 
     [shown] = eventually_sync(
-        lambda: page.evaluate(SHOWN), lambda n: len(n) == 1, what="notification shown"
+        lambda: page.evaluate(SHOWN), lambda n: len(n) == 1, timeout=30, what="notification shown"
     )
     assert shown["title"] == title
     assert shown["body"] == created["message"]
