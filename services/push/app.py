@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from datetime import timedelta
 from pathlib import Path
 
 import aio_pika
@@ -30,6 +31,7 @@ from services.push.metrics import Metrics
 from services.push.outcomes import OutcomePublisher
 from services.push.policy import PushPolicy
 from services.push.presence import PresenceLookup
+from services.push.retention import prune_forever
 from services.push.sender import Sender, SendPolicy
 from services.push.settings import Settings
 from services.push.vapid import VapidSigner
@@ -189,6 +191,12 @@ async def _start_background(
     stack.push_async_callback(_cancel, consuming)
     sender.start()
     stack.push_async_callback(sender.stop)
+    pruning = asyncio.create_task(
+        prune_forever(
+            state.engine, timedelta(days=settings.retention_days), settings.prune_interval_s
+        )
+    )
+    stack.push_async_callback(_cancel, pruning)
     state.readiness.extend([lambda: consumer.ready, lambda: sender.running])
 
 

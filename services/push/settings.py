@@ -96,6 +96,10 @@ class Settings(JwtEnvSettings):
     """Sends in flight per copy (they share one database transaction per round)."""
     db_pool_size: int = Field(default=4, ge=1, alias="PUSH_DB_POOL_SIZE")
 
+    retention_days: float = Field(default=30, gt=0, alias="PUSH_RETENTION_DAYS")
+    """Seen events and finished pushes and sends older than this are deleted."""
+    prune_interval_s: float = Field(default=3600, gt=0, alias="PUSH_PRUNE_INTERVAL_S")
+
     retry_delays_ms: Annotated[tuple[int, ...], NoDecode] = Field(
         default=DEFAULT_RETRY_DELAYS_MS, alias="PUSH_RETRY_DELAYS_MS"
     )
