@@ -18,6 +18,7 @@ from contracts.channels import TYPING_SIGNAL
 from contracts.events import CHANNEL_EVENT_TYPES, EVENT_DATA_MODELS, SCHEMA_VERSION, EventType
 from contracts.incidents import INCIDENT_EVENT_MODELS, INCIDENT_SCHEMA_VERSION
 from contracts.presence import PRESENCE_SIGNAL
+from contracts.push import PUSH_CONSUMER, PUSH_EVENT_TYPES
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import BROADCAST_USER_KEY, Topology
 
@@ -30,8 +31,8 @@ _SUMMARIES: dict[str, str] = {
     EventType.NOTIFICATION_READ_ALL: "A user marked every notification read.",
     EventType.NOTIFICATION_DELETED: "A user deleted a notification.",
     EventType.NOTIFICATION_BROADCAST: "An announcement for every connected user (not stored).",
-    EventType.DELIVERY_SUCCEEDED: "A notification reached its email address or webhook.",
-    EventType.DELIVERY_FAILED: "A notification could not be delivered by email or webhook.",
+    EventType.DELIVERY_SUCCEEDED: "A notification reached its email, webhook or push device.",
+    EventType.DELIVERY_FAILED: "A notification could not be delivered by email, webhook or push.",
     EventType.INCIDENT_UPDATED: "An incident changed; for the subscribers of its channel.",
 }
 
@@ -168,6 +169,22 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
             "description": (
                 f"Read from the quorum queue `{topology.queue('notification-incidents')}`. "
                 "A message that does not fit goes to its `.dlq` with header x-tocsin-reason."
+            ),
+            "channel": {"$ref": f"#/channels/{name}"},
+            "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+            "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING_VERSION}},
+        }
+
+    for event_type in PUSH_EVENT_TYPES:
+        name = _camel(event_type.value)
+        operations[f"pushReceives{name[0].upper()}{name[1:]}"] = {
+            "action": "receive",
+            "title": f"The push service consumes {event_type.value}",
+            "description": (
+                f"Read from the quorum queue `{topology.queue(PUSH_CONSUMER)}` (bound with "
+                f"`{event_type.value}.*`), retried through `{topology.queue(PUSH_CONSUMER)}"
+                ".retry.<ms>`, dead-lettered to its `.dlq` with header x-tocsin-reason. "
+                "`notification.created` schedules a push; the others cancel a waiting one."
             ),
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],

@@ -97,7 +97,8 @@ class Announcement(BaseModel):
 
 
 class DeliveryOutcome(BaseModel):
-    """`delivery.succeeded` / `delivery.failed`, published by the email and webhook consumers."""
+    """`delivery.succeeded` / `delivery.failed`, published by the email, webhook and push
+    consumers."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -106,7 +107,9 @@ class DeliveryOutcome(BaseModel):
     channel: Channel
     attempts: int = Field(ge=1)
     detail: str | None = None
-    target: str | None = Field(default=None, description="Email address or endpoint id.")
+    target: str | None = Field(
+        default=None, description="Email address, webhook endpoint id or push device id."
+    )
 
 
 EVENT_DATA_MODELS: dict[EventType, type[BaseModel]] = {

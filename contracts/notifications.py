@@ -27,6 +27,7 @@ class Channel(StrEnum):
     IN_APP = "in_app"
     EMAIL = "email"
     WEBHOOK = "webhook"
+    PUSH = "push"
 
 
 # A notification type is a short identifier such as `incident_created`.

@@ -8,7 +8,7 @@ on bind). From those:
 - `tocsin-notification`, the only event producer: publishes `notification.*`,
   `incident.*` (live incident updates) and `realtime.push.*` on `<ns>.events`; reads its
   queues (incident events, delivery outcomes).
-- `tocsin-email`, `tocsin-webhook`: publish only `delivery.*` (their outcomes) on
+- `tocsin-email`, `tocsin-webhook`, `tocsin-push`: publish only `delivery.*` (their outcomes) on
   `<ns>.events`; read only their own queue.
 - `tocsin-realtime`: publishes only `realtime.typing.*` and `realtime.presence.*` (signals
   between instances, never stored) on `<ns>.events`; reads its instances' queues `<ns>.realtime.*`.
@@ -103,7 +103,7 @@ def service_users(topology: Topology) -> list[BrokerUser]:
                 read=_any_of(events, _queue_family(topology, consumer)),
                 topics=(outcomes_only,),
             )
-            for consumer in ("email", "webhook")
+            for consumer in ("email", "webhook", "push")
         ),
         BrokerUser(
             service="realtime",

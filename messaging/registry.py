@@ -40,6 +40,7 @@ CONSUMERS: dict[str, ConsumerEntry] = {
     for entry in (
         ConsumerEntry("email", "services.email.consumer:consumer_spec", "email delivery"),
         ConsumerEntry("webhook", "services.webhook.consumer:consumer_spec", "webhook delivery"),
+        ConsumerEntry("push", "services.push.consumer:consumer_spec", "Web Push, FCM and APNs"),
         ConsumerEntry(
             "notification-incidents",
             "services.notification.incidents.consumer:consumer_spec",

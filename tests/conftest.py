@@ -18,7 +18,7 @@ import pytest
 from contracts.topology import Topology
 from tests.support import infra
 
-STATEFUL_SERVICES = ("notification", "email", "webhook")
+STATEFUL_SERVICES = ("notification", "email", "webhook", "push")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

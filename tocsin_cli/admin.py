@@ -16,7 +16,7 @@ from tocsin_cli.connections import broker, database
 from tocsin_cli.errors import CliError, redact
 from tocsin_cli.settings import CliSettings
 
-STATEFUL_SERVICES = ("notification", "email", "webhook")
+STATEFUL_SERVICES = ("notification", "email", "webhook", "push")
 
 
 async def declare_topology(settings: CliSettings) -> tuple[list[ConsumerSpec], list[str]]:

@@ -20,6 +20,7 @@ from tocsin_cli.dead_letters import dlq_app
 from tocsin_cli.errors import CliError, cli_errors, run_async
 from tocsin_cli.operations import events_app, replay_command, status_command
 from tocsin_cli.options import err, settings
+from tocsin_cli.push import push_app
 
 app = typer.Typer(
     name="tocsin",
@@ -38,6 +39,7 @@ app.add_typer(events_app, name="events")
 app.add_typer(topology_app, name="topology")
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(dev_app, name="dev")
+app.add_typer(push_app, name="push")
 app.command(
     name="replay",
     epilog="Example: tocsin replay --consumer email --since 2h --type notification.created",

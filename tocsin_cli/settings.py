@@ -13,7 +13,8 @@ DEFAULT_SERVICE_URLS = (
     "notification=http://127.0.0.1:8010,"
     "realtime=http://127.0.0.1:8011,"
     "email=http://127.0.0.1:8012,"
-    "webhook=http://127.0.0.1:8013"
+    "webhook=http://127.0.0.1:8013,"
+    "push=http://127.0.0.1:8015"
 )
 
 

@@ -2,8 +2,8 @@
 
 A preference is (type, channel, enabled), where type `*` means every type. For each channel
 the most specific preference wins: the notification's own type, then `*`, then the default
-(every channel on). A `critical` notification always goes in-app and by email, whatever the
-user opted out of; webhooks still follow the preference.
+(every channel on). A `critical` notification always goes in-app, by email and by push, whatever
+the user opted out of; webhooks still follow the preference.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ DEFAULT_ENABLED: dict[Channel, bool] = {
     Channel.IN_APP: True,
     Channel.EMAIL: True,
     Channel.WEBHOOK: True,
+    Channel.PUSH: True,
 }
-CRITICAL_FORCED: frozenset[Channel] = frozenset({Channel.IN_APP, Channel.EMAIL})
+CRITICAL_FORCED: frozenset[Channel] = frozenset({Channel.IN_APP, Channel.EMAIL, Channel.PUSH})
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from identity import TokenError, verify_token
 from identity.rate_limit import CallerLimits, RateLimited
 from identity.tokens import WEBHOOKS_ADMIN_SCOPE
+from outbound.addresses import NO_PRIVATE_TARGETS, PrivateTargets
 from services.webhook import endpoints
-from services.webhook.addresses import NO_PRIVATE_TARGETS, PrivateTargets
 from services.webhook.audit import EndpointChange
 from services.webhook.consumer import WebhookConsumer
 from services.webhook.endpoints import Attempt, Caller, Endpoint, EndpointError

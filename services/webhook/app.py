@@ -16,8 +16,8 @@ from database.engine import create_engine
 from identity.rate_limit import CallerLimits
 from messaging import brokers
 from observability.tracing import TraceparentMiddleware
+from outbound.addresses import PrivateTargets
 from services.webhook import api
-from services.webhook.addresses import PrivateTargets
 from services.webhook.consumer import WebhookConsumer, consumer_spec
 from services.webhook.delivery import Deliverer, DeliveryPolicy
 from services.webhook.http import webhook_client

@@ -21,8 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
 from contracts.text import StorableText
-from services.webhook import audit, tables
-from services.webhook.addresses import (
+from outbound.addresses import (
     BlockedAddress,
     InvalidWebhookUrl,
     PrivateTargets,
@@ -30,6 +29,7 @@ from services.webhook.addresses import (
     resolve_checked,
     validate_url,
 )
+from services.webhook import audit, tables
 from services.webhook.signing import generate_secret
 
 SUBSCRIBABLE_TYPES: frozenset[str] = frozenset(

@@ -1,81 +1,22 @@
-"""Outbound HTTP for webhooks: an httpx client that connects only to checked addresses.
-
-`GuardedBackend` resolves the host itself, checks every address (`addresses.refusal`) and
-connects to a checked IP; TLS still verifies the certificate against the URL's host name,
-because httpcore takes the server name from the request, not from the socket. Redirects are
-never followed and proxies from the environment are ignored (a proxy would bypass the check).
+"""Outbound HTTP for webhooks: an httpx client that connects only to checked addresses
+(`outbound.transport.GuardedTransport`). Redirects are never followed and proxies from the
+environment are ignored (a proxy would bypass the check).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import time
-import typing
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-import httpcore
 import httpx
 
-from services.webhook.addresses import BlockedAddress, PrivateTargets, resolve_checked
+from outbound.addresses import BlockedAddress, PrivateTargets
+from outbound.transport import GuardedTransport, parse_retry_after
 
 USER_AGENT = "Tocsin-Webhooks/1.0"
 EXCERPT_CHARS = 1024
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that refuses to connect to addresses webhooks may not reach."""
-
-    def __init__(self, targets: PrivateTargets) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._targets = targets
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: typing.Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await resolve_checked(host, port, self._targets)
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: typing.Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are not webhook targets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool built on `GuardedBackend`."""
-
-    def __init__(self, targets: PrivateTargets, max_connections: int = 100) -> None:
-        super().__init__(trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections // 2,
-            keepalive_expiry=30.0,
-            network_backend=GuardedBackend(targets),
-        )
 
 
 def webhook_client(
@@ -163,18 +104,3 @@ def _public_peer(response: httpx.Response) -> bool:
         address = address.ipv4_mapped
     return address.is_global
 
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -11,42 +11,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from database.batches import delete_in_batches
 from services.webhook import tables
 
 logger = logging.getLogger(__name__)
-
-BATCH = 5_000
-
-
-async def _delete_batches(
-    engine: AsyncEngine, table: sa.Table, condition: sa.ColumnElement[bool]
-) -> int:
-    ctid: sa.ColumnClause[Any] = sa.literal_column("ctid")
-    batch = sa.select(ctid).select_from(table).where(condition).limit(BATCH)
-    statement = table.delete().where(ctid.in_(batch.scalar_subquery()))
-    total = 0
-    while True:
-        async with engine.begin() as conn:
-            deleted = (await conn.execute(statement)).rowcount
-        total += deleted
-        if deleted < BATCH:
-            return total
 
 
 async def prune(engine: AsyncEngine, before: datetime) -> dict[str, int]:
     """Delete history older than `before`; returns how many rows of each table went."""
     a, d, e = tables.attempts, tables.deliveries, tables.events
-    attempts = await _delete_batches(engine, a, a.c.at < before)
-    deliveries = await _delete_batches(
+    attempts = await delete_in_batches(engine, a, a.c.at < before)
+    deliveries = await delete_in_batches(
         engine, d, sa.and_(d.c.status != "pending", d.c.completed_at < before)
     )
     unreferenced = ~sa.exists().where(d.c.event_id == e.c.event_id)
-    events = await _delete_batches(engine, e, sa.and_(e.c.received_at < before, unreferenced))
+    events = await delete_in_batches(engine, e, sa.and_(e.c.received_at < before, unreferenced))
     return {"attempts": attempts, "deliveries": deliveries, "events": events}
 
 

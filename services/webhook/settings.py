@@ -10,8 +10,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from identity.rate_limit import Rate
 from identity.settings import JwtEnvSettings, RateLimitEnvSettings
+from outbound.addresses import TOCSIN_DEFAULT_PORTS, PrivateTargets
 from services.http_limits import HttpLimitsSettings
-from services.webhook.addresses import PrivateTargets
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
     5_000,
@@ -26,14 +26,6 @@ DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (
 5 h, 10 h, 10 h."""
 
 
-TOCSIN_DEFAULT_PORTS = (
-    *(8000, 8001, 8002, 8003),
-    *(8010, 8011, 8012, 8013, 8014),
-    *(5432, 5672, 15672, 25672, 4369, 6379),
-)
-"""Tocsin's gateway and services (the local run's internal ports too), Postgres, RabbitMQ
-(AMQP, management, clustering, epmd) and Redis on their default ports: never webhook targets
-on a private address."""
 DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "amqp": 5672, "amqps": 5671,
                  "http": 80, "https": 443, "ws": 80, "wss": 443}  # fmt: skip
 

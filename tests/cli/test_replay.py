@@ -185,3 +185,24 @@ async def test_interrupted_replay_says_where_to_resume_and_resuming_completes_it
     assert rest.exit_code == 0, rest.stderr
     messages = await queue_messages(amqp_connection, declared.queue("email"))
     assert {m.message_id for m in messages} == set(store.added)
+
+
+async def test_replay_to_push_reaches_only_the_push_queue_with_what_it_binds(
+    cli: Cli,
+    declared: Topology,
+    store: EventStore,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+) -> None:
+    alice = _user()
+    created = await store.add(EventType.NOTIFICATION_CREATED, alice, minutes=1)
+    read = await store.add(EventType.NOTIFICATION_READ, alice, minutes=2)
+    unread = await store.add(EventType.NOTIFICATION_UNREAD, alice, minutes=3)
+
+    result = await cli("replay", "--consumer", "push", *store.window())
+
+    assert result.exit_code == 0, result.stderr
+    messages = await queue_messages(amqp_connection, declared.queue("push"))
+    assert [m.message_id for m in messages] == [created.event_id, read.event_id]
+    assert unread.event_id not in {m.message_id for m in messages}
+    assert await depth(amqp_connection, declared.queue("email")) == 0
+    assert await depth(amqp_connection, declared.queue("webhook")) == 0

@@ -23,6 +23,7 @@ MODULE_SETTINGS = {
     "services.realtime": "services.realtime.settings:Settings",
     "services.email": "services.email.settings:Settings",
     "services.webhook": "services.webhook.settings:Settings",
+    "services.push": "services.push.settings:Settings",
     "services.demo": "services.demo.settings:Settings",
 }
 INFRASTRUCTURE = {"postgres", "rabbitmq", "redis", "mailpit", "gateway"}
@@ -58,6 +59,7 @@ def test_compose_runs_every_part_with_two_realtime_instances() -> None:
             "services.demo",
             "services.email",
             "services.notification",
+            "services.push",
             "services.realtime",
             "services.realtime",
             "services.webhook",

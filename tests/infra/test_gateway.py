@@ -28,7 +28,7 @@ from tests.support.infra import free_port
 from tests.support.waiting import eventually
 from tocsin_cli.gateway import TEMPLATE, MissingGatewayValue, placeholders, render
 
-STAND_INS = ("notification", "realtime-1", "realtime-2", "webhook", "demo")
+STAND_INS = ("notification", "realtime-1", "realtime-2", "webhook", "push", "demo")
 
 
 def nginx_test(directory: Path, conf: Path) -> subprocess.CompletedProcess[str]:
@@ -51,7 +51,7 @@ def test_nginx_accepts_the_template_as_the_compose_gateway_renders_it(tmp_path: 
     # Compose host names do not resolve here: give each a local address, as Docker DNS would.
     conf = gateway_config(load_compose()).replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
     conf = conf.replace("/tmp/", f"{tmp_path}/")
-    for host in ("notification", "realtime-1", "realtime-2", "webhook", "demo"):
+    for host in ("notification", "realtime-1", "realtime-2", "webhook", "push", "demo"):
         conf = conf.replace(f"server {host}:", "server 127.0.0.1:")
     path = tmp_path / "nginx.conf"
     path.write_text(conf)
@@ -99,6 +99,7 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         "notification": [f"127.0.0.1:{ports['notification']}"],
         "realtime": [f"127.0.0.1:{ports['realtime-1']}", f"127.0.0.1:{ports['realtime-2']}"],
         "webhook": [f"127.0.0.1:{ports['webhook']}"],
+        "push": [f"127.0.0.1:{ports['push']}"],
         "demo": [f"127.0.0.1:{ports['demo']}"],
     }
     running = Gateway(tmp_path, upstreams)
@@ -121,6 +122,7 @@ async def test_gateway_routes_each_path_to_its_service_and_passes_traceparent(
         for path in (
             "/api/v1/notifications",
             "/api/v1/webhooks/endpoints",
+            "/api/v1/push/vapid-public-key",
             "/api/v1/presence?user_ids=a,b",
             "/api/v1/presence/users",
             "/api/v1/channels/incident:1/presence",
@@ -136,6 +138,7 @@ async def test_gateway_routes_each_path_to_its_service_and_passes_traceparent(
     assert seen["/api/v1/notifications"]["forwarded_for"] == "127.0.0.1"
     assert seen["/api/v1/notifications"]["host"] == f"127.0.0.1:{gateway.port}"
     assert seen["/api/v1/webhooks/endpoints"]["upstream"] == "webhook"
+    assert seen["/api/v1/push/vapid-public-key"]["upstream"] == "push"
     for path in (
         "/api/v1/presence?user_ids=a,b",
         "/api/v1/presence/users",

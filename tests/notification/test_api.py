@@ -162,7 +162,12 @@ async def test_preferences_and_subscriber_shape_the_created_event(
     me = user_token(user)
     defaults = (await client.get("/api/v1/preferences", headers=me)).json()
     assert defaults["preferences"] == []
-    assert defaults["defaults"] == {"in_app": True, "email": True, "webhook": True}
+    assert defaults["defaults"] == {
+        "in_app": True,
+        "email": True,
+        "webhook": True,
+        "push": True,
+    }
 
     put = await client.put(
         "/api/v1/preferences",
@@ -196,9 +201,9 @@ async def test_preferences_and_subscriber_shape_the_created_event(
     ).json()
     created = [EventEnvelope.model_validate(e).data for e in page["events"]]
     assert [c["channels"] for c in created] == [
-        [],
-        ["email", "webhook"],
-        ["in_app", "email"],  # critical overrides in-app and email opt-outs
+        ["push"],
+        ["email", "webhook", "push"],
+        ["in_app", "email", "push"],  # critical overrides in-app and email opt-outs
     ]
     assert created[0]["recipient"] == {
         "user_id": user,

@@ -71,7 +71,7 @@ async def test_creating_a_notification_publishes_exactly_one_created_event(
     assert data.notification.entity_url == "/incidents/inc-1"
     assert data.notification.is_read is False
     assert data.recipient.user_id == user
-    assert [c.value for c in data.channels] == ["in_app", "email", "webhook"]
+    assert [c.value for c in data.channels] == ["in_app", "email", "webhook", "push"]
 
 
 async def test_each_state_change_publishes_its_event_with_stats_after_the_change(

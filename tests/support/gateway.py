@@ -16,7 +16,7 @@ from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tocsin_cli.gateway import TEMPLATE, render, upstream_values
 
-UPSTREAMS = ("notification", "realtime", "webhook", "demo")
+UPSTREAMS = ("notification", "realtime", "webhook", "push", "demo")
 
 
 def nginx_binary() -> str:

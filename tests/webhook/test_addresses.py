@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from services.webhook.addresses import (
+from outbound.addresses import (
     NO_PRIVATE_TARGETS,
     BlockedAddress,
     PrivateTargets,
     check_address,
     validate_url,
 )
-from services.webhook.http import parse_retry_after
+from outbound.transport import parse_retry_after
 from services.webhook.signing import generate_secret, signed_headers
 
 REFUSED = [

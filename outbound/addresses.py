@@ -1,7 +1,7 @@
-"""Which network addresses a webhook may reach (SSRF protection).
+"""Which network addresses an outgoing request (a webhook, a push) may reach (SSRF protection).
 
 Only http(s) URLs are delivered to. Every address a host name resolves to is checked when the
-connection is made (see `services.webhook.http`), and the connection goes to an address that
+connection is made (see `outbound.transport`), and the connection goes to an address that
 was checked, so a DNS answer that changes between the check and the connect cannot slip a
 private address in. Registration runs the same checks early to give a clear 422.
 
@@ -36,6 +36,16 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
 
 class BlockedAddress(Exception):
     """The target resolves to an address webhooks may not reach."""
+
+
+TOCSIN_DEFAULT_PORTS = (
+    *(8000, 8001, 8002, 8003, 8004),
+    *(8010, 8011, 8012, 8013, 8014, 8015),
+    *(5432, 5672, 15672, 25672, 4369, 6379),
+)
+"""Tocsin's gateway and services (the local run's internal ports too), Postgres, RabbitMQ
+(AMQP, management, clustering, epmd) and Redis on their default ports: never webhook targets
+on a private address (webhooks and push)."""
 
 
 class InvalidWebhookUrl(ValueError):

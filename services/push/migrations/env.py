@@ -1,0 +1,3 @@
+from database.migrate import run_migrations_from_alembic
+
+run_migrations_from_alembic()
