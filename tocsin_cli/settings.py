@@ -50,6 +50,7 @@ class CliSettings(BaseSettings):
     tocsin_amqp_password_realtime: str | None = None
     tocsin_amqp_password_email: str | None = None
     tocsin_amqp_password_webhook: str | None = None
+    tocsin_amqp_password_push: str | None = None
     tocsin_amqp_password_incidents: str | None = None
     tocsin_amqp_password_admin: str | None = None
     connect_timeout_s: float = 5.0

@@ -29,11 +29,13 @@ def nginx_binary() -> str:
 
 
 def render_local(directory: Path, port: int, upstreams: Mapping[str, Sequence[str]]) -> Path:
-    """nginx.conf in `directory`, listening on 127.0.0.1:<port>, for these upstreams."""
+    """nginx.conf in `directory`, listening on 127.0.0.1:<port>, for these upstreams; a
+    service the test does not run gets an address nothing listens on (its paths answer 502)."""
+    every = {name: [f"127.0.0.1:{free_port()}"] for name in UPSTREAMS} | dict(upstreams)
     values = {
         "GATEWAY_LISTEN": f"127.0.0.1:{port}",
         "GATEWAY_RUN_DIR": str(directory),
-        **upstream_values(upstreams),
+        **upstream_values(every),
     }
     path = directory / "nginx.conf"
     path.write_text(render(TEMPLATE.read_text(), values))
