@@ -7,6 +7,8 @@ connection, HTTP client and hub live in the lifespan.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from services.realtime.endpoint import SocketEndpoint
 from services.realtime.hub import Hub
 from services.realtime.messages import Outbound, UnusableMessage, from_envelope, from_push
 from services.realtime.metrics import registry_for
+from services.realtime.selfcheck import SelfCheck
 from services.realtime.settings import Settings
 from services.realtime.subscription import Subscription
 
@@ -43,9 +46,15 @@ class Runtime:
     subscription: Subscription
     catchup: CatchupClient
     endpoint: SocketEndpoint
+    selfcheck: SelfCheck
     consumed: int = 0
     dropped: int = 0
     stopping: bool = field(default=False)
+    _checking: asyncio.Task[None] | None = None
+
+    def start_self_check(self) -> None:
+        if self.settings.self_check_interval_s > 0:
+            self._checking = asyncio.get_running_loop().create_task(self.selfcheck.run())
 
     def on_message(self, key: str, body: bytes, message_id: str | None) -> None:
         """A broker message → the hub. Unusable messages are logged and dropped."""
@@ -75,6 +84,10 @@ class Runtime:
             return
         self.stopping = True
         self.endpoint.accepting = False
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checking
         await self.subscription.stop_consuming()
         for connection in self.hub.connections():
             connection.close(CloseCode.SERVICE_RESTART, "server restarting")
@@ -103,6 +116,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.instance_id,
         settings.unbind_grace_s,
         lambda key, body, message_id: runtime.on_message(key, body, message_id),
+        reconnect_interval_s=settings.broker_reconnect_interval_s,
     )
     hub.on_last = subscription.release
     subscription.on_unbound = hub.forget
@@ -114,7 +128,8 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.origins,
         settings.outbound_buffer_messages,
     )
-    runtime = Runtime(settings, hub, subscription, catchup, endpoint)
+    selfcheck = SelfCheck(hub, subscription, catchup.latest_seqs, settings.self_check_interval_s)
+    runtime = Runtime(settings, hub, subscription, catchup, endpoint, selfcheck)
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
 
@@ -148,6 +163,7 @@ def create_app(settings: Settings) -> RealtimeApp:
         api.state.runtime = runtime
         api.state.registry = registry_for(runtime)
         await runtime.subscription.start()
+        runtime.start_self_check()
         logger.info(
             "realtime instance %s ready namespace=%s",
             settings.instance_id,

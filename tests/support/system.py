@@ -450,6 +450,16 @@ class PrivateRabbitMq:
     def start_app(self) -> None:
         self.ctl("start_app")
 
+    def remove_binding(self, exchange: str, queue: str, key: str) -> None:
+        """Delete one exchange → queue binding inside the node, as if the broker lost it: no
+        AMQP client could (an exclusive queue accepts unbinds only from its own connection),
+        and the queue's owner is not told."""
+        binding = (
+            f'{{binding, {{resource, <<"/">>, exchange, <<"{exchange}">>}}, <<"{key}">>, '
+            f'{{resource, <<"/">>, queue, <<"{queue}">>}}, []}}'
+        )
+        self.ctl("eval", f'ok = rabbit_binding:remove({binding}, <<"tests">>).')
+
     def consumers(self) -> dict[str, int]:
         """Queue name → consumer count, from the node itself."""
         out = subprocess.run(
