@@ -49,6 +49,8 @@ class Runtime:
     selfcheck: SelfCheck
     consumed: int = 0
     dropped: int = 0
+    position: int = 0
+    """The highest event store position received (the relay publishes in position order)."""
     stopping: bool = field(default=False)
     _checking: asyncio.Task[None] | None = None
 
@@ -59,8 +61,15 @@ class Runtime:
     def on_message(self, key: str, body: bytes, message_id: str | None) -> None:
         """A broker message → the hub. Unusable messages are logged and dropped."""
         self.consumed += 1
+        outbound: Outbound | None
         try:
-            outbound = _outbound(key, body)
+            if key.startswith(_PUSH_PREFIX):
+                outbound = from_push(body)
+            else:
+                envelope = event_from_json(body)
+                if envelope.position is not None and envelope.position > self.position:
+                    self.position = envelope.position
+                outbound = from_envelope(envelope)
         except (UnusableMessage, ValidationError, ValueError) as exc:
             self.dropped += 1
             logger.warning("dropped message id=%s key=%s: %s", message_id, key, exc)
@@ -94,12 +103,6 @@ class Runtime:
         logger.info("stopped consuming and closed sockets")
 
 
-def _outbound(key: str, body: bytes) -> Outbound | None:
-    if key.startswith(_PUSH_PREFIX):
-        return from_push(body)
-    return from_envelope(event_from_json(body))
-
-
 def build_runtime(settings: Settings) -> Runtime:
     hub = Hub(settings.max_connections_per_user)
     catchup = CatchupClient(
@@ -128,7 +131,13 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.origins,
         settings.outbound_buffer_messages,
     )
-    selfcheck = SelfCheck(hub, subscription, catchup.latest_seqs, settings.self_check_interval_s)
+    selfcheck = SelfCheck(
+        hub,
+        subscription,
+        catchup,
+        lambda: runtime.position,
+        settings.self_check_interval_s,
+    )
     runtime = Runtime(settings, hub, subscription, catchup, endpoint, selfcheck)
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime

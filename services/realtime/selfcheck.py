@@ -2,13 +2,18 @@
 
 Every `interval_s` the instance asks the notification service for the latest seq of each user
 it holds an open, established socket of (`POST /api/v1/internal/latest-seqs`, 1,000 users a
-request), and compares the previous round's answer with what it has delivered since: an event
-committed before the previous round and still not here a whole interval later is not coming
-(the relay publishes within milliseconds; one that is an interval behind costs a needless
-reconnect, never a lost or repeated event). Such a user is logged (`user_id`, `expected_seq`,
-`seen_seq`), counted (`stalled`, the `tocsin_realtime_stalled_users_total` metric) and
-repaired: its routing key is bound again and its sockets are closed with 1012, so that each
-client reconnects with `since` and gets the missed events from the event store.
+request). A user still behind the previous round's answer is a candidate: either the relay is
+slow (under a burst it can be seconds behind) or the user's events are not reaching this
+instance. To tell them apart it asks for the user's first missing event
+(`GET /api/v1/internal/users/{id}/events?after_seq=<seen>&limit=1`) and compares its event
+store position with the highest position this instance has received: the relay publishes in
+position order and the queue keeps that order, so when a later event of anyone arrived, the
+user's is not coming. Only then is the user stalled: logged (`user_id`, `expected_seq`,
+`seen_seq`, `missing_position`, `received_position`), counted (`stalled`, the
+`tocsin_realtime_stalled_users_total` metric) and repaired: its routing key is bound again and
+its sockets are closed with 1012, so that each client reconnects with `since` and gets the
+missed events from the event store. A slow relay costs a question per lagging user per round,
+never a reconnect.
 
 Each round first checks that the instance still consumes from its queue
 (`Subscription.check_consuming`), which re-declares, consumes and binds again when not.
@@ -18,27 +23,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from contracts.websocket import CloseCode
-from services.realtime.catchup import CatchupUnavailable
+from services.realtime.catchup import CatchupClient, CatchupUnavailable
 from services.realtime.hub import Hub
 from services.realtime.subscription import Subscription
 
 logger = logging.getLogger(__name__)
 
-AskLatest = Callable[[list[str]], Awaitable[dict[str, int]]]
-"""User ids → each user's latest seq in the event store; raises CatchupUnavailable."""
+Position = Callable[[], int]
+"""The highest event store position this instance has received."""
 
 
 class SelfCheck:
     def __init__(
-        self, hub: Hub, subscription: Subscription, ask_latest: AskLatest, interval_s: float
+        self,
+        hub: Hub,
+        subscription: Subscription,
+        store: CatchupClient,
+        received_position: Position,
+        interval_s: float,
     ) -> None:
         self.hub = hub
         self.subscription = subscription
         self.interval_s = interval_s
-        self._ask_latest = ask_latest
+        self._store = store
+        self._received_position = received_position
         self._expected: dict[str, int] = {}
         """Users who were behind the event store at the last round → its latest seq then."""
         self.rounds = 0
@@ -65,23 +76,47 @@ class SelfCheck:
             for user_id in self.hub.get_connected_users()
             if (seq := self.hub.delivered_seq(user_id)) is not None
         }
-        stalled = [u for u, seq in seen.items() if self._expected.get(u, 0) > seq]
-        for user_id in stalled:
-            await self._repair(user_id, self._expected[user_id], seen[user_id])
+        behind = [u for u, seq in seen.items() if self._expected.get(u, 0) > seq]
+        stalled = []
+        for user_id in behind:
+            if await self._stalled(user_id, self._expected[user_id], seen[user_id]):
+                stalled.append(user_id)
         try:
-            latest = await self._ask_latest([u for u in seen if u not in stalled])
+            latest = await self._store.latest_seqs([u for u in seen if u not in stalled])
         except CatchupUnavailable as exc:
             logger.warning("self-check: latest seqs unavailable: %s", exc)
             latest = {}
         self._expected = {u: seq for u, seq in latest.items() if seq > seen.get(u, 0)}
         return stalled
 
-    async def _repair(self, user_id: str, expected: int, seen: int) -> None:
+    async def _stalled(self, user_id: str, expected: int, seen: int) -> bool:
+        """True (and repaired) when the user's first missing event is older than the newest
+        event this instance has received."""
+        received = self._received_position()
+        # Read after `received`: an event older than it has either arrived by now or is lost.
+        seen = self.hub.delivered_seq(user_id) or seen
+        try:
+            missing = await self._store.first_position_after(user_id, seen)
+        except CatchupUnavailable as exc:
+            logger.warning("self-check: events unavailable user_id=%s: %s", user_id, exc)
+            return False
+        if missing is None or missing >= received:
+            return False  # not published yet, or nothing this instance saw came after it
         self.stalled += 1
         logger.warning(
             "events stopped arriving for a user: binding again, closing its sockets to catch up",
-            extra={"user_id": user_id, "expected_seq": expected, "seen_seq": seen},
+            extra={
+                "user_id": user_id,
+                "expected_seq": expected,
+                "seen_seq": seen,
+                "missing_position": missing,
+                "received_position": received,
+            },
         )
+        await self._repair(user_id)
+        return True
+
+    async def _repair(self, user_id: str) -> None:
         try:
             await self.subscription.rebind(user_id)
         except Exception:
