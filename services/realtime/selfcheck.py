@@ -2,18 +2,19 @@
 
 Every `interval_s` the instance asks the notification service for the latest seq of each user
 it holds an open, established socket of (`POST /api/v1/internal/latest-seqs`, 1,000 users a
-request). A user still behind the previous round's answer is a candidate: either the relay is
-slow (under a burst it can be seconds behind) or the user's events are not reaching this
-instance. To tell them apart it asks for the user's first missing event
-(`GET /api/v1/internal/users/{id}/events?after_seq=<seen>&limit=1`) and compares its event
-store position with the highest position this instance has received: the relay publishes in
+request). A user still behind the previous round's answer, with none of its events arrived
+since, is a candidate: either the relay is stuck or slow (under a burst it can be seconds
+behind) or the user's events are not reaching this instance. To tell them apart it asks for
+the user's first missing event (`GET /api/v1/internal/users/{id}/events?after_seq=<seen>&limit=1`)
+and compares its event store position with the highest position this instance has received: the
+relay publishes in
 position order and the queue keeps that order, so when a later event of anyone arrived, the
 user's is not coming. Only then is the user stalled: logged (`user_id`, `expected_seq`,
 `seen_seq`, `missing_position`, `received_position`), counted (`stalled`, the
 `tocsin_realtime_stalled_users_total` metric) and repaired: its routing key is bound again and
 its sockets are closed with 1012, so that each client reconnects with `since` and gets the
-missed events from the event store. A slow relay costs a question per lagging user per round,
-never a reconnect.
+missed events from the event store. A slow relay costs at most a question per frozen user
+per round, never a reconnect.
 
 Each round first checks that the instance still consumes from its queue
 (`Subscription.check_consuming`), which re-declares, consumes and binds again when not.
@@ -31,6 +32,8 @@ from services.realtime.hub import Hub
 from services.realtime.subscription import Subscription
 
 logger = logging.getLogger(__name__)
+
+ROUND_TIMEOUT_S = 60.0
 
 Position = Callable[[], int]
 """The highest event store position this instance has received."""
@@ -50,8 +53,9 @@ class SelfCheck:
         self.interval_s = interval_s
         self._store = store
         self._received_position = received_position
-        self._expected: dict[str, int] = {}
-        """Users who were behind the event store at the last round → its latest seq then."""
+        self._expected: dict[str, tuple[int, int]] = {}
+        """Users who were behind the event store at the last round → (its latest seq then,
+        the seq this instance had delivered then)."""
         self.rounds = 0
         self.stalled = 0
 
@@ -60,7 +64,7 @@ class SelfCheck:
         while True:
             await asyncio.sleep(self.interval_s)
             try:
-                async with asyncio.timeout(max(self.interval_s, 10.0)):
+                async with asyncio.timeout(max(self.interval_s, ROUND_TIMEOUT_S)):
                     await self.check()
             except Exception:
                 logger.warning("self-check round failed", exc_info=True)
@@ -76,18 +80,26 @@ class SelfCheck:
             for user_id in self.hub.get_connected_users()
             if (seq := self.hub.delivered_seq(user_id)) is not None
         }
-        behind = [u for u, seq in seen.items() if self._expected.get(u, 0) > seq]
+        behind = [u for u, seq in seen.items() if self._frozen(u, seq)]
         stalled = []
         for user_id in behind:
-            if await self._stalled(user_id, self._expected[user_id], seen[user_id]):
+            if await self._stalled(user_id, self._expected[user_id][0], seen[user_id]):
                 stalled.append(user_id)
         try:
             latest = await self._store.latest_seqs([u for u in seen if u not in stalled])
         except CatchupUnavailable as exc:
             logger.warning("self-check: latest seqs unavailable: %s", exc)
             latest = {}
-        self._expected = {u: seq for u, seq in latest.items() if seq > seen.get(u, 0)}
+        self._expected = {
+            u: (seq, seen[u]) for u, seq in latest.items() if u in seen and seq > seen[u]
+        }
         return stalled
+
+    def _frozen(self, user_id: str, seen: int) -> bool:
+        """Behind the previous round's answer, and nothing of the user arrived since it (a
+        user whose events flow behind a slow relay is not asked about)."""
+        expected = self._expected.get(user_id)
+        return expected is not None and expected[0] > seen and expected[1] == seen
 
     async def _stalled(self, user_id: str, expected: int, seen: int) -> bool:
         """True (and repaired) when the user's first missing event is older than the newest

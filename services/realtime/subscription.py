@@ -314,6 +314,11 @@ class Subscription:
     def bound_users(self) -> int:
         return len(self._bound)
 
+    def is_bound(self, user_id: str) -> bool:
+        """True when this instance's record says the broker has bound the user."""
+        bound = self._bound.get(user_id)
+        return bound is not None and bound.done() and bound.exception() is None
+
     def bind_batches(self) -> int:
         """Round trips to the broker that bound users (each binds one or more)."""
         return sum(batcher.batches for batcher in self._batchers)

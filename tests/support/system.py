@@ -460,6 +460,16 @@ class PrivateRabbitMq:
         )
         self.ctl("eval", f'ok = rabbit_binding:remove({binding}, <<"tests">>).')
 
+    def bindings(self, queue: str) -> set[str]:
+        """The routing keys bound to `queue`, from the node itself."""
+        out = subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, "list_bindings", "-q",
+             "--no-table-headers", "destination_name", "routing_key"],
+            env=self._env(), check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        rows = (line.split("\t") for line in out.stdout.splitlines())
+        return {row[1] for row in rows if len(row) == 2 and row[0] == queue}
+
     def consumers(self) -> dict[str, int]:
         """Queue name → consumer count, from the node itself."""
         out = subprocess.run(
