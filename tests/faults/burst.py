@@ -125,6 +125,24 @@ def webhook_seqs_by_user(system: System) -> dict[str, list[int]]:
     return seqs
 
 
+def missing_on_socket(
+    system: System, user: str, mine: set[str], messages: list[dict[str, Any]]
+) -> str:
+    """What a socket lacks, by seq (the webhook receiver saw every notification's seq)."""
+    seq_of = {
+        p["data"]["data"]["notification"]["id"]: int(p["data"]["seq"])
+        for p in webhook_payloads(system)
+        if p.get("type") == "notification.created"
+    }
+    got = {m["data"]["id"] for m in messages}
+    missing = sorted(seq_of.get(nid, -1) for nid in mine - got)
+    seqs = [int(m["seq"]) for m in messages]
+    return (
+        f"socket of {user} lacks {len(mine - got)} of {len(mine)} notifications, seqs "
+        f"{missing[:50]}; it received {len(seqs)}, seqs {seqs}"
+    )
+
+
 def duplicates(counts: Counter[str]) -> dict[str, int]:
     return {key: n for key, n in counts.items() if n > 1}
 
@@ -229,13 +247,16 @@ async def assert_each_accepted_delivered_once(
     )
     for user, received in sockets.items():
         mine = {nid for nid, owner in burst.accepted.items() if owner == user}
-        await eventually(
-            lambda r=received: {m["data"]["id"] for m in r()},  # type: ignore[misc]
-            lambda got, m=mine: got >= m,  # type: ignore[misc]
-            timeout=timeout,
-            interval=0.2,
-            what=f"{user}'s accepted notifications on its socket",
-        )
+        try:
+            await eventually(
+                lambda r=received: {m["data"]["id"] for m in r()},  # type: ignore[misc]
+                lambda got, m=mine: got >= m,  # type: ignore[misc]
+                timeout=timeout,
+                interval=0.2,
+                what=f"{user}'s accepted notifications on its socket",
+            )
+        except AssertionError:
+            raise AssertionError(missing_on_socket(system, user, mine, received())) from None
     await asyncio.sleep(1.0)  # a late duplicate would come within the shortest retry delay
     for user, received in sockets.items():
         messages = received()
