@@ -45,6 +45,10 @@ BIND_TIMEOUT_S = 10.0
 """How long a socket's handshake waits for its binding (the broker may be away) before the
 socket is closed with 1012 instead of being left open without events."""
 
+RESTORE_TIMEOUT_S = 30.0
+"""How long consuming and binding everyone again after a reconnect may take before every
+record is dropped (each socket then binds afresh when its client reconnects)."""
+
 MessageHandler = Callable[[str, bytes, str | None], None]
 """Called with (routing key, body, message id) for every message, in arrival order."""
 
@@ -138,11 +142,13 @@ class Subscription:
         failures are logged, and a user whose binding cannot be vouched for loses its record."""
         async with self._restoring:
             try:
-                if redeclare and self._queue is not None:
-                    await self._queue.restore()  # declare, and the two fixed bindings
-                if self._consuming:
-                    await self._consume()
-                await self._bind_again(why)
+                # Bounded: aio-pika awaits this callback before it finishes reconnecting.
+                async with asyncio.timeout(RESTORE_TIMEOUT_S):
+                    if redeclare and self._queue is not None:
+                        await self._queue.restore()  # declare, and the two fixed bindings
+                    if self._consuming:
+                        await self._consume()
+                    await self._bind_again(why)
             except Exception:
                 logger.exception("%s: consuming or binding again failed", why)
                 self._forget_bindings()
