@@ -7,6 +7,8 @@ connection, HTTP client and hub live in the lifespan.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +36,7 @@ from services.realtime.presence.channel_access import ChannelAccess
 from services.realtime.presence.channels import ChannelPresenceHub
 from services.realtime.presence.relay import PresenceRelay
 from services.realtime.presence.service import Presence
+from services.realtime.selfcheck import SelfCheck
 from services.realtime.settings import Settings
 from services.realtime.subscription import Subscription
 from services.realtime.typing import TypingRelay
@@ -55,13 +58,22 @@ class Runtime:
     channels: ChannelHub
     presence: Presence
     channel_presence: ChannelPresenceHub
+    selfcheck: SelfCheck
     consumed: int = 0
     dropped: int = 0
+    position: int = 0
+    """The highest event store position received (the relay publishes in position order)."""
     stopping: bool = field(default=False)
+    _checking: asyncio.Task[None] | None = None
+
+    def start_self_check(self) -> None:
+        if self.settings.self_check_interval_s > 0:
+            self._checking = asyncio.get_running_loop().create_task(self.selfcheck.run())
 
     def on_message(self, key: str, body: bytes, message_id: str | None) -> None:
         """A broker message → the hub. Unusable messages are logged and dropped."""
         self.consumed += 1
+        outbound: Outbound | None
         try:
             if self.channels.handles(key):
                 self.channels.on_broker_message(key, body)
@@ -69,7 +81,13 @@ class Runtime:
             if self.channel_presence.handles(key):
                 self.channel_presence.on_signal(body)
                 return
-            outbound = _outbound(key, body)
+            if key.startswith(_PUSH_PREFIX):
+                outbound = from_push(body)
+            else:
+                envelope = event_from_json(body)
+                if envelope.position is not None and envelope.position > self.position:
+                    self.position = envelope.position
+                outbound = from_envelope(envelope)
         except (UnusableMessage, ValidationError, ValueError) as exc:
             self.dropped += 1
             logger.warning("dropped message id=%s key=%s: %s", message_id, key, exc)
@@ -94,16 +112,14 @@ class Runtime:
             return
         self.stopping = True
         self.endpoint.accepting = False
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checking
         await self.subscription.stop_consuming()
         for connection in self.hub.connections():
             connection.close(CloseCode.SERVICE_RESTART, "server restarting")
         logger.info("stopped consuming and closed sockets")
-
-
-def _outbound(key: str, body: bytes) -> Outbound | None:
-    if key.startswith(_PUSH_PREFIX):
-        return from_push(body)
-    return from_envelope(event_from_json(body))
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -122,6 +138,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings.instance_id,
         settings.unbind_grace_s,
         lambda key, body, message_id: runtime.on_message(key, body, message_id),
+        reconnect_interval_s=settings.broker_reconnect_interval_s,
     )
     presence = Presence.connect(
         settings.redis_url,
@@ -160,8 +177,23 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     channels.on_open = channel_presence.joined
     channels.on_user_left = channel_presence.left
+    selfcheck = SelfCheck(
+        hub,
+        subscription,
+        catchup,
+        lambda: runtime.position,
+        settings.self_check_interval_s,
+    )
     runtime = Runtime(
-        settings, hub, subscription, catchup, endpoint, channels, presence, channel_presence
+        settings,
+        hub,
+        subscription,
+        catchup,
+        endpoint,
+        channels,
+        presence,
+        channel_presence,
+        selfcheck,
     )
     subscription.on_reconnected = runtime.on_broker_reconnected
     return runtime
@@ -199,6 +231,7 @@ def create_app(settings: Settings) -> RealtimeApp:
         await runtime.channels.typing.start()
         await runtime.channel_presence.relay.start()
         runtime.presence.start()
+        runtime.start_self_check()
         logger.info(
             "realtime instance %s ready namespace=%s",
             settings.instance_id,

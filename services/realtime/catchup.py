@@ -105,6 +105,20 @@ class CatchupClient:
             raise CatchupUnavailable("no answer within the timeout") from exc
         return max(latest, known)
 
+    async def first_position_after(self, user_id: str, after_seq: int) -> int | None:
+        """The event store position of the user's first event after `after_seq` (None when
+        there is none, or it has none). Raises CatchupUnavailable."""
+        page = await self._page(user_id, after_seq, 1)
+        return next((e.position for e in page.events if e.seq == after_seq + 1), None)
+
+    async def latest_seqs(self, user_ids: list[str]) -> dict[str, int]:
+        """Each user's latest seq in the event store, 1,000 users a request, not coalesced
+        with the handshakes' questions. Raises CatchupUnavailable."""
+        seqs: dict[str, int] = {}
+        for start in range(0, len(user_ids), LATEST_SEQS_BATCH):
+            seqs.update(await self._latest_seqs(user_ids[start : start + LATEST_SEQS_BATCH]))
+        return seqs
+
     @property
     def latest_seq_requests(self) -> int:
         return self._latest.requests

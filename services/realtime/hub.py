@@ -104,6 +104,17 @@ class Hub:
     def connections(self) -> list[Connection]:
         return [c for sockets in self._users.values() for c in sockets]
 
+    def sockets_of(self, user_id: str) -> list[Connection]:
+        return list(self._users.get(user_id, ()))
+
+    def delivered_seq(self, user_id: str) -> int | None:
+        """The highest seq of `user_id` this instance has received or sent to one of the user's
+        sockets; None while none of them is past its handshake."""
+        sockets = [c for c in self._users.get(user_id, ()) if c.catchup is None and not c.closed]
+        if not sockets:
+            return None
+        return max(self.latest_seq(user_id), *(c.last_seq for c in sockets))
+
     def latest_seq(self, user_id: str) -> int:
         """The highest `seq` of `user_id` this instance has seen while holding the user."""
         track = self._tracks.get(user_id)

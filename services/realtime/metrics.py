@@ -67,6 +67,27 @@ class RealtimeCollector(Collector):
             "tocsin_realtime_messages_sent", "Frames queued to sockets", value=hub.frames_queued
         )
         yield CounterMetricFamily(
+            "tocsin_realtime_broker_reconnects",
+            "Reconnections to the broker (the queue consumed and every user bound again)",
+            value=self.runtime.subscription.reconnects,
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_rebind_failures",
+            "Users whose binding failed again after a reconnect (their sockets catch up)",
+            value=self.runtime.subscription.rebind_failures,
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_self_checks",
+            "Self-check rounds (latest seqs compared with what this instance received)",
+            value=self.runtime.selfcheck.rounds,
+        )
+        yield CounterMetricFamily(
+            "tocsin_realtime_stalled_users",
+            "Users whose events stopped arriving, found by the self-check, bound again and "
+            "told to catch up",
+            value=self.runtime.selfcheck.stalled,
+        )
+        yield CounterMetricFamily(
             "tocsin_realtime_slow_consumer_closes",
             "Sockets closed with 4008",
             value=hub.slow_consumer_closes,

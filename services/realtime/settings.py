@@ -46,6 +46,9 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     ws_ping_interval_s: float = 30.0
     ws_ping_timeout_s: float = 20.0
     unbind_grace_s: float = Field(default=30.0, ge=0)
+    broker_reconnect_interval_s: float = Field(default=5.0, gt=0)
+    self_check_interval_s: float = Field(default=15.0, ge=0)
+    """0 turns the self-check off."""
     shutdown_timeout_s: int = 5
     ws_impl: str = "websockets-sansio"
 

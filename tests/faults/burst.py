@@ -125,6 +125,24 @@ def webhook_seqs_by_user(system: System) -> dict[str, list[int]]:
     return seqs
 
 
+def missing_on_socket(
+    system: System, user: str, mine: set[str], messages: list[dict[str, Any]]
+) -> str:
+    """What a socket lacks, by seq (the webhook receiver saw every notification's seq)."""
+    seq_of = {
+        p["data"]["data"]["notification"]["id"]: int(p["data"]["seq"])
+        for p in webhook_payloads(system)
+        if p.get("type") == "notification.created"
+    }
+    got = {m["data"]["id"] for m in messages}
+    missing = sorted(seq_of.get(nid, -1) for nid in mine - got)
+    seqs = [int(m["seq"]) for m in messages]
+    return (
+        f"socket of {user} lacks {len(mine - got)} of {len(mine)} notifications, seqs "
+        f"{missing[:50]}; it received {len(seqs)}, seqs {seqs}"
+    )
+
+
 def duplicates(counts: Counter[str]) -> dict[str, int]:
     return {key: n for key, n in counts.items() if n > 1}
 
@@ -147,9 +165,11 @@ class Follower:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> Follower:
+    async def start(self, wait: bool = True) -> Follower:
+        """Start following; with `wait`, return once the first handshake arrived."""
         self._task = asyncio.create_task(self._run())
-        await eventually(lambda: self.handshakes, what=f"{self.user} connected")
+        if wait:
+            await eventually(lambda: self.handshakes, what=f"{self.user} connected")
         return self
 
     async def _run(self) -> None:
@@ -168,7 +188,9 @@ class Follower:
                 while seen < len(tab.messages):
                     self._take(tab.messages[seen])
                     seen += 1
-                await asyncio.sleep(0.02)
+                tab.arrived.clear()
+                if tab.close_code is None:
+                    await tab.arrived.wait()
             self.closes.append(tab.close_code)
             await asyncio.sleep(0.2)
 
@@ -207,26 +229,34 @@ async def assert_each_accepted_delivered_once(
     server and the webhook receiver exactly once; nothing refused appeared on a socket.
     `sockets` maps each user to the notification:new messages its socket(s) received."""
     expected = set(burst.accepted)
+    # Polled slowly: the SMTP server and the webhook receiver share this process, and reading
+    # thousands of messages' headers twenty times a second starved them.
     await eventually(
         lambda: set(email_ids(system)),
         lambda got: got >= expected,
         timeout=timeout,
+        interval=0.5,
         what="every accepted notification emailed",
     )
     await eventually(
         lambda: set(webhook_ids(system)),
         lambda got: got >= expected,
         timeout=timeout,
+        interval=0.5,
         what="every accepted notification at the webhook",
     )
     for user, received in sockets.items():
         mine = {nid for nid, owner in burst.accepted.items() if owner == user}
-        await eventually(
-            lambda r=received: {m["data"]["id"] for m in r()},  # type: ignore[misc]
-            lambda got, m=mine: got >= m,  # type: ignore[misc]
-            timeout=timeout,
-            what=f"{user}'s accepted notifications on its socket",
-        )
+        try:
+            await eventually(
+                lambda r=received: {m["data"]["id"] for m in r()},  # type: ignore[misc]
+                lambda got, m=mine: got >= m,  # type: ignore[misc]
+                timeout=timeout,
+                interval=0.2,
+                what=f"{user}'s accepted notifications on its socket",
+            )
+        except AssertionError:
+            raise AssertionError(missing_on_socket(system, user, mine, received())) from None
     await asyncio.sleep(1.0)  # a late duplicate would come within the shortest retry delay
     for user, received in sockets.items():
         messages = received()

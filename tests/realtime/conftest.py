@@ -24,6 +24,7 @@ from messaging.topology import declare_events_exchange
 from tests.support.infra import free_port
 from tests.support.notification_process import notification_process
 from tests.support.processes import ServiceProcess
+from tests.support.system import PrivateRabbitMq, private_servers_available
 
 JWT_SECRET = "realtime-tests-secret"
 JWT = JwtSettings(secret=JWT_SECRET)
@@ -209,19 +210,47 @@ class NotificationApi:
         return response
 
 
+StartNotificationApi = Callable[[str], NotificationApi]
+
+
+@pytest.fixture
+def start_notification_api(database_url: str, topology: Topology) -> Iterator[StartNotificationApi]:
+    """`start_notification_api(amqp_url)` runs the notification service on that broker, on the
+    test's namespace; each one started is stopped after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(amqp_url: str) -> NotificationApi:
+        port = free_port()
+        process = notification_process(
+            database_url,
+            amqp_url,
+            topology,
+            JWT_SECRET,
+            port,
+            DELIVERIES_ENABLED="false",  # its queues would outlive the test
+        )
+        started.append(process)
+        process.start()
+        return NotificationApi(process, f"http://127.0.0.1:{port}")
+
+    yield start
+    for process in started:
+        process.stop()
+
+
 @pytest.fixture
 def notification_api(
-    database_url: str, amqp_url: str, topology: Topology, broker_cleanup: list[str]
-) -> Iterator[NotificationApi]:
-    port = free_port()
-    process = notification_process(
-        database_url,
-        amqp_url,
-        topology,
-        JWT_SECRET,
-        port,
-        DELIVERIES_ENABLED="false",  # its queues would outlive the test
-    )
-    process.start()
-    yield NotificationApi(process, f"http://127.0.0.1:{port}")
-    process.stop()
+    start_notification_api: StartNotificationApi, amqp_url: str, broker_cleanup: list[str]
+) -> NotificationApi:
+    return start_notification_api(amqp_url)
+
+
+@pytest.fixture
+def private_rabbitmq() -> Iterator[PrivateRabbitMq]:
+    if not private_servers_available():
+        pytest.skip("RabbitMQ server binaries are not installed: cannot run a private node")
+    node = PrivateRabbitMq()
+    try:
+        yield node.start()
+    finally:
+        node.stop()

@@ -25,6 +25,8 @@ class Tab:
         self.messages: list[dict[str, Any]] = []
         self.close_code: int | None = None
         self.close_reason: str | None = None
+        self.arrived = asyncio.Event()
+        """Set when a message arrived or the socket closed; a reader clears it."""
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -35,6 +37,7 @@ class Tab:
         try:
             async for raw in self.connection:
                 self.messages.append(json.loads(raw))
+                self.arrived.set()
         except ConnectionClosed:
             pass
         finally:
@@ -42,6 +45,7 @@ class Tab:
             received = self.connection.protocol.close_rcvd
             self.close_code = received.code if received else 1006
             self.close_reason = received.reason if received else None
+            self.arrived.set()
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
         return [m for m in self.messages if name is None or m["event"] == name]

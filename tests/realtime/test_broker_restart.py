@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 
 import aio_pika
 import pytest
@@ -14,21 +13,10 @@ from messaging.publisher import envelope_message
 from messaging.topology import declare_events_exchange
 from tests.realtime.conftest import StartRealtime, created, new_user, token
 from tests.realtime.sockets import Tab
-from tests.support.system import PrivateRabbitMq, private_servers_available
+from tests.support.system import PrivateRabbitMq
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def private_rabbitmq() -> Iterator[PrivateRabbitMq]:
-    if not private_servers_available():
-        pytest.skip("RabbitMQ server binaries are not installed: cannot run a private node")
-    node = PrivateRabbitMq()
-    try:
-        yield node.start()
-    finally:
-        node.stop()
 
 
 async def _publish_until_seen(url: str, topology: Topology, tab: Tab, user: str, seq: int) -> None:

@@ -491,6 +491,26 @@ class PrivateRabbitMq:
     def start_app(self) -> None:
         self.ctl("start_app")
 
+    def remove_binding(self, exchange: str, queue: str, key: str) -> None:
+        """Delete one exchange → queue binding inside the node, as if the broker lost it: no
+        AMQP client could (an exclusive queue accepts unbinds only from its own connection),
+        and the queue's owner is not told."""
+        binding = (
+            f'{{binding, {{resource, <<"/">>, exchange, <<"{exchange}">>}}, <<"{key}">>, '
+            f'{{resource, <<"/">>, queue, <<"{queue}">>}}, []}}'
+        )
+        self.ctl("eval", f'ok = rabbit_binding:remove({binding}, <<"tests">>).')
+
+    def bindings(self, queue: str) -> set[str]:
+        """The routing keys bound to `queue`, from the node itself."""
+        out = subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, "list_bindings", "-q",
+             "--no-table-headers", "destination_name", "routing_key"],
+            env=self._env(), check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        rows = (line.split("\t") for line in out.stdout.splitlines())
+        return {row[1] for row in rows if len(row) == 2 and row[0] == queue}
+
     def consumers(self) -> dict[str, int]:
         """Queue name → consumer count, from the node itself."""
         out = subprocess.run(
