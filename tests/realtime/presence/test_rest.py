@@ -151,7 +151,7 @@ BAD_USER_IDS = [  # as they appear in the query string
     ("%ED%A0%80", "invalid_user_ids"),  # a lone surrogate, UTF-8 encoded
     ("caf%C3", "invalid_user_ids"),  # cut in the middle of a character
     (",".join(f"u{i}" for i in range(PRESENCE_MAX_USER_IDS + 1)), "too_many_user_ids"),
-    ("x" * 20_000, "too_many_user_ids"),  # longer lines are refused before: 431
+    ("x" * 30_000, "too_many_user_ids"),  # past 32 KiB the request line gets 431 first
 ]
 
 
