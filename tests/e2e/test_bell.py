@@ -63,6 +63,9 @@ def test_mark_all_as_read_clears_every_tab(system: System, context: Any) -> None
     second.expect_unread(3)
 
     first.open_panel()
+    # Chromium has Web Push: the bell offers it (turning it on is tests/e2e/test_push_worker.py
+    # and the web client's push-offer test; this browser cannot reach a real push service).
+    expect(first.panel.get_by_role("button", name="Notify me when I'm away")).to_be_visible()
     first.panel.get_by_role("button", name="Mark all as read").click()
 
     first.expect_unread(0)

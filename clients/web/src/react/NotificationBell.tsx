@@ -3,6 +3,7 @@ import type { TokenSource } from "../core/client";
 import { resolveEndpoints } from "../core/config";
 import { safeLink } from "../core/links";
 import type { ClientError, ConnectionState, NotificationData } from "../core/types";
+import { PushOffer } from "./PushOffer";
 import { injectStyles } from "./styles";
 import { useTocsinConfig } from "./TocsinProvider";
 import { Toasts, useToasts } from "./Toasts";
@@ -36,6 +37,11 @@ export interface NotificationBellProps {
   onConnectionStateChange?: (state: ConnectionState) => void;
   /** Why live updates are unavailable (no token, refused token, socket errors). */
   onError?: (error: ClientError) => void;
+  /**
+   * Offer "Notify me when I'm away" (browser push through the push service on the API's
+   * origin) where the browser supports it; default true. False hides it.
+   */
+  offerPush?: boolean;
 }
 
 const STATE_LABEL: Record<ConnectionState, string> = {
@@ -228,6 +234,9 @@ export function NotificationBell(props: NotificationBellProps) {
             </a>
             <div className="tocsin-status">{STATE_LABEL[connectionState]}</div>
           </div>
+          {props.offerPush !== false && hasCredentials && (
+            <PushOffer pushUrl={apiUrl} apiUrl={apiUrl} getToken={getToken} />
+          )}
         </div>
       )}
       <Toasts queue={toasts} />

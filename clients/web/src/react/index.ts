@@ -1,5 +1,7 @@
 export { NotificationBell } from "./NotificationBell";
 export type { NotificationBellProps } from "./NotificationBell";
+export { PushOffer } from "./PushOffer";
+export type { PushOfferProps } from "./PushOffer";
 export { useNotificationFeed } from "./useNotificationFeed";
 export { useNotificationWebSocket } from "./useNotificationWebSocket";
 export type {

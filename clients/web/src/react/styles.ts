@@ -37,6 +37,8 @@ const CSS = `
 .tocsin-empty{padding:28px 14px;text-align:center;color:var(--t-muted)}
 .tocsin-foot{display:block;padding:10px 14px;text-align:center}
 .tocsin-status{color:var(--t-muted);font-size:12px}
+.tocsin-push{padding:0 14px 10px;text-align:center}
+.tocsin-push-error{margin:6px 0 0;color:var(--t-muted);font-size:12px}
 .tocsin-toasts{position:fixed;right:16px;bottom:16px;z-index:1100;display:flex;flex-direction:column;gap:8px;width:340px;max-width:calc(100vw - 32px)}
 .tocsin-toast{display:flex;gap:8px;align-items:flex-start;padding:12px 12px 12px 14px;border-radius:10px;background:var(--t-bg);color:var(--t-fg);border:1px solid var(--t-line);border-left:5px solid var(--t-p);box-shadow:var(--t-shadow);animation:tocsin-in .18s ease-out}
 .tocsin-toast-body{flex:1;min-width:0}
