@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from contracts.realtime import REALTIME_PUSH, RealtimePush
 from contracts.topology import Topology, routing_key
 from contracts.websocket import ServerEvent
+from messaging import brokers
 from messaging.publisher import PublishNotConfirmed, Unroutable, publish_confirmed
 from tocsin.errors import InvalidPush, PushFailed
 
@@ -52,7 +53,7 @@ class Pusher:
             if self._exchange is None:
                 try:
                     self._connection = await asyncio.wait_for(
-                        aio_pika.connect_robust(self.amqp_url, fail_fast=True), self.timeout_s
+                        brokers.connect_robust(self.amqp_url, fail_fast=True), self.timeout_s
                     )
                     self._channel = await self._connection.channel(publisher_confirms=True)
                     self._exchange = await self._channel.get_exchange(

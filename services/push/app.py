@@ -11,13 +11,13 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 
-import aio_pika
 import httpx
 from fastapi import FastAPI
 
 from contracts.push import PUSH_CONSUMER, DeviceKind
 from contracts.topology import Topology
 from database.engine import create_engine
+from messaging import brokers
 from messaging.reconnecting import consume_until_cancelled
 from messaging.topology import declare_events_exchange
 from observability.tracing import TraceparentMiddleware
@@ -150,7 +150,7 @@ async def _start_background(
     stack: AsyncExitStack,
 ) -> None:
     topology = Topology(settings.namespace)
-    connection = await aio_pika.connect_robust(settings.amqp_url)
+    connection = await brokers.connect_robust(settings.amqp_url)
     stack.push_async_callback(connection.close)
     outcome_channel = await connection.channel(publisher_confirms=True)
     exchange = await declare_events_exchange(outcome_channel, topology)

@@ -11,6 +11,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from contracts.notifications import Priority
 from identity.settings import JwtEnvSettings
 from outbound.addresses import TOCSIN_DEFAULT_PORTS, PrivateTargets
+from services.http_limits import HttpLimitsSettings
 
 DEFAULT_RETRY_DELAYS_MS: tuple[int, ...] = (1_000, 5_000, 30_000, 300_000)
 """Queue-level retries (the handler could not record the event: database or broker trouble)."""
@@ -25,7 +26,7 @@ def _split_ints(value: Any) -> Any:
     return value
 
 
-class Settings(JwtEnvSettings):
+class Settings(JwtEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
@@ -33,7 +34,7 @@ class Settings(JwtEnvSettings):
     )
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
     namespace: str = Field(default="tocsin", alias="TOCSIN_NAMESPACE")
-    host: str = Field(default="0.0.0.0", alias="HOST")
+    host: str = Field(default="127.0.0.1", alias="HOST")
     port: int = Field(default=8004, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 

@@ -17,6 +17,7 @@ import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 
 from contracts.topology import Topology
+from messaging import brokers
 from messaging.topology import declare_events_exchange
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class SignalRelay:
         self.dropped = 0
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(self._amqp_url)
+        self._connection = await brokers.connect_robust(self._amqp_url)
         channel = await self._connection.channel(publisher_confirms=False)
         self._exchange = await declare_events_exchange(channel, self._topology)
         self._sender = asyncio.get_running_loop().create_task(self._send_all())
