@@ -123,7 +123,9 @@ def test_tokens_and_secrets_are_redacted_in_message_traceback_and_extras() -> No
     stream = io.StringIO()
     configure_logging("webhook", "INFO", stream=stream)
     try:
-        log = logging.getLogger("uvicorn.error")
+        # A logger of this test's own: the filter is on the handler, so every logger's records
+        # pass it, and an earlier in-process server may have raised uvicorn's loggers' levels.
+        log = logging.getLogger("tests.observability.redaction")
         log.info('%s - "WebSocket %s" 403', "127.0.0.1:1", f"/ws?since=3&token={jwt_like}")
         log.info("headers %s", {"authorization": f"Bearer {jwt_like}"})
         try:
