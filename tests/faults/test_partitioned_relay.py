@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from database.engine import plain_url
-from database.partitions import held_partitions
+from database.partitions import held_partitions, partition_filter
 from tests.conftest import migrated_database
 from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
 from tests.support.processes import ServiceProcess
@@ -116,22 +116,38 @@ async def kill_a_relay_mid_burst(system: System, relays: Relays, total: int, use
             burst,
             {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
         )
-        await operate_partitions(system, relays)
+        await operate_partitions(system, relays, people[0])
     finally:
         for tab in tabs.values():
             await tab.connection.close()
 
 
-async def operate_partitions(system: System, relays: Relays) -> None:
+async def partition_of(database_url: str, user: str) -> int:
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        filter_sql = partition_filter("$1", "$2", "p")
+        return int(
+            await conn.fetchval(
+                f"SELECT p FROM generate_series(0, $2 - 1) AS p WHERE {filter_sql}",
+                user,
+                PARTITIONS,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def operate_partitions(system: System, relays: Relays, user: str) -> None:
     """What an operator sees and may do: `tocsin status` shows each partition with its relay,
-    `tocsin replay --partition` takes one partition's events, and the number of partitions
-    changes only once no relay runs."""
+    `tocsin replay --partition` takes one partition's events (the one `user`'s are in), and
+    the number of partitions changes only once no relay runs."""
+    partition = await partition_of(system.database_url, user)
     status = await asyncio.to_thread(tocsin, system, "status", "--realtime", system.realtime_url())
     assert "relay partitions" in status.stdout, status.stdout + status.stderr
     assert status.stdout.count("active") >= PARTITIONS, status.stdout
     one = await asyncio.to_thread(
         tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
-        "--partition", "1", "--dry-run",
+        "--partition", str(partition), "--dry-run",
     )  # fmt: skip
     every = await asyncio.to_thread(
         tocsin, system, "replay", "--consumer", "email", "--from-position", "0", "--dry-run"
