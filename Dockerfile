@@ -24,6 +24,8 @@ COPY database/ database/
 COPY observability/ observability/
 COPY services/ services/
 COPY tocsin_cli/ tocsin_cli/
+COPY tocsin/ tocsin/
+COPY outbound/ outbound/
 # Editable: the code stays in /app (with its templates, rules and alembic folders, which are not
 # all Python packages) and the venv points at it; the `tocsin` console script comes with it.
 RUN /opt/tocsin/bin/pip install --no-compile -e . \

@@ -5,12 +5,15 @@ runs here; these checks are what can be proved without one.)"""
 from __future__ import annotations
 
 import importlib
+import re
+import tomllib
 from typing import Any
 
 import pytest
 from pydantic_settings import BaseSettings
 
 from tests.infra.compose import (
+    REPO_ROOT,
     env_names,
     environment,
     gateway_config,
@@ -153,3 +156,15 @@ def test_only_the_gateway_and_operator_uis_publish_ports() -> None:
         for mapping in SERVICES[name]["ports"]:
             assert mapping.startswith("${TOCSIN_"), f"{name}: fixed host port {mapping}"
     assert published <= {"gateway", "rabbitmq", "mailpit"} | INFRASTRUCTURE
+
+
+def test_the_image_copies_every_package_the_distribution_installs() -> None:
+    """A package in pyproject.toml's `include` that the Dockerfile does not copy starts in no
+    container (`make compose-test` found `outbound` missing that way)."""
+    include = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    packages = {pattern.split(".")[0].rstrip("*") for pattern in include}
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\w+)/ \1/$", dockerfile, re.M))
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
