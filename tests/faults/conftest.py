@@ -14,7 +14,7 @@ from tests.support.system import (
     PrivatePostgres,
     PrivateRabbitMq,
     System,
-    private_servers_available,
+    require_private_servers,
 )
 
 
@@ -37,8 +37,7 @@ def start_system(database_url: str, amqp_url: str) -> Iterator[Callable[..., Sys
 
 @pytest.fixture
 def private_rabbitmq() -> Iterator[PrivateRabbitMq]:
-    if not private_servers_available():
-        pytest.skip("RabbitMQ server binaries are not installed: cannot run a private node")
+    require_private_servers()
     node = PrivateRabbitMq()
     try:
         yield node.start()
@@ -50,8 +49,7 @@ def private_rabbitmq() -> Iterator[PrivateRabbitMq]:
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A private Postgres cluster with a migrated database; yields the cluster (its database
     URL is `private_postgres.database_url`)."""
-    if not private_servers_available():
-        pytest.skip("Postgres server binaries are not installed: cannot run a private cluster")
+    require_private_servers()
     cluster = PrivatePostgres().start()
     try:
         url = create_database(cluster.server_url)

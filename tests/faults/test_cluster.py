@@ -18,7 +18,7 @@ import pytest
 
 from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
 from tests.support.cluster import PrivateCluster
-from tests.support.system import PrivateRabbitMq, System, private_servers_available, unique_user
+from tests.support.system import PrivateRabbitMq, System, require_private_servers, unique_user
 from tests.support.waiting import eventually, eventually_sync
 
 CONSUMERS = ("email", "webhook", "notification-deliveries")
@@ -26,8 +26,7 @@ CONSUMERS = ("email", "webhook", "notification-deliveries")
 
 @pytest.fixture
 def cluster() -> Iterator[PrivateCluster]:
-    if not private_servers_available():
-        pytest.skip("RabbitMQ server binaries are not installed: cannot run a private cluster")
+    require_private_servers()
     nodes = PrivateCluster(3)
     try:
         yield nodes.start()

@@ -24,18 +24,15 @@ from messaging.broker_users import service_users
 from messaging.topology import declare_all, declare_consumer, declare_events_exchange
 from services.email.consumer import consumer_spec as email_spec
 from tests.support.infra import free_port
-from tests.support.system import RABBITMQ_BIN, PrivateRabbitMq, private_servers_available
+from tests.support.system import RABBITMQ_BIN, PrivateRabbitMq, require_private_servers
 from tocsin_cli.broker_users import apply_over_http, users_script
 from tocsin_cli.errors import CliError
 from tocsin_cli.settings import CliSettings
 
-pytestmark = pytest.mark.skipif(
-    not private_servers_available(), reason="needs the RabbitMQ server binaries"
-)
-
 
 @pytest.fixture(scope="module")
 def node() -> Iterator[PrivateRabbitMq]:
+    require_private_servers()
     rabbit = PrivateRabbitMq().start()
     try:
         yield rabbit

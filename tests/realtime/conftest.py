@@ -24,7 +24,7 @@ from messaging.topology import declare_events_exchange
 from tests.support.infra import free_port
 from tests.support.notification_process import notification_process
 from tests.support.processes import ServiceProcess
-from tests.support.system import PrivateRabbitMq, private_servers_available
+from tests.support.system import PrivateRabbitMq, require_private_servers
 
 JWT_SECRET = "realtime-tests-secret"
 JWT = JwtSettings(secret=JWT_SECRET)
@@ -247,8 +247,7 @@ def notification_api(
 
 @pytest.fixture
 def private_rabbitmq() -> Iterator[PrivateRabbitMq]:
-    if not private_servers_available():
-        pytest.skip("RabbitMQ server binaries are not installed: cannot run a private node")
+    require_private_servers()
     node = PrivateRabbitMq()
     try:
         yield node.start()

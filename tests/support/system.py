@@ -30,6 +30,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+import pytest
 import redis
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -581,8 +582,19 @@ class PrivatePostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def private_servers_available() -> bool:
-    return (RABBITMQ_BIN / "rabbitmq-server").exists() and (POSTGRES_BIN / "initdb").exists()
+def require_private_servers() -> None:
+    """Fail (never skip) when the RabbitMQ and Postgres server binaries that private nodes and
+    clusters run from are missing: a fault test that cannot run is not a pass."""
+    missing = [
+        str(path)
+        for path in (RABBITMQ_BIN / "rabbitmq-server", POSTGRES_BIN / "initdb")
+        if not path.exists()
+    ]
+    if missing:
+        pytest.fail(
+            f"server binaries missing ({', '.join(missing)}): install Debian's rabbitmq-server "
+            "and postgresql-15 to run private nodes"
+        )
 
 
 __all__ = [
@@ -593,7 +605,7 @@ __all__ = [
     "PrivatePostgres",
     "PrivateRabbitMq",
     "System",
-    "private_servers_available",
+    "require_private_servers",
     "running_system",
     "service_headers",
     "unique_user",
