@@ -229,8 +229,9 @@ class Relay:
                         async with asyncio.timeout(self.poll_interval_s):
                             await wake.wait()
             finally:
+                if self.active:  # a session that failed before publishing never counted itself
+                    metrics.RELAY_ACTIVE.dec()
                 self.active = False
-                metrics.RELAY_ACTIVE.dec()
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(2):
                         await broker.close()
