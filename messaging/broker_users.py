@@ -144,19 +144,23 @@ def rabbitmqctl_commands(
     users: list[BrokerUser], passwords: dict[str, str], vhost: str = "/"
 ) -> list[list[str]]:
     """The `rabbitmqctl` argument lists that create (or reset) every user and its permissions,
-    then delete `guest`. `passwords` maps a user name to its password."""
+    then delete `guest`. `passwords` maps a user name to its password.
+
+    Every command ends its options with `--`: a generated password may begin with `-`, and
+    `rabbitmqctl` would read it as an option and refuse the command."""
     commands: list[list[str]] = []
     for user in users:
         password = passwords[user.name]
+        rules = [user.configure, user.write, user.read]
         commands += [
-            ["add_user", user.name, password],
-            ["change_password", user.name, password],
-            ["set_user_tags", user.name, *user.tags],
-            ["set_permissions", "-p", vhost, user.name, user.configure, user.write, user.read],
-            ["clear_topic_permissions", "-p", vhost, user.name],
+            ["add_user", "--", user.name, password],
+            ["change_password", "--", user.name, password],
+            ["set_user_tags", "--", user.name, *user.tags],
+            ["set_permissions", "-p", vhost, "--", user.name, *rules],
+            ["clear_topic_permissions", "-p", vhost, "--", user.name],
         ]
         for topic in user.topics:
             rule = [topic.exchange, topic.write, topic.read]
-            commands.append(["set_topic_permissions", "-p", vhost, user.name, *rule])
-    commands.append(["delete_user", "guest"])
+            commands.append(["set_topic_permissions", "-p", vhost, "--", user.name, *rule])
+    commands.append(["delete_user", "--", "guest"])
     return commands

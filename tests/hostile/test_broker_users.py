@@ -50,7 +50,8 @@ def passwords(node: PrivateRabbitMq, topology: Topology) -> dict[str, str]:
     """Runs the script `tocsin topology users` prints, as an operator would, against this
     node (a `rabbitmqctl` on PATH that names the node), with every password in its variable."""
     users = service_users(topology)
-    chosen = {user.name: secrets.token_urlsafe(18) for user in users}
+    # A leading `-` on every password: `rabbitmqctl` must not read one as an option.
+    chosen = {user.name: f"-{secrets.token_urlsafe(18)}" for user in users}
     shim = node.dir / "bin" / "rabbitmqctl"
     shim.parent.mkdir()
     shim.write_text(f'#!/bin/sh\nexec {RABBITMQ_BIN}/rabbitmqctl -n {node.node} "$@"\n')
@@ -62,7 +63,8 @@ def passwords(node: PrivateRabbitMq, topology: Topology) -> dict[str, str]:
         **{user.password_variable: chosen[user.name] for user in users},
     }
     for _ in range(2):  # the script can be run again
-        subprocess.run(["sh", "-c", script], env=env, check=True, capture_output=True, timeout=300)
+        run = subprocess.run(["sh", "-c", script], env=env, capture_output=True, timeout=300)
+        assert run.returncode == 0, run.stderr.decode(errors="replace")
     return chosen
 
 
