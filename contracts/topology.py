@@ -53,6 +53,16 @@ class Topology:
     """The broker names of one Tocsin system."""
 
     namespace: str = DEFAULT_NAMESPACE
+    quorum_group_size: int | None = None
+    """Replicas of each quorum queue; None leaves it to RabbitMQ. A deployment setting that
+    travels with the names because every declarer of a queue must agree on it."""
+
+    @property
+    def quorum_arguments(self) -> dict[str, int]:
+        """What a quorum queue's declaration adds for the group size (nothing when unset)."""
+        if self.quorum_group_size is None:
+            return {}
+        return {"x-quorum-initial-group-size": self.quorum_group_size}
 
     @property
     def events_exchange(self) -> str:

@@ -62,12 +62,13 @@ async def declare_consumer(
     """
     queue_name = topology.queue(spec.name)
     dlq_name = topology.dead_letter_queue(spec.name)
-    await channel.declare_queue(dlq_name, durable=True, arguments={"x-queue-type": "quorum"})
+    quorum: dict[str, Any] = {"x-queue-type": "quorum", **topology.quorum_arguments}
+    await channel.declare_queue(dlq_name, durable=True, arguments=quorum)
     queue = await channel.declare_queue(
         queue_name,
         durable=True,
         arguments={
-            "x-queue-type": "quorum",
+            **quorum,
             "x-delivery-limit": spec.delivery_limit,
             "x-dead-letter-exchange": "",
             "x-dead-letter-routing-key": dlq_name,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from urllib.parse import urlsplit, urlunsplit
 
+import aiormq
 import asyncpg
 
 from database.engine import plain_url
@@ -33,7 +34,14 @@ async def declare_topology(settings: CliSettings) -> tuple[list[ConsumerSpec], l
             notes.append(str(exc))
     async with broker(settings) as connection:
         channel = await connection.channel()
-        await declare_all(channel, settings.topology, specs)
+        try:
+            await declare_all(channel, settings.topology, specs)
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise CliError(
+                f"the broker refused a declaration: {exc}. A queue's arguments are fixed when "
+                "it is first declared: TOCSIN_QUORUM_GROUP_SIZE (and every other setting of "
+                "the queues) must be what it was then"
+            ) from exc
     return specs, notes
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from contracts.topology import Topology
 from identity import JwtSettings
 from identity.tokens import DEFAULT_MAX_LIFETIME_S
+from messaging.broker_settings import BrokerSettings
 
 DEFAULT_SERVICE_URLS = (
     "notification=http://127.0.0.1:8010,"
@@ -18,12 +18,10 @@ DEFAULT_SERVICE_URLS = (
 )
 
 
-class CliSettings(BaseSettings):
+class CliSettings(BrokerSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    tocsin_namespace: str = "tocsin"
     tocsin_api_url: str = "http://localhost:8000"
     jwt_secret: str | None = None
     jwt_public_key: str | None = None
@@ -54,10 +52,6 @@ class CliSettings(BaseSettings):
     tocsin_amqp_password_incidents: str | None = None
     tocsin_amqp_password_admin: str | None = None
     connect_timeout_s: float = 5.0
-
-    @property
-    def topology(self) -> Topology:
-        return Topology(self.tocsin_namespace)
 
     @property
     def jwt(self) -> JwtSettings:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from identity import JwtSettings
+from messaging.broker_settings import BrokerSettings
 
 DEFAULT_STATIC_DIR = Path(__file__).resolve().parents[2] / "clients" / "web" / "dist" / "demo"
 
 
-class Settings(BaseSettings):
+class Settings(BrokerSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore")
@@ -37,11 +38,6 @@ class Settings(BaseSettings):
     demo_token_ttl_s: int = Field(default=3600, ge=60)
     demo_reconnect_interval_ms: int = Field(default=1000, ge=1)
     demo_reconnect_max_delay_ms: int = Field(default=30000, ge=1)
-    amqp_url: str = Field(
-        default="amqp://guest:guest@127.0.0.1:5672/",
-        description="Where the demo incident's events are published (incidents exchange).",
-    )
-    tocsin_namespace: str = "tocsin"
     demo_incident_id: str = Field(default="demo-42", pattern=r"^[A-Za-z0-9._~@=+-]{1,200}$")
     static_dir: Path = DEFAULT_STATIC_DIR
     request_timeout_s: float = 5.0

@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.topology import Topology
 from database.engine import create_engine
 from messaging import brokers
 from messaging.consuming import Outcome, RetryingConsumer
@@ -69,7 +68,7 @@ class EmailConsumer:
 
 async def start_consumer(settings: Settings, metrics: EmailMetrics) -> EmailConsumer:
     """Connect, declare the queue and its retry/dead-letter queues, and start consuming."""
-    topology = Topology(settings.tocsin_namespace)
+    topology = settings.topology
     spec = consumer_spec(
         topology, settings.retry_delays_ms, settings.prefetch, settings.delivery_limit
     )

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from contracts.links import allowed_hosts
+from messaging.broker_settings import BrokerSettings
 from messaging.topology import DEFAULT_DELIVERY_LIMIT
 from services.http_limits import HttpLimitsSettings
 
@@ -18,12 +19,10 @@ class SmtpSecurity(StrEnum):
     TLS = "tls"
 
 
-class Settings(HttpLimitsSettings):
+class Settings(BrokerSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    tocsin_namespace: str = "tocsin"
     host: str = "127.0.0.1"
     port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")
     log_level: str = "INFO"

@@ -8,21 +8,19 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.links import allowed_hosts
-from contracts.topology import DEFAULT_NAMESPACE, Topology
 from identity.settings import JwtEnvSettings, RateLimitEnvSettings
+from messaging.broker_settings import BrokerSettings
 from services.http_limits import HttpLimitsSettings
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"  # the gateway
 
 
-class Settings(JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
+class Settings(BrokerSettings, JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
     """Every setting has an environment variable of the same name in upper case."""
 
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/tocsin"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    namespace: str = Field(default=DEFAULT_NAMESPACE, validation_alias="TOCSIN_NAMESPACE")
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -83,10 +81,6 @@ class Settings(JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
         description="Verifies email unsubscribe links; the email consumer's UNSUBSCRIBE_SECRET. "
         "No default: without it the unsubscribe endpoints answer 404 `unsubscribe_disabled`.",
     )
-
-    @property
-    def topology(self) -> Topology:
-        return Topology(self.namespace)
 
     @property
     def entity_link_hosts(self) -> frozenset[str]:

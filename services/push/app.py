@@ -15,7 +15,6 @@ import httpx
 from fastapi import FastAPI
 
 from contracts.push import PUSH_CONSUMER, DeviceKind
-from contracts.topology import Topology
 from database.engine import create_engine
 from messaging import brokers
 from messaging.reconnecting import consume_until_cancelled
@@ -149,7 +148,7 @@ async def _start_background(
     channels: dict[DeviceKind, PushChannel],
     stack: AsyncExitStack,
 ) -> None:
-    topology = Topology(settings.namespace)
+    topology = settings.topology
     connection = await brokers.connect_robust(settings.amqp_url)
     stack.push_async_callback(connection.close)
     outcome_channel = await connection.channel(publisher_confirms=True)

@@ -10,6 +10,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from contracts.notifications import Priority
 from identity.settings import JwtEnvSettings
+from messaging.broker_settings import BrokerSettings
 from outbound.addresses import TOCSIN_DEFAULT_PORTS, PrivateTargets
 from services.http_limits import HttpLimitsSettings
 
@@ -26,14 +27,12 @@ def _split_ints(value: Any) -> Any:
     return value
 
 
-class Settings(JwtEnvSettings, HttpLimitsSettings):
+class Settings(BrokerSettings, JwtEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/tocsin", alias="DATABASE_URL"
     )
-    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
-    namespace: str = Field(default="tocsin", alias="TOCSIN_NAMESPACE")
     host: str = Field(default="127.0.0.1", alias="HOST")
     port: int = Field(default=8004, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -8,19 +8,17 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.presence import default_presence_prefix
-from contracts.topology import Topology
 from identity.settings import JwtEnvSettings
+from messaging.broker_settings import BrokerSettings
 from services.http_limits import HttpLimitsSettings
 
 
-class Settings(JwtEnvSettings, HttpLimitsSettings):
+class Settings(BrokerSettings, JwtEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = 8001
     log_level: str = "INFO"
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    tocsin_namespace: str = "tocsin"
     instance_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     notification_api_url: str = "http://127.0.0.1:8000"
@@ -68,10 +66,6 @@ class Settings(JwtEnvSettings, HttpLimitsSettings):
     @property
     def presence_key_prefix(self) -> str:
         return self.presence_prefix or default_presence_prefix(self.tocsin_namespace)
-
-    @property
-    def topology(self) -> Topology:
-        return Topology(namespace=self.tocsin_namespace)
 
     @property
     def origins(self) -> frozenset[str]:

@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from contracts.topology import Topology
 from database.engine import create_engine
 from identity.rate_limit import CallerLimits
 from messaging import brokers
@@ -73,7 +72,7 @@ async def _start_consumer(
     stack.push_async_callback(client.aclose)
     connection = await brokers.connect_robust(settings.amqp_url)
     stack.push_async_callback(connection.close)
-    topology = Topology(settings.namespace)
+    topology = settings.topology
     outcomes = OutcomeEvents(connection, topology)
     await outcomes.start()
     policy = DeliveryPolicy(

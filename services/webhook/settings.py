@@ -10,6 +10,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from identity.rate_limit import Rate
 from identity.settings import JwtEnvSettings, RateLimitEnvSettings
+from messaging.broker_settings import BrokerSettings
 from outbound.addresses import TOCSIN_DEFAULT_PORTS, PrivateTargets
 from services.http_limits import HttpLimitsSettings
 
@@ -39,14 +40,12 @@ def _port_of(url: str) -> int:
     return explicit or DEFAULT_PORTS.get(parts.scheme.split("+", 1)[0], 0)
 
 
-class Settings(JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
+class Settings(BrokerSettings, JwtEnvSettings, RateLimitEnvSettings, HttpLimitsSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/tocsin", alias="DATABASE_URL"
     )
-    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
-    namespace: str = Field(default="tocsin", alias="TOCSIN_NAMESPACE")
     host: str = Field(default="127.0.0.1", alias="HOST")
     port: int = Field(default=8003, alias="PORT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

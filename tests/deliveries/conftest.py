@@ -39,7 +39,7 @@ def notification_settings(database_url: str, amqp_url: str, topology: Topology) 
         database_url,
         amqp_url,
         JWT_SECRET,
-        namespace=topology.namespace,
+        tocsin_namespace=topology.namespace,
         incidents_enabled=False,
         deliveries_enabled=True,
         unsubscribe_secret=UNSUBSCRIBE_SECRET,

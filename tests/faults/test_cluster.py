@@ -12,16 +12,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from contracts.topology import Topology
 from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
 from tests.support.cluster import PrivateCluster
 from tests.support.system import PrivateRabbitMq, System, require_private_servers, unique_user
 from tests.support.waiting import eventually, eventually_sync
 
 CONSUMERS = ("email", "webhook", "notification-deliveries")
+TOCSIN = str(Path(sys.executable).parent / "tocsin")
 
 
 @pytest.fixture
@@ -181,3 +187,43 @@ async def test_a_node_cut_off_for_30_s_mid_burst_loses_nothing(
     cluster: PrivateCluster, start_system: Callable[..., System]
 ) -> None:
     await cut_off_a_node_mid_burst(start_system, cluster, total=1500, users=10)
+
+
+def members(cluster: PrivateCluster, queue: str) -> list[str]:
+    rows = queue_rows(cluster, cluster.nodes[0])
+    return [node.node for node in cluster.nodes if node.node in rows[queue][1]]
+
+
+async def test_quorum_queues_get_the_group_size_of_the_settings_and_a_mismatch_is_refused(
+    cluster: PrivateCluster, tmp_path: Path
+) -> None:
+    """TOCSIN_QUORUM_GROUP_SIZE=2 on a 3-node cluster: every consumer queue and its DLQ have two
+    members. A later declaration with another value is refused by the broker, and the CLI says
+    which setting to keep."""
+    namespace = f"quorum{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "TOCSIN_DEV_ENV": str(tmp_path / "no-local-run"),
+        "AMQP_URL": cluster.amqp_url,
+        "TOCSIN_NAMESPACE": namespace,
+    }
+
+    def declare(group_size: str | None) -> subprocess.CompletedProcess[str]:
+        values = {**env, "TOCSIN_QUORUM_GROUP_SIZE": group_size} if group_size else env
+        return subprocess.run(
+            [TOCSIN, "topology", "declare"], env=values, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+
+    declared = declare("2")
+    assert declared.returncode == 0, declared.stderr
+    topology = Topology(namespace)
+    for consumer in CONSUMERS:
+        for queue in (topology.queue(consumer), topology.dead_letter_queue(consumer)):
+            assert len(members(cluster, queue)) == 2, queue
+
+    refused = declare(None)
+    assert refused.returncode == 2
+    assert "PRECONDITION_FAILED" in refused.stderr
+    assert "TOCSIN_QUORUM_GROUP_SIZE" in refused.stderr
+    assert declare("2").returncode == 0  # the same value is accepted again

@@ -29,7 +29,7 @@ def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
         database_url,
         amqp_url,
         JWT_SECRET,
-        namespace=topology.namespace,
+        tocsin_namespace=topology.namespace,
         deliveries_enabled=False,  # its queues are tested in tests/deliveries
     )
 

@@ -20,10 +20,32 @@ _REQUIRED = re.compile(r"\$\{([A-Z0-9_]+):\?[^}]*\}")
 REQUIRED_VALUE = "a-random-value-of-at-least-32-characters"
 
 
-def load_compose() -> dict[str, Any]:
+CLUSTER_FILE = REPO_ROOT / "docker-compose.cluster.yml"
+
+
+def load_compose(*overrides: Path) -> dict[str, Any]:
+    """docker-compose.yml, with each override file applied as `docker compose -f ... -f ...`
+    applies it."""
     data = yaml.safe_load(COMPOSE_FILE.read_text())
     assert isinstance(data, dict)
+    for path in overrides:
+        override = yaml.safe_load(path.read_text())
+        assert isinstance(override, dict)
+        data = merge(data, override)
     return data
+
+
+def merge(base: Any, override: Any, key: str = "") -> Any:
+    """Compose's merge of an override: mappings merge key by key, `volumes` and `ports` add
+    their entries, any other value is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = merge(base[name], value, name) if name in base else value
+        return merged
+    if key in ("volumes", "ports") and isinstance(base, list) and isinstance(override, list):
+        return base + [entry for entry in override if entry not in base]
+    return override
 
 
 def interpolate(value: object) -> str:

@@ -30,7 +30,7 @@ def settings(database_url: str, amqp_url: str, topology: Topology) -> Settings:
         database_url,
         amqp_url,
         JWT_SECRET,
-        namespace=topology.namespace,
+        tocsin_namespace=topology.namespace,
         db_pool_size=5,
         incidents_enabled=False,  # the incident consumer's queues are tested in tests/incidents
         deliveries_enabled=False,  # the delivery-status consumer is tested in tests/deliveries

@@ -183,7 +183,7 @@ def relay_process(name: str, settings: Settings) -> ServiceProcess:
         {
             "DATABASE_URL": settings.database_url,
             "AMQP_URL": settings.amqp_url,
-            "TOCSIN_NAMESPACE": settings.namespace,
+            "TOCSIN_NAMESPACE": settings.tocsin_namespace,
             "RELAY_POLL_INTERVAL_S": "0.2",
             "LOG_LEVEL": "INFO",
         },

@@ -132,7 +132,7 @@ def settings_for(
         values: dict[str, Any] = {
             "database_url": database_url,
             "amqp_url": amqp_url,
-            "namespace": topology.namespace,
+            "tocsin_namespace": topology.namespace,
             "jwt_secret": JWT_SECRET,
             "vapid_private_key": VAPID_PRIVATE,
             "vapid_subject": "mailto:ops@tocsin.example",

@@ -23,7 +23,7 @@ def push_process(settings: Settings, name: str) -> ServiceProcess:
     env = {
         "DATABASE_URL": settings.database_url,
         "AMQP_URL": settings.amqp_url,
-        "TOCSIN_NAMESPACE": settings.namespace,
+        "TOCSIN_NAMESPACE": settings.tocsin_namespace,
         "JWT_SECRET": settings.jwt_secret or "",
         "HOST": "127.0.0.1",
         "PORT": str(port),

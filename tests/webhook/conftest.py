@@ -103,7 +103,7 @@ def settings_for(
         values: dict[str, Any] = {
             "database_url": database_url,
             "amqp_url": amqp_url,
-            "namespace": topology.namespace,
+            "tocsin_namespace": topology.namespace,
             "jwt_secret": JWT_SECRET,
             "allowed_private_targets": f"127.0.0.1:{receiver.port}",
             "timeout_s": 3.0,
