@@ -26,7 +26,7 @@ import asyncpg
 from bench.harness import REPO, clean_broker, cpu_s, scratch_database, stop_process
 from contracts.topology import Topology
 from database.engine import plain_url
-from database.partitions import held_partitions
+from database.partitions import partition_holders
 from messaging.topology import declare_events_exchange
 from services.notification.migrations import upgrade
 from tests.support.infra import locate_postgres, locate_rabbitmq, unique_namespace
@@ -97,7 +97,7 @@ async def one_run(
                     relay_process(database_url, amqp_url, topology.namespace, partitions)
                     for _ in range(partitions)
                 ]
-                while len(await held_partitions(conn, partitions)) < partitions:  # noqa: ASYNC110 - other processes
+                while len(await partition_holders(conn, partitions)) < partitions:  # noqa: ASYNC110 - other processes
                     await asyncio.sleep(0.1)
                 cpu_before = sum(cpu_s(r.pid) for r in relays)
                 await conn.execute(_BACKLOG, events, users)

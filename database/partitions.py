@@ -74,17 +74,20 @@ async def recorded_partitions(conn: asyncpg.Connection) -> int:
     return int(value) if value is not None else 1
 
 
-async def held_partitions(conn: asyncpg.Connection, partitions: int) -> list[int]:
-    """The partitions whose relay lock some session holds now (from pg_locks)."""
+async def partition_holders(conn: asyncpg.Connection, partitions: int) -> dict[int, str]:
+    """Partition → the application name of the session that holds its relay lock now (from
+    pg_locks; relays name theirs `tocsin-relay-<pid>`), for the partitions some session holds."""
     rows = await conn.fetch(
         """
-        SELECT ((classid::bigint << 32) | objid::bigint) AS key FROM pg_locks
-        WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        SELECT ((l.classid::bigint << 32) | l.objid::bigint) AS key,
+               coalesce(a.application_name, '') AS holder
+        FROM pg_locks AS l LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted AND l.mode = 'ExclusiveLock'
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         """
     )
-    keys = {int(row["key"]) for row in rows}
-    return [p for p in range(partitions) if lock_key(p) in keys]
+    holders = {int(row["key"]): str(row["holder"]) for row in rows}
+    return {p: holders[lock_key(p)] for p in range(partitions) if lock_key(p) in holders}
 
 
 _PENDING_BY_PARTITION = f"""
@@ -116,7 +119,7 @@ async def change_partitions(conn: asyncpg.Connection, partitions: int) -> None:
         raise PartitionsMismatch(f"partitions must be between 1 and {MAX_PARTITIONS}")
     async with conn.transaction():
         current = await recorded_partitions(conn)
-        held = await held_partitions(conn, max(current, partitions))
+        held = sorted(await partition_holders(conn, max(current, partitions)))
         if held:
             raise PartitionsMismatch(
                 f"relays hold partitions {held}: stop every relay "

@@ -166,7 +166,7 @@ def _print_status(report: status.Report) -> None:
         lanes = Table("partition", "relay", "waiting", "oldest", title="relay partitions")
         for lane in report.partitions:
             oldest = "-" if lane.oldest_pending_s is None else f"{lane.oldest_pending_s:.1f}s"
-            relay_state = "active" if lane.held else "[red]no relay[/]"
+            relay_state = "[red]no relay[/]" if lane.holder is None else f"active ({lane.holder})"
             lanes.add_row(str(lane.partition), relay_state, str(lane.pending), oldest)
         out.print(lanes)
     for url, count in report.sockets.items():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from database.partitions import held_partitions, pending_by_partition, recorded_partitions
+from database.partitions import partition_holders, pending_by_partition, recorded_partitions
 from messaging import registry
 from observability.metrics import parse_metrics
 from tocsin_cli.connections import broker, database, queue_depth
@@ -36,7 +36,8 @@ class QueueRow:
 @dataclass
 class PartitionRow:
     partition: int
-    held: bool
+    holder: str | None
+    """The session holding the partition's relay lock (`tocsin-relay-<pid>`), None: no relay."""
     pending: int
     oldest_pending_s: float | None
 
@@ -99,13 +100,13 @@ async def collect(
         report.pending_events, report.oldest_pending_s, report.newest_position = await relay_lag(db)
         partitions = await recorded_partitions(db)
         if partitions > 1:
-            held = set(await held_partitions(db, partitions))
+            holders = await partition_holders(db, partitions)
             report.partitions = [
-                PartitionRow(p, p in held, pending, age)
+                PartitionRow(p, holders.get(p), pending, age)
                 for p, pending, age in await pending_by_partition(db, partitions)
             ]
             for lane in report.partitions:
-                if not lane.held and lane.pending:
+                if lane.holder is None and lane.pending:
                     report.problems.append(
                         f"relay partition {lane.partition}: {lane.pending} events and no relay"
                     )

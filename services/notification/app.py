@@ -26,6 +26,7 @@ from services.notification.deliveries import deliveries_worker
 from services.notification.housekeeping import purge_idempotency_keys
 from services.notification.incidents import incident_worker
 from services.notification.outbox import Relay, RelayGroup
+from services.notification.relay_share import RelayShare
 from services.notification.routes import (
     health,
     incidents,
@@ -57,9 +58,7 @@ Worker = Callable[[AppContext], Awaitable[None]]
 """A long-running coroutine started in the lifespan and cancelled at shutdown."""
 
 
-def relay_for(
-    settings: Settings, partition: int = 0, slots: asyncio.Semaphore | None = None
-) -> Relay:
+def relay_for(settings: Settings, partition: int = 0, share: RelayShare | None = None) -> Relay:
     return Relay(
         database_url=settings.database_url,
         amqp_url=settings.amqp_url,
@@ -68,15 +67,22 @@ def relay_for(
         poll_interval_s=settings.relay_poll_interval_s,
         partition=partition,
         partitions=settings.relay_partitions,
-        slots=slots,
+        share=share,
     )
 
 
 def relays_for(settings: Settings) -> RelayGroup:
-    """One relay per partition; with RELAY_MAX_PARTITIONS, at most that many active."""
-    cap = settings.relay_max_partitions
-    slots = asyncio.Semaphore(cap) if cap is not None and cap < settings.relay_partitions else None
-    return RelayGroup([relay_for(settings, p, slots) for p in range(settings.relay_partitions)])
+    """One relay per partition; with several, at most this process's share of them active
+    (its fair share among the relaying processes, within RELAY_MAX_PARTITIONS)."""
+    partitions = settings.relay_partitions
+    if partitions == 1:
+        return RelayGroup([relay_for(settings)])
+    share = RelayShare(partitions, cap=settings.relay_max_partitions)
+    return RelayGroup(
+        [relay_for(settings, p, share) for p in range(partitions)],
+        share=share,
+        database_url=settings.database_url,
+    )
 
 
 async def run_relay(context: AppContext) -> None:

@@ -4,8 +4,10 @@ The events are split into `partitions` by a hash of the user id (services/notifi
 partitions.py; one partition by default). One relay is active per partition at a time: it
 holds the partition's session-level advisory lock on its own Postgres connection; other
 copies retry the lock every `lock_poll_interval_s` and take over when the holder's session
-ends (crash, kill, network loss). A process may cap how many partitions it holds (`slots`),
-so that several processes share them.
+ends (crash, kill, network loss). The relays of several processes share the partitions: each
+process holds at most its fair share of them (services/notification/relay_share.py), so a
+second process takes half the partitions over from the first, and the survivors take a dead
+process's partitions.
 
 The active relay wakes on `LISTEN tocsin_events` and also polls. It reads the oldest
 committed events that have no global position yet (insertion order) and gives them the next
@@ -48,6 +50,7 @@ from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
 from services.notification import metrics
+from services.notification.relay_share import RelayShare, keep_membership, relay_session_settings
 from services.notification.wakeup import NOTIFY_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -160,8 +163,8 @@ class Relay:
     max_backoff_s: float = 10.0
     partition: int = 0
     partitions: int = 1
-    slots: asyncio.Semaphore | None = None
-    """Shared by the relays of one process that may hold only so many partitions at once."""
+    share: RelayShare | None = None
+    """Shared by the relays of one process: how many partitions it may hold at once."""
     relay_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     stats: RelayStats = field(default_factory=RelayStats)
     active: bool = False
@@ -192,11 +195,14 @@ class Relay:
                 backoff = min(backoff * 2, self.max_backoff_s)
 
     async def _session(self) -> None:
-        conn = await asyncpg.connect(plain_url(self.database_url), timeout=10)
-        holding_slot = False
+        conn = await asyncpg.connect(
+            plain_url(self.database_url), timeout=10, server_settings=relay_session_settings()
+        )
+        holding = False
         try:
             await ensure_partitions(conn, self.partitions)
-            holding_slot = await self._lock(conn)
+            await self._lock(conn)
+            holding = True
             logger.info(
                 "relay active", extra={"relay_id": self.relay_id, "partition": self.partition}
             )
@@ -224,6 +230,10 @@ class Relay:
                         elif time.monotonic() - lag_checked > LAG_CHECK_INTERVAL_S:
                             lag_checked = time.monotonic()
                             metrics.RELAY_LAG.set(await conn.fetchval(_COUNT_UNPUBLISHED))
+                        if self._yields():
+                            return
+                    if self._yields():
+                        return
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(self.poll_interval_s):
@@ -236,32 +246,42 @@ class Relay:
                     async with asyncio.timeout(2):
                         await broker.close()
         finally:
-            conn.terminate()
-            if holding_slot and self.slots is not None:
-                self.slots.release()
+            conn.terminate()  # ends the session: its partition lock goes with it
+            if holding and self.share is not None:
+                self.share.release(self.partition)
 
     @property
     def _partition(self) -> tuple[int, int]:
         return self.partition, self.partitions
 
-    async def _lock(self, conn: asyncpg.Connection) -> bool:
-        """Wait until this relay holds its partition's lock (and, with `slots`, a free slot of
-        its process); returns whether it took a slot, to be released when the session ends."""
+    def _yields(self) -> bool:
+        """Whether this relay gives its partition up (its process holds more than its share);
+        checked between batches, so nothing unconfirmed is left behind."""
+        if self.share is None or not self.share.must_yield(self.partition):
+            return False
+        logger.info(
+            "relay yields its partition to another process",
+            extra={"relay_id": self.relay_id, "partition": self.partition},
+        )
+        return True
+
+    async def _lock(self, conn: asyncpg.Connection) -> None:
+        """Wait until this relay holds its partition's lock, trying only while its process has
+        room for one more partition in its share."""
         key = lock_key(self.partition)
+        share = self.share
         while True:
-            if self.slots is None:
-                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                    return False
-            elif not self.slots.locked():
-                await self.slots.acquire()  # free: returns at once
+            if share is None or share.reserve(self.partition):
                 try:
                     locked = await conn.fetchval("SELECT pg_try_advisory_lock($1)", key)
                 except BaseException:
-                    self.slots.release()
+                    if share is not None:
+                        share.release(self.partition)
                     raise
                 if locked:
-                    return True
-                self.slots.release()
+                    return
+                if share is not None:
+                    share.release(self.partition)
             await asyncio.sleep(self.lock_poll_interval_s)
 
     async def publish(
@@ -348,10 +368,14 @@ def _json_string(value: str) -> str:
 
 @dataclass
 class RelayGroup:
-    """The relays of one process: one per partition, at most `slots` of them active at once
-    (all of them when `slots` is None). Run with `await group.run()` until cancelled."""
+    """The relays of one process: one per partition, at most its share of them active at once
+    (`share`, kept current by `keep_membership` while the group runs). Run with
+    `await group.run()` until cancelled."""
 
     relays: list[Relay]
+    share: RelayShare | None = None
+    database_url: str = ""
+    membership_interval_s: float = 1.0
 
     def wake(self) -> None:
         for relay in self.relays:
@@ -362,4 +386,9 @@ class RelayGroup:
         return [relay.partition for relay in self.relays if relay.active]
 
     async def run(self) -> None:
-        await asyncio.gather(*(relay.run() for relay in self.relays))
+        tasks = [relay.run() for relay in self.relays]
+        if self.share is not None:
+            tasks.append(
+                keep_membership(self.share, self.database_url, self.membership_interval_s)
+            )
+        await asyncio.gather(*tasks)

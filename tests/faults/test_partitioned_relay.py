@@ -1,7 +1,9 @@
-"""Four relay partitions shared by three relay processes (at most two each): kill -9 of one
-holding two partitions in the middle of a burst, and the standby takes them over. Every
-accepted notification reaches the socket, the SMTP server and the webhook receiver exactly
-once, and each user's events arrive in seq order."""
+"""Four relay partitions shared by relay processes. Three processes (at most two each): kill -9
+of one holding two partitions in the middle of a burst, and the standby takes them over. Two
+processes without a cap: the second takes half the partitions over from the first (its fair
+share), and after kill -9 of either the other relays all four. Every accepted notification
+reaches the socket, the SMTP server and the webhook receiver exactly once, and each user's
+events arrive in seq order."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import asyncpg
 import pytest
 
 from database.engine import plain_url
-from database.partitions import held_partitions, partition_filter
+from database.partitions import partition_filter, partition_holders
 from tests.conftest import migrated_database
 from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
 from tests.support.processes import ServiceProcess
@@ -34,13 +36,14 @@ class Relays:
         self.system = system
         self.processes: dict[str, ServiceProcess] = {}
 
-    def start(self, name: str) -> ServiceProcess:
+    def start(self, name: str, cap: int | None = 2) -> ServiceProcess:
         env = {
             **self.system._common(),
             "RELAY_PARTITIONS": str(PARTITIONS),
-            "RELAY_MAX_PARTITIONS": "2",
             "RELAY_POLL_INTERVAL_S": "0.2",
         }
+        if cap is not None:
+            env["RELAY_MAX_PARTITIONS"] = str(cap)
         args = [sys.executable, "-m", "services.notification", "relay"]
         process = ServiceProcess(f"system-{self.system.namespace}-{name}", args, env)
         self.processes[name] = process.start()
@@ -58,12 +61,22 @@ def tocsin(system: System, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
 
 
-async def held(database_url: str) -> list[int]:
+async def holders(database_url: str) -> dict[int, str]:
+    """Partition → the relay session holding it (`tocsin-relay-<pid>`)."""
     conn = await asyncpg.connect(plain_url(database_url))
     try:
-        return await held_partitions(conn, PARTITIONS)
+        return await partition_holders(conn, PARTITIONS)
     finally:
         await conn.close()
+
+
+async def held(database_url: str) -> list[int]:
+    return sorted(await holders(database_url))
+
+
+async def held_by(database_url: str, process: ServiceProcess) -> list[int]:
+    mine = f"tocsin-relay-{process.pid}"
+    return sorted(p for p, holder in (await holders(database_url)).items() if holder == mine)
 
 
 @pytest.fixture
@@ -179,3 +192,42 @@ async def test_kill_9_of_a_relay_holding_two_of_four_partitions_mid_burst_of_tho
     relays_system: tuple[System, Relays],
 ) -> None:
     await kill_a_relay_mid_burst(*relays_system, total=3000, users=20)
+
+
+async def test_two_relay_processes_share_four_partitions_and_either_takes_all_when_one_dies(
+    relays_system: tuple[System, Relays],
+) -> None:
+    system, relays = relays_system
+    url = system.database_url
+    a = relays.start("relay-a", cap=None)
+    await eventually(lambda: held_by(url, a), lambda p: p == [0, 1, 2, 3], what="a holding all")
+    b = relays.start("relay-b", cap=None)
+    await eventually(
+        lambda: asyncio.gather(held_by(url, a), held_by(url, b)),
+        lambda both: both == [[0, 1], [2, 3]],
+        timeout=20,
+        what="b taking its share (the two highest) over from a",
+    )
+    people = [unique_user("share") for _ in range(8)]
+    for user in people:
+        system.subscribe(user)
+        system.register_webhook(user)
+    tabs = await open_tabs(system, people)
+    try:
+        burst = Burst(system.api_url, people, total=300, concurrency=8)
+        running = asyncio.create_task(burst.run())
+        await eventually(burst.done, lambda n: n >= 100, timeout=120, what="a third answered")
+        relays.processes["relay-b"].kill()
+        await eventually(
+            lambda: held_by(url, a), lambda p: p == [0, 1, 2, 3], timeout=30,
+            what="a holding all four again",
+        )  # fmt: skip
+        await asyncio.wait_for(running, timeout=300)
+        await assert_each_accepted_delivered_once(
+            system,
+            burst,
+            {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
+        )
+    finally:
+        for tab in tabs.values():
+            await tab.connection.close()
