@@ -14,4 +14,12 @@ conf=/etc/rabbitmq/conf.d/10-standin.conf
     [ -n "${RABBITMQ_DEFAULT_VHOST:-}" ] && echo "default_vhost = $RABBITMQ_DEFAULT_VHOST"
     true
 } > "$conf"
+# The cluster shape gives every node the same cookie this way (RabbitMQ 3.x reads the
+# variable; written to the file too, so the CLI in the health check uses the same one).
+if [ -n "${RABBITMQ_ERLANG_COOKIE:-}" ]; then
+    umask 077
+    rm -f "$HOME/.erlang.cookie"  # the package's own, read-only
+    printf '%s' "$RABBITMQ_ERLANG_COOKIE" > "$HOME/.erlang.cookie"
+    chmod 400 "$HOME/.erlang.cookie"
+fi
 exec "$@"
