@@ -4,8 +4,10 @@ a service process reported healthy, its memory and CPU, and the broker left as i
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -28,14 +30,18 @@ from tests.support.infra import free_port, sweep_broker
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_JWT_SECRET = "bench-secret"
+MAX_SOCKETS = 20_000
+MAX_EVENTS = 1_000_000
 
 __all__ = [
     "BatchRun",
+    "add_socket_load_arguments",
     "clean_broker",
     "cpu_s",
     "free_port",
     "measure_batch",
     "notification_created",
+    "prepare_socket_load",
     "publish_and_wait",
     "rss_mb",
     "scratch_database",
@@ -44,6 +50,37 @@ __all__ = [
     "wait_healthy",
     "with_database",
 ]
+
+
+def add_socket_load_arguments(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """The options every many-sockets bench shares: load size, handshake pace, timeouts, port."""
+    parser.add_argument("--sockets", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight/worker")
+    parser.add_argument("--broadcasts", type=int, default=5)
+    parser.add_argument("--ws-impl", default="websockets-sansio")
+    parser.add_argument("--connect-timeout", type=float, default=120.0)
+    parser.add_argument("--phase-timeout", type=float, default=120.0)
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="Postgres server for the notification service's scratch database",
+    )
+
+
+def prepare_socket_load(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse loads this machine cannot hold, then raise the file limit and install uvloop."""
+    if not 1 <= args.sockets <= MAX_SOCKETS or args.events > MAX_EVENTS:
+        parser.error(f"--sockets must be 1..{MAX_SOCKETS} and --events at most {MAX_EVENTS:,}")
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
 
 
 def with_database(server_url: str, name: str) -> str:

@@ -21,13 +21,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import statistics
 import time
 import uuid
 from dataclasses import dataclass
 
-from bench.harness import scratch_database, start_notification_service, stop_process, wait_healthy
+from bench.harness import (
+    add_socket_load_arguments,
+    cpu_s,
+    prepare_socket_load,
+    scratch_database,
+    start_notification_service,
+    stop_process,
+    wait_healthy,
+)
 from bench.realtime_load import TOCSIN
 from bench.realtime_vs_socketio import AMQP_URL, JWT_SECRET, System, Workers
 from contracts.topology import Topology
@@ -44,12 +51,6 @@ class Run:
     cpu_ms_per_1000: float = 0.0
     """Realtime processes' CPU per 1,000 delivered messages (all instances together)."""
     notes: list[str] | None = None
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def received(pools: list[Workers]) -> tuple[int, int]:
@@ -126,12 +127,12 @@ async def deliver(
         for i in range(args.events)
     ]
     batches = [b"".join(messages[i : i + 500]) for i in range(0, len(messages), 500)]
-    cpu_before = sum(cpu_seconds(s.process.pid) for s in systems)
+    cpu_before = sum(cpu_s(s.process.pid) for s in systems)
     began = time.time_ns()
     for batch in batches:
         await publisher.publish(batch)
     count, last = await wait_received(pools, args.events, args.phase_timeout)
-    cpu = sum(cpu_seconds(s.process.pid) for s in systems) - cpu_before
+    cpu = sum(cpu_s(s.process.pid) for s in systems) - cpu_before
     run.events_per_s = count / max((last - began) / 1e9, 1e-9)
     run.cpu_ms_per_1000 = cpu * 1e6 / max(count, 1)
     if count < args.events:
@@ -176,35 +177,14 @@ def print_table(runs: list[Run], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sockets", type=int, default=10_000)
-    parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--instances", default="1,2", help="comma-separated instance counts")
     parser.add_argument("--workers-per-instance", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight/worker")
-    parser.add_argument("--broadcasts", type=int, default=5)
-    parser.add_argument("--ws-impl", default="websockets-sansio")
-    parser.add_argument("--connect-timeout", type=float, default=120.0)
-    parser.add_argument("--phase-timeout", type=float, default=120.0)
-    parser.add_argument("--port", type=int, default=18401)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="Postgres server for the notification service's scratch database",
-    )
+    add_socket_load_arguments(parser, port=18401)
     args = parser.parse_args(argv)
     counts = [int(k) for k in args.instances.split(",")]
-    if not 1 <= args.sockets <= 20_000 or args.events > 1_000_000 or not all(
-        1 <= k <= 8 for k in counts
-    ):
-        parser.error("--sockets 1..20000, --events at most 1,000,000, 1..8 instances")
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    if not all(1 <= k <= 8 for k in counts):
+        parser.error("--instances: 1..8 instances each")
+    prepare_socket_load(parser, args)
     runs = []
     for offset, instances in enumerate(counts):
         print(f"measuring {instances} instance(s) ...", flush=True)

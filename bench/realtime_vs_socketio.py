@@ -28,7 +28,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import resource
 import signal
 import statistics
 import subprocess
@@ -43,7 +42,14 @@ import aio_pika
 import httpx
 import orjson
 
-from bench.harness import scratch_database, start_notification_service, stop_process, wait_healthy
+from bench.harness import (
+    add_socket_load_arguments,
+    prepare_socket_load,
+    scratch_database,
+    start_notification_service,
+    stop_process,
+    wait_healthy,
+)
 from bench.realtime_load import SOCKETIO, TOCSIN, worker_main
 from bench.realtime_vs_socketio_publisher import RawPublisher
 from contracts.realtime import REALTIME_PUSH
@@ -390,34 +396,13 @@ def print_table(results: dict[str, Result], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sockets", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4, help="load generator processes")
-    parser.add_argument("--concurrency", type=int, default=200, help="handshakes in flight/worker")
-    parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--broadcasts", type=int, default=5)
     parser.add_argument("--systems", default="tocsin,socketio")
-    parser.add_argument("--ws-impl", default="websockets-sansio")
-    parser.add_argument("--connect-timeout", type=float, default=120.0)
-    parser.add_argument("--phase-timeout", type=float, default=120.0)
-    parser.add_argument("--port", type=int, default=18301)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="Postgres server for the notification service's scratch database",
-    )
+    add_socket_load_arguments(parser, port=18301)
     args = parser.parse_args(argv)
-    if args.sockets < 1 or args.sockets > 20_000 or args.events > 1_000_000:
-        parser.error("--sockets must be 1..20000 and --events at most 1,000,000")
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    prepare_socket_load(parser, args)
     results: dict[str, Result] = {}
     for offset, kind in enumerate(k.strip() for k in args.systems.split(",")):
         if kind not in (TOCSIN, SOCKETIO):
