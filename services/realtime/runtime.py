@@ -59,8 +59,8 @@ class Runtime:
     _checking: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Connect to the broker and Redis, bind the fixed keys, start the self-check. Raises
-        what the broker raised when it cannot be reached."""
+        """Consume this instance's queue, open the typing and presence relays, start presence's
+        heartbeat and the self-check. Raises what the broker raised when it cannot be reached."""
         await self.subscription.start()
         await self.channels.typing.start()
         await self.channel_presence.relay.start()
