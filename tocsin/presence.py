@@ -3,11 +3,21 @@
 
 The answer comes from the cluster-wide presence store: a user with a socket on any live
 instance is connected; a killed instance's users drop out within its dead-after bound
-(10 s by default), and a user who closed their last tab shortly after a leave delay (3 s)."""
+(10 s by default), and a user who closed their last tab shortly after a leave delay (3 s).
+
+`PresenceApi` is mixed into `tocsin.Tocsin`; `PresenceClient` is the same calls alone, for a
+service that needs nothing else of the client (Tocsin's push service asks it whether a person
+has a socket anywhere):
+
+    async with PresenceClient("http://realtime:8001", token) as presence:
+        online = await presence.users_connected(["alice", "bob"])  # {"alice": True, "bob": False}
+        everyone = await presence.get_connected_users()
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import TracebackType
 
 import httpx
 
@@ -46,3 +56,31 @@ class PresenceApi:
         """Every user with a socket open on any realtime instance."""
         body = await call(self._presence, "GET", PRESENCE_USERS_PATH)
         return OnlineUsers.model_validate(body).user_ids
+
+
+class PresenceClient(PresenceApi):
+    """The presence API of any realtime instance (each answers for the whole cluster) or of the
+    gateway. `token` is a JWT with the `presence:read` scope (`tocsin token --user push --scope
+    presence:read`). Raises ApiError with the stable `code`: `presence_unavailable` when the
+    store is down, `insufficient_scope`, ..., or status 0 `unreachable`."""
+
+    def __init__(self, base_url: str, token: str, *, timeout_s: float = 5.0) -> None:
+        self._presence = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+        )
+
+    async def __aenter__(self) -> PresenceClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._presence.aclose()

@@ -1,5 +1,5 @@
 """Whether a person has a live socket anywhere in the cluster, asked of the realtime service
-through its `PresenceClient` with a `presence:read` service token minted from the JWT
+through `tocsin.presence.PresenceClient` with a `presence:read` service token minted from the JWT
 settings (renewed before it expires). Any failure (no REALTIME_URL, a timeout, an error
 answer) is "unknown": the caller then waits its delay instead of pushing at once, so a
 presence outage costs latency, never a missed or an unwanted push."""
@@ -11,7 +11,8 @@ import time
 
 from identity import JwtSettings, mint_token
 from identity.tokens import PRESENCE_READ_SCOPE
-from services.realtime.presence.client import PresenceClient, PresenceRequestFailed
+from tocsin.errors import TocsinError
+from tocsin.presence import PresenceClient
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ class PresenceLookup:
         if self.realtime_url is None or not user_ids:
             return None
         try:
-            return await (await self._current()).users_online(user_ids)
-        except (PresenceRequestFailed, ValueError) as exc:
+            return await (await self._current()).users_connected(user_ids)
+        except (TocsinError, ValueError) as exc:
             logger.warning("presence unknown: %s", exc)
             return None
 

@@ -58,7 +58,7 @@ class ChannelBindings:
             await self._subscription.unbind_key(channel_binding(channel))
             self.unbinds += 1
         except Exception:
-            logger.warning("unbind failed channel=%s", channel, exc_info=True)
+            logger.warning("unbind failed", extra={"channel": channel}, exc_info=True)
         finally:
             self._unbinding.pop(channel, None)
 

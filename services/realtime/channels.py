@@ -172,7 +172,9 @@ class ChannelHub:
                 try:
                     await self._handle(connection, payload)
                 except Exception:
-                    logger.exception("channel message failed user_id=%s", connection.user_id)
+                    logger.exception(
+                        "channel message failed", extra={"user_id": connection.user_id}
+                    )
                     _error(connection, ChannelError.CHANNEL_UNAVAILABLE, "try again")
         finally:
             if self._workers.get(connection) is asyncio.current_task():
@@ -240,7 +242,9 @@ class ChannelHub:
             return
         except Exception as exc:  # the broker or the notification service: try again later
             logger.warning(
-                "subscribe failed channel=%s user_id=%s: %s", channel, connection.user_id, exc
+                "subscribe failed: %s",
+                exc,
+                extra={"channel": channel, "user_id": connection.user_id},
             )
             self._leave(membership)
             _error(connection, ChannelError.CHANNEL_UNAVAILABLE, "try again later", channel)
@@ -255,10 +259,9 @@ class ChannelHub:
         except TokenError as exc:
             self.refusals += 1
             logger.info(
-                "channel token refused channel=%s user_id=%s: %s",
-                channel,
-                connection.user_id,
+                "channel token refused: %s",
                 exc.code,
+                extra={"channel": channel, "user_id": connection.user_id},
             )
             _error(connection, ChannelError.FORBIDDEN_CHANNEL, "no valid channel token", channel)
             return False
@@ -291,22 +294,23 @@ class ChannelHub:
         if self.on_open is not None:
             self.on_open(membership.connection, membership.channel, membership.presence)
         logger.info(
-            "subscribed channel=%s user_id=%s since=%s recovered=%s seq=%s",
-            membership.channel,
-            membership.connection.user_id,
-            since,
-            recovered,
-            missed.latest_seq,
+            "subscribed",
+            extra={
+                "channel": membership.channel,
+                "user_id": membership.connection.user_id,
+                "since": since,
+                "recovered": recovered,
+                "seq": missed.latest_seq,
+            },
         )
 
     def _refuse(self, membership: Membership, why: str) -> None:
         self.refusals += 1
         self._leave(membership)
         logger.info(
-            "subscribe refused channel=%s user_id=%s: %s",
-            membership.channel,
-            membership.connection.user_id,
+            "subscribe refused: %s",
             why,
+            extra={"channel": membership.channel, "user_id": membership.connection.user_id},
         )
         _error(
             membership.connection,

@@ -29,7 +29,8 @@ class Connection:
     """The server side of one socket of `user_id`.
 
     While `catchup` is a list, live events are parked in it instead of being sent; the
-    catch-up code sends the missed events, then releases the parked ones (`finish_catchup`).
+    endpoint (`SocketEndpoint._open`) sends `connection:established`, sets `catchup` back to
+    None, then delivers the missed events and the parked ones.
     Afterwards every event with `seq <= last_seq` is dropped, so a client never sees a user
     event twice.
     """
@@ -102,7 +103,7 @@ class Connection:
         if queue is None:
             queue = self._queue = deque()
         elif len(queue) >= self._max_buffer:
-            logger.warning("slow consumer closed user_id=%s", self.user_id)
+            logger.warning("slow consumer closed", extra={"user_id": self.user_id})
             self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
             return False
         queue.append(text)
@@ -191,7 +192,7 @@ class Connection:
 
     def _expire(self) -> None:
         self._expiry = None
-        logger.info("token expired user_id=%s", self.user_id)
+        logger.info("token expired", extra={"user_id": self.user_id})
         self.close(CloseCode.INVALID_TOKEN, "token expired")
 
 

@@ -113,7 +113,7 @@ class SocketEndpoint:
         try:
             await self.subscription.acquire(user_id)
         except Exception:
-            logger.exception("binding failed user_id=%s", user_id)
+            logger.exception("binding failed", extra={"user_id": user_id})
             connection.close(CloseCode.SERVICE_RESTART, "broker unavailable")
             return
         if ttl is not None:
@@ -138,12 +138,14 @@ class SocketEndpoint:
         for outbound in parked:
             connection.deliver(outbound)
         logger.info(
-            "connected user_id=%s since=%s recovered=%s seq=%s replayed=%d",
-            user_id,
-            since,
-            handshake.recovered,
-            handshake.seq,
-            len(handshake.replay),
+            "connected",
+            extra={
+                "user_id": user_id,
+                "since": since,
+                "recovered": handshake.recovered,
+                "seq": handshake.seq,
+                "replayed": len(handshake.replay),
+            },
         )
 
     async def _catch_up(self, user_id: str, since: int | None) -> Handshake:
@@ -152,7 +154,7 @@ class SocketEndpoint:
         try:
             missed = await self.catchup.missed(user_id, since)
         except CatchupUnavailable as exc:
-            logger.warning("catch-up unavailable user_id=%s: %s", user_id, exc)
+            logger.warning("catch-up unavailable: %s", exc, extra={"user_id": user_id})
             return Handshake(user_id, False, max(since, self.hub.latest_seq(user_id)), [])
         if not missed.complete or since > missed.latest_seq:
             # Too far behind to replay, or ahead of the store (a seq from another database or
@@ -163,7 +165,9 @@ class SocketEndpoint:
             try:
                 outbound = from_envelope(envelope)
             except UnusableMessage:
-                logger.warning("unusable event event_id=%s user_id=%s", envelope.event_id, user_id)
+                logger.warning(
+                    "unusable event", extra={"event_id": envelope.event_id, "user_id": user_id}
+                )
                 continue
             if outbound is not None and envelope.user_id == user_id:
                 replay.append(outbound)
@@ -187,7 +191,9 @@ class SocketEndpoint:
             latest = await self.catchup.latest_seq(user_id, track.seq)
         except CatchupUnavailable as exc:
             known = self.hub.latest_seq(user_id)
-            logger.warning("latest seq unavailable user_id=%s, using %d: %s", user_id, known, exc)
+            logger.warning(
+                "latest seq unavailable, using %d: %s", known, exc, extra={"user_id": user_id}
+            )
             return known
         return self.hub.record_latest(user_id, track, latest)
 

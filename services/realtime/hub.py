@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from contracts.websocket import ServerEvent
+from contracts.websocket import CloseCode, ServerEvent
 from services.realtime.connection import Connection
 from services.realtime.messages import Outbound, render
 
@@ -42,7 +42,9 @@ class SeqTrack:
 
 class Hub:
     """Sockets by user. `on_first`/`on_last` run when a user's first socket arrives / last
-    socket leaves (the subscription binds and unbinds the user's routing key there)."""
+    socket leaves (the runtime tells presence there, and on the last socket starts the
+    subscription's unbind grace; binding is the endpoint's, before the socket is told it is
+    connected)."""
 
     def __init__(self, max_per_user: int) -> None:
         self.max_per_user = max_per_user
@@ -82,7 +84,7 @@ class Hub:
         if sockets is None or connection not in sockets:
             return
         sockets.discard(connection)
-        if connection.close_code == 4008:
+        if connection.close_code == CloseCode.SLOW_CONSUMER:
             self.slow_consumer_closes += 1
         if not sockets:
             del self._users[connection.user_id]

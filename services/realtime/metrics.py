@@ -1,24 +1,45 @@
-"""Prometheus metrics, read from the hub and the subscription at scrape time; no per-frame cost."""
+"""Prometheus metrics, read from the instance's parts at scrape time; no per-frame cost."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from services.realtime.app import Runtime
+from contracts.websocket import CloseCode
+from services.realtime.catchup import CatchupClient
+from services.realtime.endpoint import SocketEndpoint
+from services.realtime.hub import Hub
+from services.realtime.presence.service import Presence
+from services.realtime.selfcheck import SelfCheck
+from services.realtime.subscription import Subscription
 
 
 class RealtimeCollector(Collector):
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    """Reads the counters the parts keep; `consumed` answers the broker messages consumed."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        subscription: Subscription,
+        endpoint: SocketEndpoint,
+        catchup: CatchupClient,
+        presence: Presence,
+        selfcheck: SelfCheck,
+        consumed: Callable[[], int],
+    ) -> None:
+        self.hub = hub
+        self.subscription = subscription
+        self.endpoint = endpoint
+        self.catchup = catchup
+        self.presence = presence
+        self.selfcheck = selfcheck
+        self.consumed = consumed
 
     def collect(self) -> Iterator[Metric]:
-        hub = self.runtime.hub
+        hub = self.hub
         yield GaugeMetricFamily(
             "tocsin_realtime_connections", "Open sockets", value=hub.connection_count()
         )
@@ -26,7 +47,7 @@ class RealtimeCollector(Collector):
         yield GaugeMetricFamily(
             "tocsin_realtime_bound_users",
             "Users whose routing key is bound to this instance's queue",
-            value=self.runtime.subscription.bound_users(),
+            value=self.subscription.bound_users(),
         )
         yield CounterMetricFamily(
             "tocsin_realtime_connections_accepted",
@@ -36,19 +57,19 @@ class RealtimeCollector(Collector):
         yield CounterMetricFamily(
             "tocsin_realtime_connections_refused",
             "Handshakes refused (origin, token, cap)",
-            value=self.runtime.endpoint.refused,
+            value=self.endpoint.refused,
         )
         yield CounterMetricFamily(
             "tocsin_realtime_latest_seq_lookups",
             "Latest-seq questions to the notification service (sockets without since)",
-            value=self.runtime.endpoint.latest_seq_lookups,
+            value=self.endpoint.latest_seq_lookups,
         )
         yield CounterMetricFamily(
             "tocsin_realtime_latest_seq_requests",
             "Requests that carried those questions (questions asked meanwhile go together)",
-            value=self.runtime.catchup.latest_seq_requests,
+            value=self.catchup.latest_seq_requests,
         )
-        presence = self.runtime.presence
+        presence = self.presence
         if presence.tracker.online_count is not None:
             yield GaugeMetricFamily(
                 "tocsin_realtime_presence_online_users",
@@ -61,7 +82,7 @@ class RealtimeCollector(Collector):
             value=presence.errors,
         )
         yield CounterMetricFamily(
-            "tocsin_realtime_events_consumed", "Broker messages consumed", self.runtime.consumed
+            "tocsin_realtime_events_consumed", "Broker messages consumed", self.consumed()
         )
         yield CounterMetricFamily(
             "tocsin_realtime_messages_sent", "Frames queued to sockets", value=hub.frames_queued
@@ -69,32 +90,43 @@ class RealtimeCollector(Collector):
         yield CounterMetricFamily(
             "tocsin_realtime_broker_reconnects",
             "Reconnections to the broker (the queue consumed and every user bound again)",
-            value=self.runtime.subscription.reconnects,
+            value=self.subscription.reconnects,
         )
         yield CounterMetricFamily(
             "tocsin_realtime_rebind_failures",
             "Users whose binding failed again after a reconnect (their sockets catch up)",
-            value=self.runtime.subscription.rebind_failures,
+            value=self.subscription.rebind_failures,
         )
         yield CounterMetricFamily(
             "tocsin_realtime_self_checks",
             "Self-check rounds (latest seqs compared with what this instance received)",
-            value=self.runtime.selfcheck.rounds,
+            value=self.selfcheck.rounds,
         )
         yield CounterMetricFamily(
             "tocsin_realtime_stalled_users",
             "Users whose events stopped arriving, found by the self-check, bound again and "
             "told to catch up",
-            value=self.runtime.selfcheck.stalled,
+            value=self.selfcheck.stalled,
         )
         yield CounterMetricFamily(
             "tocsin_realtime_slow_consumer_closes",
-            "Sockets closed with 4008",
+            f"Sockets closed with {CloseCode.SLOW_CONSUMER.value}",
             value=hub.slow_consumer_closes,
         )
 
 
-def registry_for(runtime: Runtime) -> CollectorRegistry:
+def registry_for(
+    hub: Hub,
+    subscription: Subscription,
+    endpoint: SocketEndpoint,
+    catchup: CatchupClient,
+    presence: Presence,
+    selfcheck: SelfCheck,
+    consumed: Callable[[], int],
+) -> CollectorRegistry:
+    """A registry holding only this instance's metrics, not prometheus_client's process-wide one."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RealtimeCollector(runtime))
+    registry.register(
+        RealtimeCollector(hub, subscription, endpoint, catchup, presence, selfcheck, consumed)
+    )
     return registry

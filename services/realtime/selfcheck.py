@@ -110,7 +110,7 @@ class SelfCheck:
         try:
             missing = await self._store.first_position_after(user_id, seen)
         except CatchupUnavailable as exc:
-            logger.warning("self-check: events unavailable user_id=%s: %s", user_id, exc)
+            logger.warning("self-check: events unavailable: %s", exc, extra={"user_id": user_id})
             return False
         if missing is None or missing >= received:
             return False  # not published yet, or nothing this instance saw came after it

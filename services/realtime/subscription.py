@@ -62,6 +62,13 @@ class BindingLost(Exception):
 
 
 class Subscription:
+    """The queue, its consumer and the per-user bindings (see the module's docstring).
+
+    `on_reconnected` is called after every reconnect, once the queue is consumed and the users
+    bound again (or that failed: it is called either way); `on_unbound` with a user id when
+    this instance stops holding the user's binding.
+    """
+
     def __init__(
         self,
         amqp_url: str,
@@ -95,10 +102,7 @@ class Subscription:
         self._restoring = asyncio.Lock()
         self.rebind_failures = 0
         self.on_reconnected: Callable[[], None] | None = None
-        """Called after every reconnect, once the queue is consumed and the users bound again
-        (or that failed: it is called either way)."""
         self.on_unbound: Callable[[str], None] | None = None
-        """Called with a user id when this instance stops holding the user's binding."""
 
     async def start(self) -> None:
         self._connection = await brokers.connect_robust(
@@ -328,7 +332,7 @@ class Subscription:
             await self._queue_bind(user_id, unbind=True)
             self.unbinds += 1
         except Exception:
-            logger.warning("unbind failed user_id=%s", user_id, exc_info=True)
+            logger.warning("unbind failed", extra={"user_id": user_id}, exc_info=True)
         finally:
             self._unbinding.pop(user_id, None)
 

@@ -63,7 +63,7 @@ class ChannelPresenceHub:
         try:
             members = await self.presence.channel_members(channel)
         except PresenceUnavailable as exc:
-            logger.warning("presence members unavailable channel=%s: %s", channel, exc)
+            logger.warning("presence members unavailable: %s", exc, extra={"channel": channel})
             return
         if not connection.closed:
             data = ChannelPresence(channel=channel, user_ids=members).model_dump(mode="json")

@@ -9,10 +9,11 @@ import pytest
 
 from contracts.presence import PRESENCE_MAX_USER_IDS
 from identity.tokens import EVENTS_READ_SCOPE, PRESENCE_READ_SCOPE, WRITE_SCOPE
-from services.realtime.presence.client import PresenceClient, PresenceRequestFailed
 from tests.realtime.conftest import Realtime, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
 from tests.support.waiting import eventually
+from tocsin.errors import ApiError
+from tocsin.presence import PresenceClient
 
 pytestmark = pytest.mark.usefixtures("redis_client")  # deletes the test's keys afterwards
 
@@ -177,15 +178,15 @@ async def test_the_python_client_asks_any_instance_about_the_whole_cluster(
     tok = token("svc-push", scopes=[PRESENCE_READ_SCOPE])
     async with PresenceClient(f"http://127.0.0.1:{b.port}", tok) as presence:
         answer = await eventually(
-            lambda: presence.users_online([user, *strangers]),
+            lambda: presence.users_connected([user, *strangers]),
             lambda seen: seen[user],
             what="the user online through b",
         )
         assert answer == {user: True, **dict.fromkeys(strangers, False)}
-        assert await presence.online_users() == [user]
-        assert await presence.is_online(user)
+        assert await presence.get_connected_users() == [user]
+        assert await presence.is_user_connected(user)
     async with PresenceClient(f"http://127.0.0.1:{b.port}", token("svc-x")) as refused:
-        with pytest.raises(PresenceRequestFailed) as failure:
-            await refused.online_users()
+        with pytest.raises(ApiError) as failure:
+            await refused.get_connected_users()
     assert (failure.value.status, failure.value.code) == (403, "insufficient_scope")
     await tab.close()
