@@ -6,6 +6,7 @@ export type { Endpoints } from "./config";
 export { ApiError, NotificationsApi } from "./rest";
 export { tokenExpiry } from "./token";
 export type * from "./types";
+export { CloseCode } from "./contract-types";
 export {
   ChannelSubscription,
   TYPING_EXPIRY_MS,
@@ -13,15 +14,5 @@ export {
   TypingSender,
   TypingTracker,
 } from "./channels";
-export type {
-  ChannelError,
-  ChannelOptions,
-  ChannelState,
-  IncidentChange,
-  IncidentState,
-  IncidentUpdate,
-  Person,
-  TypingNotice,
-} from "./channels";
+export type { ChannelError, ChannelOptions, ChannelState } from "./channels";
 export { PRESENCE_EVENTS, PresenceRoster } from "./presence";
-export type { ChannelMembers, PresenceChange } from "./presence";
