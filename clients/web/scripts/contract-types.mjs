@@ -112,10 +112,9 @@ function renderFile(schema, { sentWhole = false, root = true }, out) {
   function declare(name, s) {
     let text;
     if (s.oneOf && s.oneOf.every((o) => "const" in o && o.title)) {
-      const entries = s.oneOf.map((o) => `${comment(o.description, "  ")}  ${o.title}: ${JSON.stringify(o.const)},\n`);
-      text =
-        `${comment(s.description)}export const ${name} = {\n${entries.join("")}} as const;\n` +
-        `export type ${name} = (typeof ${name})[keyof typeof ${name}];\n`;
+      // An enum: esbuild inlines its members where they are used, so the bundle stays small.
+      const entries = s.oneOf.map((o) => `${comment(o.description, "  ")}  ${o.title} = ${JSON.stringify(o.const)},\n`);
+      text = `${comment(s.description)}export enum ${name} {\n${entries.join("")}}\n`;
     } else if (s.type === "object" && s.properties) {
       text = `${comment(s.description)}export interface ${name} {\n${members(s, "  ")}}\n`;
     } else {

@@ -2,29 +2,28 @@
 // Do not edit by hand: change the contracts, run `python -m contracts.export`, then regenerate.
 
 /** Why the realtime service closed a WebSocket (the close frame's code). */
-export const CloseCode = {
+export enum CloseCode {
   /** normal close */
-  NORMAL: 1000,
+  NORMAL = 1000,
   /** server going away: reconnect with backoff */
-  GOING_AWAY: 1001,
+  GOING_AWAY = 1001,
   /** an inbound frame was over MAX_INBOUND_FRAME_BYTES */
-  MESSAGE_TOO_BIG: 1009,
+  MESSAGE_TOO_BIG = 1009,
   /** server restarting or events missed: reconnect and catch up */
-  SERVICE_RESTART: 1012,
+  SERVICE_RESTART = 1012,
   /** missing authentication token */
-  MISSING_TOKEN: 4001,
+  MISSING_TOKEN = 4001,
   /** invalid or expired token (also when it expires while connected) */
-  INVALID_TOKEN: 4002,
+  INVALID_TOKEN = 4002,
   /** invalid token payload (no usable `sub`, or another user's) */
-  INVALID_PAYLOAD: 4003,
+  INVALID_PAYLOAD = 4003,
   /** the page's origin is not allowed */
-  FORBIDDEN_ORIGIN: 4004,
+  FORBIDDEN_ORIGIN = 4004,
   /** its outbound buffer overflowed: reconnect and catch up */
-  SLOW_CONSUMER: 4008,
+  SLOW_CONSUMER = 4008,
   /** too many connections for the user */
-  TOO_MANY_CONNECTIONS: 4029,
-} as const;
-export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+  TOO_MANY_CONNECTIONS = 4029,
+}
 
 /** How loudly a notification should be delivered. `critical` overrides channel opt-outs. */
 export type Priority = "low" | "normal" | "high" | "critical";

@@ -6,7 +6,7 @@ export type { Endpoints } from "./config";
 export { ApiError, NotificationsApi } from "./rest";
 export { tokenExpiry } from "./token";
 export type * from "./types";
-export { CloseCode } from "./contract-types";
+
 export {
   ChannelSubscription,
   TYPING_EXPIRY_MS,
