@@ -6,7 +6,6 @@ export type { Endpoints } from "./config";
 export { ApiError, NotificationsApi } from "./rest";
 export { tokenExpiry } from "./token";
 export type * from "./types";
-
 export {
   ChannelSubscription,
   TYPING_EXPIRY_MS,
