@@ -1,5 +1,6 @@
-"""Writes the JSON Schema of every message to contracts/schemas/ and the AsyncAPI document to
-contracts/asyncapi.yaml (or checks they are current).
+"""Writes the JSON Schema of every message (and of the WebSocket close codes) to
+contracts/schemas/ and the AsyncAPI document to contracts/asyncapi.yaml (or checks they are
+current).
 
 python -m contracts.export          # regenerate
 python -m contracts.export --check  # exit 1 when a file differs from the models
@@ -11,6 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
@@ -37,7 +39,7 @@ from contracts.presence import (
     UsersPresence,
 )
 from contracts.realtime import RealtimePush
-from contracts.websocket import ConnectionEstablished, ServerMessage
+from contracts.websocket import ConnectionEstablished, ServerMessage, close_code_schema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 ASYNCAPI_PATH = Path(__file__).parent / "asyncapi.yaml"
@@ -80,18 +82,22 @@ def rendered_asyncapi() -> str:
     )
 
 
+def schemas() -> dict[str, dict[str, Any]]:
+    """File stem → JSON Schema: every message model, and the close codes of the socket."""
+    documents = {stem: model.model_json_schema() for stem, model in message_models().items()}
+    documents["ws-close-code"] = close_code_schema()
+    return documents
+
+
 def rendered() -> dict[str, str]:
     return {
         f"{stem}.schema.json": json.dumps(
-            {
-                "$schema": "https://json-schema.org/draft/2020-12/schema",
-                **model.model_json_schema(),
-            },
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema},
             indent=2,
             sort_keys=True,
         )
         + "\n"
-        for stem, model in message_models().items()
+        for stem, schema in schemas().items()
     }
 
 

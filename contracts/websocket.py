@@ -13,6 +13,8 @@ MAX_INBOUND_FRAME_BYTES = 64 * 1024
 
 
 class CloseCode(IntEnum):
+    """Why the realtime service closed a socket (DESIGN.md §5); see `CLOSE_CODE_MEANINGS`."""
+
     NORMAL = 1000
     GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
@@ -23,6 +25,33 @@ class CloseCode(IntEnum):
     FORBIDDEN_ORIGIN = 4004
     SLOW_CONSUMER = 4008
     TOO_MANY_CONNECTIONS = 4029
+
+
+CLOSE_CODE_MEANINGS: dict[CloseCode, str] = {
+    CloseCode.NORMAL: "normal close",
+    CloseCode.GOING_AWAY: "server going away: reconnect with backoff",
+    CloseCode.MESSAGE_TOO_BIG: "an inbound frame was over MAX_INBOUND_FRAME_BYTES",
+    CloseCode.SERVICE_RESTART: "server restarting or events missed: reconnect and catch up",
+    CloseCode.MISSING_TOKEN: "missing authentication token",
+    CloseCode.INVALID_TOKEN: "invalid or expired token (also when it expires while connected)",
+    CloseCode.INVALID_PAYLOAD: "invalid token payload (no usable `sub`, or another user's)",
+    CloseCode.FORBIDDEN_ORIGIN: "the page's origin is not allowed",
+    CloseCode.SLOW_CONSUMER: "its outbound buffer overflowed: reconnect and catch up",
+    CloseCode.TOO_MANY_CONNECTIONS: "too many connections for the user",
+}
+
+
+def close_code_schema() -> dict[str, Any]:
+    """JSON Schema of the close codes: one `const` per code, titled with its name."""
+    return {
+        "title": "CloseCode",
+        "description": "Why the realtime service closed a WebSocket (the close frame's code).",
+        "type": "integer",
+        "oneOf": [
+            {"const": code.value, "title": code.name, "description": CLOSE_CODE_MEANINGS[code]}
+            for code in CloseCode
+        ],
+    }
 
 
 class ServerEvent(StrEnum):

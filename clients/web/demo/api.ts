@@ -1,6 +1,6 @@
 /** Calls to the demo server (services/demo): configuration, dev tokens, sending. */
 import type { Priority } from "../src/core/types";
-import type { IncidentState, IncidentUpdate } from "../src/core/channels";
+import type { IncidentState, IncidentUpdate } from "../src/core/types";
 import { tokenExpiry } from "../src/core/token";
 
 export interface DemoConfig {

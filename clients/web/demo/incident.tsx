@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import type { IncidentState, IncidentUpdate } from "../src/core/channels";
+import type { IncidentState, IncidentUpdate } from "../src/core/types";
 import { useChannel } from "../src/react/useChannel";
 import { useNotificationWebSocket } from "../src/react/useNotificationWebSocket";
 import { usePresence } from "../src/react/usePresence";

@@ -9,7 +9,7 @@ import { act } from "react";
 import { createRoot, type Root } from "react-dom/client";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { NotificationBell } from "../src/react/NotificationBell";
-import { TestServer, eventually, notification, send } from "./server";
+import { TestServer, eventually, notification, send, stats } from "./server";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -32,7 +32,7 @@ beforeEach(async () => {
     response.setHeader("Access-Control-Allow-Origin", "*");
     if (request.method === "POST") reads.push(path);
     if (path.startsWith("/api/v1/notifications/stats")) {
-      response.end(JSON.stringify({ total: 200, unread }));
+      response.end(JSON.stringify(stats(200, unread)));
     } else if (path.startsWith("/api/v1/notifications?")) {
       response.end(JSON.stringify({ items: [notification("old-1")], next_cursor: null }));
     } else {
@@ -79,7 +79,7 @@ it("shows a toast and updates badge and list from live events", async () => {
   expect($(".tocsin-badge")).toBeNull();
   await act(async () => {
     send(ws.last, "notification:new", { ...notification("n1"), priority: "critical" }, 1);
-    send(ws.last, "stats:updated", { total: 201, unread: 1 }, 1);
+    send(ws.last, "stats:updated", stats(201, 1), 1);
   });
   await eventually(() => $(".tocsin-badge")?.textContent === "1", "badge 1");
   const toast = $('.tocsin-toasts [data-notification-id="n1"]');

@@ -4,7 +4,8 @@
  * dropped, refusals, typing expiry and renewal.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChannelSubscription, TypingSender, TypingTracker, type IncidentUpdate } from "../src/core/channels";
+import { ChannelSubscription, TypingSender, TypingTracker } from "../src/core/channels";
+import type { IncidentUpdate } from "../src/core/types";
 import { NotificationClient, type ClientOptions } from "../src/core/client";
 import { TestServer, WebSocket, eventually, send, type Accepted } from "./server";
 
@@ -14,7 +15,18 @@ let client: NotificationClient;
 const CHANNEL = "incident:42";
 
 function update(seq: number): Partial<IncidentUpdate> {
-  return { channel: CHANNEL, seq, change: { type: "incident.comment_added", event_id: `e${seq}`, occurred_at: "" } };
+  const change = {
+    type: "incident.comment_added",
+    event_id: `e${seq}`,
+    occurred_at: "",
+    comment: { id: `c${seq}`, excerpt: "looking" },
+    assignee: null,
+    previous_assignee: null,
+    previous_status: null,
+    new_status: null,
+    resolution: null,
+  } as const;
+  return { channel: CHANNEL, seq, change };
 }
 
 function subscribes(c: Accepted): Record<string, unknown>[] {

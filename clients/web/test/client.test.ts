@@ -9,6 +9,7 @@ import {
   eventually,
   notification,
   send,
+  stats,
   unsignedToken,
 } from "./server";
 
@@ -82,11 +83,11 @@ describe("NotificationClient", () => {
     const c = server.last;
     send(c, "notification:new", notification("a"), 1);
     send(c, "notification:new", notification("a"), 1);
-    send(c, "stats:updated", { total: 2, unread: 2 }, 2);
+    send(c, "stats:updated", stats(2, 2), 2);
     send(c, "notification:new", notification("b"), 2);
-    send(c, "stats:updated", { total: 1, unread: 1 }, 1);
+    send(c, "stats:updated", stats(1, 1), 1);
     send(c, "notification:new", notification("old"), 1);
-    send(c, "stats:updated", { total: 3, unread: 3 }, 3);
+    send(c, "stats:updated", stats(3, 3), 3);
     await eventually(() => seen.stats.length === 2, "two stats");
     expect(seen.notifications.map((n) => n.id)).toEqual(["a", "b"]);
     expect(seen.stats.map((s) => s.unread)).toEqual([2, 3]);

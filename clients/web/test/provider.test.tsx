@@ -14,7 +14,7 @@ import type { ClientError, ConnectionState } from "../src/core/types";
 import { NotificationBell } from "../src/react/NotificationBell";
 import { TocsinProvider } from "../src/react/TocsinProvider";
 import { useNotificationWebSocket } from "../src/react/useNotificationWebSocket";
-import { establish, eventually, notification, send, type Accepted } from "./server";
+import { establish, eventually, notification, send, stats, type Accepted } from "./server";
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -34,7 +34,7 @@ beforeEach(async () => {
     response.setHeader("Access-Control-Allow-Origin", "*");
     response.setHeader("Access-Control-Allow-Headers", "authorization");
     if (path.startsWith("/api/v1/notifications/stats")) {
-      response.end(JSON.stringify({ total: 3, unread: 2 }));
+      response.end(JSON.stringify(stats(3, 2)));
     } else if (path.startsWith("/api/v1/notifications?")) {
       response.end(JSON.stringify({ items: [notification("old-1")], next_cursor: null }));
     } else {

@@ -1,5 +1,6 @@
 import { type AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
+import type { NotificationData, NotificationStats } from "../src/core/types";
 
 /** One connection the test server accepted, with the query it was opened with. */
 export interface Accepted {
@@ -58,16 +59,25 @@ export function establish(c: Accepted, extra: { recovered?: boolean; seq?: numbe
   });
 }
 
-export function notification(id: string) {
+/** A notification as the API and the socket send it: every field, null when unset. */
+export function notification(id: string): NotificationData {
   return {
     id,
     type: "incident_created",
     priority: "high",
     title: `Notification ${id}`,
     message: "",
+    entity_type: null,
+    entity_id: null,
+    entity_url: null,
     is_read: false,
     created_at: new Date().toISOString(),
   };
+}
+
+/** Counters as the API and `stats:updated` send them (every unread one is `high` here). */
+export function stats(total: number, unread: number): NotificationStats {
+  return { total, unread, unread_by_priority: { low: 0, normal: 0, high: unread, critical: 0 } };
 }
 
 /** Polls `probe` until it holds or the deadline passes (then throws with what was seen). */

@@ -1,52 +1,5 @@
 import type { NotificationClient } from "./client";
-import type { ServerMessage } from "./types";
-
-/** `incident:updated` data: the incident after the change, the change, who made it, its seq. */
-export interface IncidentUpdate {
-  channel: string;
-  incident: IncidentState;
-  change: IncidentChange;
-  actor?: Person | null;
-  seq: number;
-}
-
-export interface Person {
-  id: string;
-  name?: string | null;
-  email?: string | null;
-}
-
-export interface IncidentState {
-  id: string;
-  key: string;
-  title: string;
-  severity: string;
-  status: string;
-  url?: string | null;
-  assignee?: Person | null;
-  watchers: Person[];
-  team_members: Person[];
-  resolution?: string | null;
-  updated_at: string;
-}
-
-export interface IncidentChange {
-  type: string;
-  event_id: string;
-  occurred_at: string;
-  previous_status?: string | null;
-  new_status?: string | null;
-  assignee?: Person | null;
-  previous_assignee?: Person | null;
-  comment?: { id: string; excerpt: string } | null;
-  resolution?: string | null;
-}
-
-export interface TypingNotice {
-  user_id: string;
-  channel: string;
-  state: "start" | "stop";
-}
+import type { IncidentUpdate, ServerMessage, Subscribed, TypingNotice } from "./types";
 
 /** `subscribing` until the server answers; `subscribed`; `refused` (see `error`) or `idle`. */
 export type ChannelState = "idle" | "subscribing" | "subscribed" | "refused";
@@ -158,7 +111,7 @@ export class ChannelSubscription {
     const data = message.data as { channel?: string } | null;
     if (!data || data.channel !== this.channel) return;
     if (message.event === "subscribed") {
-      const { seq, recovered } = message.data as { seq: number; recovered: boolean };
+      const { seq, recovered } = message.data as Subscribed;
       const resync = recovered === false;
       if (resync || this.lastSeq === undefined) this.lastSeq = seq;
       this.error = undefined;

@@ -1,4 +1,5 @@
 import { backoffDelay } from "./backoff";
+import { CloseCode } from "./contract-types";
 import { tokenExpiry } from "./token";
 import type {
   ClientError,
@@ -13,8 +14,11 @@ import type {
 export const WS_PATH = "/api/v1/ws/notifications";
 
 /** Close codes after which reconnecting with the same credentials cannot help. */
-const AUTH_CLOSES = [4001, 4003, 4004];
-const INVALID_TOKEN = 4002;
+const AUTH_CLOSES: readonly number[] = [
+  CloseCode.MISSING_TOKEN,
+  CloseCode.INVALID_PAYLOAD,
+  CloseCode.FORBIDDEN_ORIGIN,
+];
 const OPEN = 1;
 
 export type TokenSource = () => string | null | undefined | Promise<string | null | undefined>;
@@ -124,10 +128,10 @@ export class NotificationClient {
     for (const name of Object.keys(this.timers) as (keyof typeof this.timers)[]) this.clear(name);
     const ws = this.ws;
     this.ws = undefined;
-    if (ws && ws.readyState <= OPEN) ws.close(1000);
+    if (ws && ws.readyState <= OPEN) ws.close(CloseCode.NORMAL);
     const wasConnected = this.state === "connected";
     this.setState("disconnected");
-    if (wasConnected) this.options.onDisconnect?.({ code: 1000, reason: "", willReconnect: false });
+    if (wasConnected) this.options.onDisconnect?.({ code: CloseCode.NORMAL, reason: "", willReconnect: false });
   }
 
   private async open(freshToken: boolean): Promise<void> {
@@ -258,7 +262,7 @@ export class NotificationClient {
       this.emitError({ code: "auth", message: reason || "authentication refused", closeCode: code });
       return;
     }
-    const willReconnect = this.retry(code === INVALID_TOKEN, code === INVALID_TOKEN && wasConnected);
+    const willReconnect = this.retry(code === CloseCode.INVALID_TOKEN, code === CloseCode.INVALID_TOKEN && wasConnected);
     o.onDisconnect?.({ code, reason, willReconnect });
   }
 

@@ -13,15 +13,5 @@ export {
   TypingSender,
   TypingTracker,
 } from "./channels";
-export type {
-  ChannelError,
-  ChannelOptions,
-  ChannelState,
-  IncidentChange,
-  IncidentState,
-  IncidentUpdate,
-  Person,
-  TypingNotice,
-} from "./channels";
+export type { ChannelError, ChannelOptions, ChannelState } from "./channels";
 export { PRESENCE_EVENTS, PresenceRoster } from "./presence";
-export type { ChannelMembers, PresenceChange } from "./presence";

@@ -12,6 +12,8 @@ export function safeLink(
   base: string | undefined = globalThis.location?.href,
   allowedHosts: readonly string[] = [],
 ): string | null {
+  // Control characters and spaces are what browsers strip or trim before parsing a URL.
+  // eslint-disable-next-line no-control-regex
   if (!url || url.includes("\\") || /[\u0000-\u0020\u007f]/.test(url)) return null;
   if (url.startsWith("#")) return url;
   if (url.startsWith("/")) return url.startsWith("//") ? null : url;

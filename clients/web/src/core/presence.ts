@@ -1,17 +1,4 @@
-import type { ServerMessage } from "./types";
-
-/** `presence:join` / `presence:leave` data (contracts.presence.PresenceChange). */
-export interface PresenceChange {
-  channel: string;
-  user_id: string;
-  action: "join" | "leave";
-}
-
-/** `presence:members` data, and the answer of `GET /api/v1/channels/{channel}/presence`. */
-export interface ChannelMembers {
-  channel: string;
-  user_ids: string[];
-}
+import type { ChannelMembers, PresenceChange, ServerMessage } from "./types";
 
 export const PRESENCE_EVENTS = ["presence:members", "presence:join", "presence:leave"] as const;
 

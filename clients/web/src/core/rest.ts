@@ -3,6 +3,13 @@ import type { NotificationData, NotificationStats } from "./types";
 
 export const API_PREFIX = "/api/v1/notifications";
 
+/** `GET /api/v1/notifications` (the service's `NotificationPage` in its OpenAPI). */
+interface NotificationPage {
+  items: NotificationData[];
+  /** Pass as `cursor` for the next page; null at the end. */
+  next_cursor: string | null;
+}
+
 /** A REST call that did not succeed; `code` is the API's stable error code when it sent one. */
 export class ApiError extends Error {
   constructor(
@@ -21,23 +28,23 @@ export class NotificationsApi {
     private readonly getToken: TokenSource,
   ) {}
 
+  /** The newest `limit` notifications (the first page of `GET /notifications`). */
   async list(limit = 10): Promise<NotificationData[]> {
-    const body = await this.call<unknown>(`?limit=${limit}`);
-    if (Array.isArray(body)) return body as NotificationData[];
-    const page = body as Record<string, unknown>;
-    const items = page.items ?? page.notifications ?? page.data;
-    return Array.isArray(items) ? (items as NotificationData[]) : [];
+    const page = await this.call<NotificationPage>(`?limit=${limit}`);
+    return page.items;
   }
 
   stats(): Promise<NotificationStats> {
     return this.call("/stats");
   }
 
-  markRead(id: string): Promise<unknown> {
+  /** Marks one notification read; resolves to it as stored now. */
+  markRead(id: string): Promise<NotificationData> {
     return this.call(`/${encodeURIComponent(id)}/read`, "POST");
   }
 
-  markAllRead(): Promise<unknown> {
+  /** Marks every notification read; resolves to the counters after it. */
+  markAllRead(): Promise<NotificationStats> {
     return this.call("/read-all", "POST");
   }
 

@@ -1,48 +1,30 @@
-/** The messages of the realtime protocol (DESIGN.md §5), as the browser sees them. */
+/**
+ * The messages of the realtime protocol (DESIGN.md §5), as the browser sees them: generated
+ * from the contracts' JSON Schemas into contract-types.ts, plus the client's own types.
+ */
+import type { ServerEventName } from "./contract-types";
 
-export type Priority = "low" | "normal" | "high" | "critical";
+export type {
+  ChannelMembers,
+  ConnectionEstablished,
+  IncidentChange,
+  IncidentState,
+  IncidentUpdate,
+  NotificationData,
+  NotificationStats,
+  Person,
+  PresenceChange,
+  Priority,
+  ServerEventName,
+  Subscribed,
+  TypingNotice,
+} from "./contract-types";
 
-/** One notification, exactly the seed protocol's `notification:new` payload. */
-export interface NotificationData {
-  id: string;
-  type: string;
-  priority: Priority;
-  title: string;
-  message: string;
-  entity_type?: string | null;
-  entity_id?: string | null;
-  entity_url?: string | null;
-  is_read: boolean;
-  created_at: string;
-}
-
-/** A user's counters after a change: enough to draw the badge. */
-export interface NotificationStats {
-  total: number;
-  unread: number;
-  unread_by_priority?: Partial<Record<Priority, number>>;
-}
-
-export interface ConnectionEstablished {
-  user_id: string;
-  timestamp: string;
-  message: string;
-  recovered?: boolean;
-  seq?: number;
-}
-
-export type ServerEventName =
-  | "connection:established"
-  | "notification:new"
-  | "notification:read"
-  | "notification:unread"
-  | "notification:read_all"
-  | "notification:deleted"
-  | "stats:updated"
-  | "pong"
-  | "error";
-
-/** `{"event", "data", "timestamp", "seq"}` as sent by the realtime service. */
+/**
+ * `{"event", "data", "timestamp", "seq"}` as sent by the realtime service (the schema
+ * `ws-server-message`), typed by its data. `event` stays open to names a newer server adds;
+ * `seq` is absent on messages that are not numbered, such as `pong` and `error`.
+ */
 export interface ServerMessage<D = unknown> {
   event: ServerEventName | string;
   data: D;

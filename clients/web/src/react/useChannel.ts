@@ -4,8 +4,8 @@ import {
   type ChannelError,
   type ChannelOptions,
   type ChannelState,
-  type IncidentUpdate,
 } from "../core/channels";
+import type { IncidentUpdate } from "../core/types";
 import type { NotificationClient } from "../core/client";
 
 export interface UseChannelOptions extends Omit<ChannelOptions, "onStateChange"> {

@@ -56,7 +56,7 @@ function reduce(limit: number) {
   };
 }
 
-const EMPTY: Feed = { items: [], stats: { total: 0, unread: 0 }, loaded: false, changes: 0 };
+const EMPTY: Feed = { items: [], stats: { total: 0, unread: 0, unread_by_priority: {} }, loaded: false, changes: 0 };
 
 /**
  * The recent notifications and counters of one user: loaded over REST, kept live by the
@@ -110,8 +110,16 @@ export function useNotificationFeed(apiUrl: string, getToken: TokenSource, limit
     async (notification: NotificationData) => {
       if (notification.is_read) return;
       dispatch({ kind: "marked", ids: [notification.id], read: true });
-      const { total, unread } = feed.stats;
-      dispatch({ kind: "stats", stats: { total, unread: Math.max(0, unread - 1) } });
+      const { unread, unread_by_priority: byPriority } = feed.stats;
+      const left = Math.max(0, (byPriority[notification.priority] ?? 0) - 1);
+      dispatch({
+        kind: "stats",
+        stats: {
+          ...feed.stats,
+          unread: Math.max(0, unread - 1),
+          unread_by_priority: { ...byPriority, [notification.priority]: left },
+        },
+      });
       await api.markRead(notification.id).catch(() => reload());
     },
     [api, feed.stats, reload],
@@ -119,9 +127,11 @@ export function useNotificationFeed(apiUrl: string, getToken: TokenSource, limit
 
   const markAllRead = useCallback(async () => {
     dispatch({ kind: "marked", ids: null, read: true });
-    dispatch({ kind: "stats", stats: { total: feed.stats.total, unread: 0 } });
+    const { total, unread_by_priority: byPriority } = feed.stats;
+    const none = Object.fromEntries(Object.keys(byPriority).map((priority) => [priority, 0]));
+    dispatch({ kind: "stats", stats: { total, unread: 0, unread_by_priority: none } });
     await api.markAllRead().catch(() => reload());
-  }, [api, feed.stats.total, reload]);
+  }, [api, feed.stats, reload]);
 
   return { feed, reload, apply, markRead, markAllRead };
 }

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { ChannelSubscription, type ChannelState } from "../core/channels";
 import type { NotificationClient } from "../core/client";
 import { PresenceRoster } from "../core/presence";
@@ -32,14 +32,22 @@ export function usePresence(channel: string, options: UsePresenceOptions): UsePr
   const { subscription: given, client, token } = options;
   const [members, setMembers] = useState<string[]>([]);
   const [state, setState] = useState<ChannelState>("idle");
+  // Read when subscribing (again after a reconnect), so a new token is used without the
+  // subscription being made again.
+  const latestToken = useRef(token);
+  latestToken.current = token;
 
   useEffect(() => {
+    const currentToken = () => {
+      const source = latestToken.current;
+      return typeof source === "function" ? source() : (source ?? "");
+    };
     const own =
       given || !client
         ? null
         : new ChannelSubscription(client, channel, {
             presence: true,
-            token,
+            token: currentToken,
             onStateChange: (next) => setState(next),
           });
     const sub = given ?? own;
@@ -55,7 +63,6 @@ export function usePresence(channel: string, options: UsePresenceOptions): UsePr
       setMembers([]);
       setState("idle");
     };
-    // `token` is read when subscribing: a new token function on each render must not resubscribe.
   }, [channel, given, client]);
 
   return { members, state };
