@@ -105,7 +105,7 @@ async def run_one(
         connection = await aio_pika.connect_robust(amqp_url)
         try:
             await wait_healthy(
-                f"http://127.0.0.1:{port}/healthz",
+                f"http://127.0.0.1:{port}/readyz",
                 lambda: process.returncode is not None,
                 "email consumer",
             )

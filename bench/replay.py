@@ -25,10 +25,9 @@ import asyncpg
 from bench.harness import clean_broker, scratch_database
 from contracts.events import EventType
 from contracts.topology import Topology
-from messaging import registry
 from messaging.topology import consumer_queue_names, declare_all
 from services.notification.migrations import upgrade
-from tocsin_cli import dlq, replay, status
+from tocsin_cli import dlq, registry, replay, status
 from tocsin_cli.eventstore import EventFilter
 from tocsin_cli.settings import CliSettings
 

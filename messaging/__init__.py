@@ -1,1 +1,2 @@
-"""Broker plumbing shared by Tocsin's services: topology, confirmed publishing, retry policy."""
+"""Broker plumbing shared by Tocsin's services: topology, the one queue consumer, confirmed
+publishing, retry policy. Nothing here imports a service."""

@@ -61,6 +61,9 @@ class Outcome:
 Handler = Callable[[AbstractIncomingMessage, int], Awaitable[None]]
 """A handler gets the message and its attempt number (1 for the first delivery)."""
 
+OutcomeListener = Callable[[str, AbstractIncomingMessage, str | None], None]
+"""Told each message's `Outcome` and, for a retry or a dead letter, its reason (metrics)."""
+
 
 def attempt_of(message: AbstractIncomingMessage) -> int:
     value = (message.headers or {}).get(ATTEMPT_HEADER, 1)
@@ -75,7 +78,7 @@ class RetryingConsumer:
     topology: Topology
     spec: ConsumerSpec
     handler: Handler
-    on_outcome: Callable[[str, AbstractIncomingMessage, str | None], None] | None = None
+    on_outcome: OutcomeListener | None = None
     _running: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
@@ -89,6 +92,15 @@ class RetryingConsumer:
         self._running.add(task)
         task.add_done_callback(self._settled)
         await asyncio.shield(task)
+
+    async def settled(self, timeout: float) -> bool:
+        """Wait, at most `timeout` seconds, until every message under way has its outcome
+        (acked, retried or dead-lettered); False when some were still running."""
+        running = set(self._running)
+        if not running:
+            return True
+        _, pending = await asyncio.wait(running, timeout=timeout)
+        return not pending
 
     def _settled(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -1,4 +1,7 @@
-"""Keeping a background consumer alive across broker outages and its own failures."""
+"""Keeping a broker session alive across broker outages and its own failures.
+
+Services consume through `messaging.consumers.QueueConsumer`, which runs its sessions here;
+this loop is the part of it that knows nothing about queues."""
 
 from __future__ import annotations
 

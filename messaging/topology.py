@@ -38,18 +38,19 @@ class ConsumerSpec:
     never waits longer than its queue's delay."""
 
 
+async def declare_exchange(channel: AbstractChannel, name: str) -> AbstractExchange:
+    """One of Tocsin's exchanges: every one is a durable topic exchange."""
+    return await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
 async def declare_events_exchange(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
-    return await channel.declare_exchange(
-        topology.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    return await declare_exchange(channel, topology.events_exchange)
 
 
 async def declare_incidents_exchange(
     channel: AbstractChannel, topology: Topology
 ) -> AbstractExchange:
-    return await channel.declare_exchange(
-        topology.incidents_exchange, aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    return await declare_exchange(channel, topology.incidents_exchange)
 
 
 async def declare_consumer(

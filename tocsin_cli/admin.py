@@ -11,8 +11,8 @@ import asyncpg
 
 from database.engine import plain_url
 from database.partitions import PartitionsMismatch, change_partitions, recorded_partitions
-from messaging import registry
 from messaging.topology import ConsumerSpec, declare_all
+from tocsin_cli import registry
 from tocsin_cli.connections import broker, database
 from tocsin_cli.errors import CliError, redact
 from tocsin_cli.settings import CliSettings

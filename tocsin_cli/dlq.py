@@ -20,8 +20,8 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from contracts.headers import ATTEMPT_HEADER, DETAIL_HEADER, REASON_HEADER
-from messaging import registry
 from messaging.publisher import publish_confirmed
+from tocsin_cli import registry
 from tocsin_cli.connections import broker, existing_queue
 from tocsin_cli.errors import CliError
 from tocsin_cli.settings import CliSettings

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from messaging.registry import ConsumerNotInstalled, UnknownConsumer
+from tocsin_cli.registry import ConsumerNotInstalled, UnknownConsumer
 
 EXIT_UNHEALTHY = 1
 EXIT_USAGE = 2

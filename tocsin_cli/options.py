@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from messaging import registry
+from tocsin_cli import registry
 from tocsin_cli.devenv import env_files
 from tocsin_cli.settings import CliSettings
 

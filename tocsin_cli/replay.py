@@ -22,9 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from contracts.events import NOTIFICATION_EVENT_TYPES, EventType
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.topology import BROADCAST_BINDING, binding_for_type, routing_key
-from messaging import registry
 from messaging.publisher import PublishNotConfirmed, Unroutable, envelope_message, publish_confirmed
 from observability.tracing import publish_headers
+from tocsin_cli import registry
 from tocsin_cli.connections import broker, database, existing_queue
 from tocsin_cli.errors import CliError
 from tocsin_cli.eventstore import (

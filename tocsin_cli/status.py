@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from database.partitions import partition_holders, pending_by_partition, recorded_partitions
-from messaging import registry
 from observability.metrics import parse_metrics
+from tocsin_cli import registry
 from tocsin_cli.connections import broker, database, queue_depth
 from tocsin_cli.eventstore import ensure_event_store, relay_lag
 from tocsin_cli.settings import CliSettings

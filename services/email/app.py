@@ -1,24 +1,25 @@
 """The email consumer process: a small HTTP app (/healthz, /readyz, /metrics) whose lifespan
-runs the consumer. `create_app(settings)` builds it; nothing happens at import time."""
+runs the consumer. `create_app(settings)` builds it; nothing happens at import time.
+
+The process starts whether RabbitMQ is up or not: the consumer (`messaging.consumers`)
+connects in the background and /readyz stays 503 until it is on its queue."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from database.engine import create_engine
-from messaging import brokers
-from messaging.consuming import Outcome, RetryingConsumer
-from messaging.topology import declare_consumer, declare_events_exchange
+from messaging.consumers import QueueConsumer
+from messaging.consuming import Outcome
 from observability.metrics import metrics_response
 from services.email.composition import Composer, domain_of
 from services.email.consumer import consumer_spec, make_handler
@@ -34,29 +35,16 @@ logger = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 10.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class EmailConsumer:
-    """Everything the running consumer holds; `stop()` drains in-flight messages first."""
+    """What /readyz looks at while the consumer runs."""
 
     engine: AsyncEngine
-    connection: AbstractRobustConnection
-    queue: AbstractQueue
-    consumer_tag: str
-    smtp: SmtpPool
-    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def stop(self) -> None:
-        with suppress(Exception):
-            await self.queue.cancel(self.consumer_tag)
-        if self.in_flight:
-            await asyncio.wait(self.in_flight, timeout=DRAIN_TIMEOUT_S)
-        with suppress(Exception):
-            await self.connection.close()
-        await self.smtp.close()
-        await self.engine.dispose()
+    queue: QueueConsumer
 
     async def ready(self) -> bool:
-        if self.connection.is_closed:
+        """True when the consumer is on its queue and the database answers."""
+        if not self.queue.ready:
             return False
         try:
             async with self.engine.connect() as connection:
@@ -66,79 +54,56 @@ class EmailConsumer:
         return True
 
 
-async def start_consumer(settings: Settings, metrics: EmailMetrics) -> EmailConsumer:
-    """Connect, declare the queue and its retry/dead-letter queues, and start consuming."""
+@asynccontextmanager
+async def running_consumer(
+    settings: Settings, metrics: EmailMetrics
+) -> AsyncIterator[EmailConsumer]:
+    """The consumer, its database engine and SMTP pool for the duration of the block. The
+    block starts at once; on exit the consumer drains its in-flight messages (at most
+    DRAIN_TIMEOUT_S) before the SMTP pool and the engine close."""
     topology = settings.topology
     spec = consumer_spec(
         topology, settings.retry_delays_ms, settings.prefetch, settings.delivery_limit
     )
-    engine = create_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        application_name="tocsin-email",
-    )
-    connection = await connect(settings.amqp_url)
-    channel = await connection.channel(publisher_confirms=True)
-    await channel.set_qos(prefetch_count=spec.prefetch)
-    exchange = await declare_events_exchange(channel, topology)
-    queue = await declare_consumer(channel, topology, spec)
-    smtp = SmtpPool(SmtpOptions.from_settings(settings))
-    composer = Composer(
-        renderer=Renderer.create(
-            settings.app_url, settings.templates_dir, settings.entity_link_hosts
-        ),
-        sender=settings.email_from,
-        message_id_domain=settings.message_id_domain or domain_of(settings.email_from),
-        public_api_url=settings.public_api_url,
-        unsubscribe_secret=settings.unsubscribe_secret,
-        unsubscribe_mailto=settings.unsubscribe_mailto,
-    )
-    delivery = EmailDelivery(
-        engine=engine,
-        composer=composer,
-        smtp=smtp,
-        outcomes=OutcomePublisher(exchange),
-        metrics=metrics,
-        max_attempts=len(spec.retry_delays_ms) + 1,
-        in_flight=settings.smtp_connections,
-    )
+    async with AsyncExitStack() as stack:
+        engine = create_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            application_name="tocsin-email",
+        )
+        stack.push_async_callback(engine.dispose)
+        smtp = SmtpPool(SmtpOptions.from_settings(settings))
+        stack.push_async_callback(smtp.close)
+        queue = QueueConsumer(settings.amqp_url, topology, spec, stop_grace_s=DRAIN_TIMEOUT_S)
+        composer = Composer(
+            renderer=Renderer.create(
+                settings.app_url, settings.templates_dir, settings.entity_link_hosts
+            ),
+            sender=settings.email_from,
+            message_id_domain=settings.message_id_domain or domain_of(settings.email_from),
+            public_api_url=settings.public_api_url,
+            unsubscribe_secret=settings.unsubscribe_secret,
+            unsubscribe_mailto=settings.unsubscribe_mailto,
+        )
+        delivery = EmailDelivery(
+            engine=engine,
+            composer=composer,
+            smtp=smtp,
+            outcomes=OutcomePublisher(queue.current_exchange),
+            metrics=metrics,
+            max_attempts=len(spec.retry_delays_ms) + 1,
+            in_flight=settings.smtp_connections,
+        )
 
-    def count(outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
-        if outcome == Outcome.RETRIED:
-            metrics.retries.labels(reason or "unknown").inc()
-        elif outcome == Outcome.DEAD_LETTERED:
-            metrics.dead_lettered.labels(reason or "unknown").inc()
+        def count(outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
+            if outcome == Outcome.RETRIED:
+                metrics.retries.labels(reason or "unknown").inc()
+            elif outcome == Outcome.DEAD_LETTERED:
+                metrics.dead_lettered.labels(reason or "unknown").inc()
 
-    retrying = RetryingConsumer(channel, topology, spec, make_handler(delivery), on_outcome=count)
-    consumer = EmailConsumer(engine, connection, queue, "", smtp)
-
-    async def on_message(message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            consumer.in_flight.add(task)
-        try:
-            await retrying(message)
-        finally:
-            if task is not None:
-                consumer.in_flight.discard(task)
-
-    consumer.consumer_tag = await queue.consume(on_message)
-    logger.info("email consumer started", extra={"queue": queue.name, "prefetch": spec.prefetch})
-    return consumer
-
-
-async def connect(url: str, attempts: int = 30) -> AbstractRobustConnection:
-    """A robust connection (it reconnects by itself later); waits for the broker at start."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await brokers.connect_robust(url)
-        except (ConnectionError, OSError) as exc:
-            if attempt == attempts:
-                raise
-            logger.warning("broker not reachable, retrying", extra={"error": str(exc)})
-            await asyncio.sleep(1.0)
-    raise AssertionError("unreachable")
+        await stack.enter_async_context(queue.consuming(make_handler(delivery), count))
+        yield EmailConsumer(engine, queue)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -146,12 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        consumer = await start_consumer(settings, metrics)
-        app.state.consumer = consumer
-        try:
+        async with running_consumer(settings, metrics) as consumer:
+            app.state.consumer = consumer
             yield
-        finally:
-            await consumer.stop()
 
     app = FastAPI(title="Tocsin email consumer", lifespan=lifespan, docs_url=None)
     app.state.metrics = metrics
@@ -165,7 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
         if await app.state.consumer.ready():
             return JSONResponse({"status": "ready"})
         return JSONResponse(
-            {"error": {"code": "not_ready", "message": "database or broker unreachable"}},
+            {"error": {"code": "not_ready", "message": "not consuming, or database unreachable"}},
             status_code=503,
         )
 

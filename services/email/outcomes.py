@@ -8,6 +8,7 @@ the notification service drops as a duplicate.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,9 @@ _OUTCOME_NAMESPACE = uuid.UUID("4b8f2f0e-7a55-4d0c-8f43-1d6f6b2e9c31")
 
 @dataclass(frozen=True)
 class OutcomePublisher:
-    exchange: AbstractExchange
+    exchange: Callable[[], AbstractExchange]
+    """The events exchange on the consumer's confirm channel, as it is now
+    (`QueueConsumer.current_exchange`)."""
     timeout_s: float = 10.0
 
     async def publish(
@@ -38,7 +41,8 @@ class OutcomePublisher:
         target: str | None,
         at: datetime,
     ) -> EventEnvelope:
-        """Publish with confirms; raises PublishNotConfirmed / Unroutable."""
+        """Publish with confirms; raises PublishNotConfirmed / Unroutable, or NotConsuming
+        while the consumer has no broker session."""
         event_type = EventType.DELIVERY_SUCCEEDED if succeeded else EventType.DELIVERY_FAILED
         outcome = DeliveryOutcome(
             notification_id=notification_id,
@@ -56,7 +60,7 @@ class OutcomePublisher:
             data=outcome.model_dump(mode="json"),
         )
         await publish_confirmed(
-            self.exchange,
+            self.exchange(),
             envelope_message(envelope),
             routing_key(event_type, user_id),
             mandatory=False,

@@ -1,6 +1,7 @@
 """The push service: devices API and (unless disabled) the queue consumer and the timers, in
 one process whose resources live in the lifespan. A credential that is set but unusable stops
-the start with one line saying which (fail closed)."""
+the start with one line saying which (fail closed); a broker that is not up does not: the
+consumer connects in the background (`messaging.consumers`) and /readyz waits for it."""
 
 from __future__ import annotations
 
@@ -14,11 +15,9 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from contracts.push import PUSH_CONSUMER, DeviceKind
+from contracts.push import DeviceKind
 from database.engine import create_engine
-from messaging import brokers
-from messaging.reconnecting import consume_until_cancelled
-from messaging.topology import declare_events_exchange
+from messaging.consumers import QueueConsumer
 from observability.tracing import TraceparentMiddleware
 from outbound.transport import GuardedTransport
 from services.push import api
@@ -149,10 +148,10 @@ async def _start_background(
     stack: AsyncExitStack,
 ) -> None:
     topology = settings.topology
-    connection = await brokers.connect_robust(settings.amqp_url)
-    stack.push_async_callback(connection.close)
-    outcome_channel = await connection.channel(publisher_confirms=True)
-    exchange = await declare_events_exchange(outcome_channel, topology)
+    spec = consumer_spec(
+        topology, settings.retry_delays_ms, settings.delivery_limit, settings.prefetch
+    )
+    queue = QueueConsumer(settings.amqp_url, topology, spec)
     sender = Sender(
         state.engine,
         channels,
@@ -165,7 +164,7 @@ async def _start_background(
             max_concurrency=settings.max_concurrency,
         ),
         state.metrics,
-        OutcomePublisher(exchange),
+        OutcomePublisher(queue.current_exchange),
     )
     presence = PresenceLookup(settings.realtime_url, settings.jwt, settings.presence_timeout_s)
     stack.push_async_callback(presence.close)
@@ -176,17 +175,7 @@ async def _start_background(
         sender,
         state.metrics,
     )
-    spec = consumer_spec(
-        topology, settings.retry_delays_ms, settings.delivery_limit, settings.prefetch
-    )
-    consuming = asyncio.create_task(
-        consume_until_cancelled(
-            settings.amqp_url,
-            PUSH_CONSUMER,
-            lambda channel: consumer.session(channel, topology, spec),
-        )
-    )
-    stack.push_async_callback(_cancel, consuming)
+    await stack.enter_async_context(queue.consuming(consumer.handle, consumer.count))
     sender.start()
     stack.push_async_callback(sender.stop)
     pruning = asyncio.create_task(
@@ -195,7 +184,7 @@ async def _start_background(
         )
     )
     stack.push_async_callback(_cancel, pruning)
-    state.readiness.extend([lambda: consumer.ready, lambda: sender.running])
+    state.readiness.extend([lambda: queue.ready, lambda: sender.running])
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

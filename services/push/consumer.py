@@ -3,17 +3,17 @@
 `notification.created` (with `push` among its channels) becomes a waiting push, due when the
 policy says; `notification.read`, `read_all` and `deleted` cancel a waiting one. A body that
 is not an event is dead-lettered (`invalid_event`); database trouble is retried through the
-retry queues (`messaging.consuming.RetryingConsumer` owns ack, retry and dead-letter).
+retry queues (`messaging.consumers.QueueConsumer` connects and reconnects;
+`messaging.consuming.RetryingConsumer` owns ack, retry and dead-letter).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,8 +30,8 @@ from contracts.headers import is_forced
 from contracts.notifications import Channel
 from contracts.push import PUSH_CONSUMER, PUSH_EVENT_TYPES
 from contracts.topology import Topology, binding_for_type
-from messaging.consuming import PermanentFailure, RetryingConsumer
-from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
+from messaging.consuming import PermanentFailure
+from messaging.topology import ConsumerSpec
 from observability.tracing import trace_from_headers, use_trace
 from services.push import schedule
 from services.push.metrics import Metrics
@@ -61,6 +61,9 @@ def consumer_spec(
 
 
 class PushConsumer:
+    """The handler `messaging.consumers.QueueConsumer` runs on every message of `<ns>.push`
+    (`handle`), and its outcome counter (`count`)."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -74,29 +77,6 @@ class PushConsumer:
         self.presence = presence
         self.sender = sender
         self.metrics = metrics
-        self.channel: AbstractChannel | None = None
-
-    async def session(
-        self, channel: AbstractChannel, topology: Topology, spec: ConsumerSpec
-    ) -> None:
-        """One broker session (see `messaging.reconnecting`): declare, consume, wait."""
-        await channel.set_qos(prefetch_count=spec.prefetch)
-        await declare_events_exchange(channel, topology)
-        queue = await declare_consumer(channel, topology, spec)
-        consumer = RetryingConsumer(channel, topology, spec, self.handle, on_outcome=self._count)
-        self.channel = channel
-        tag = await queue.consume(consumer)
-        logger.info("push consumer started", extra={"queue": queue.name})
-        try:
-            await asyncio.Future()  # until cancelled, or the channel's failure ends the session
-        finally:
-            self.channel = None
-            if not channel.is_closed:
-                await queue.cancel(tag)
-
-    @property
-    def ready(self) -> bool:
-        return self.channel is not None and not self.channel.is_closed
 
     async def handle(self, message: AbstractIncomingMessage, attempt: int) -> None:
         with use_trace(trace_from_headers(message.headers)):
@@ -163,5 +143,5 @@ class PushConsumer:
                 extra={"event_id": envelope.event_id, "user_id": envelope.user_id},
             )
 
-    def _count(self, outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
+    def count(self, outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
         self.metrics.messages.labels(outcome, reason or "").inc()

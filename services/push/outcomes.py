@@ -9,6 +9,7 @@ outcome), so the notification service drops a re-publish.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractExchange
@@ -54,13 +55,17 @@ def outcome_envelope(send: FinishedSend) -> EventEnvelope:
 
 @dataclass(frozen=True)
 class OutcomePublisher:
-    exchange: AbstractExchange
+    exchange: Callable[[], AbstractExchange]
+    """The events exchange on the consumer's confirm channel, as it is now
+    (`QueueConsumer.current_exchange`)."""
 
     async def publish(self, send: FinishedSend) -> None:
-        """Raises PublishNotConfirmed. Not `mandatory`: nobody listening is not our error."""
+        """Raises PublishNotConfirmed, or NotConsuming while the consumer has no broker
+        session (the outcome stays pending for the next round). Not `mandatory`: nobody
+        listening is not our error."""
         envelope = outcome_envelope(send)
         await publish_confirmed(
-            self.exchange,
+            self.exchange(),
             envelope_message(envelope),
             routing_key(envelope.type.value, envelope.user_id),
             mandatory=False,

@@ -23,10 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from identity import TokenError, verify_token
 from identity.rate_limit import CallerLimits, RateLimited
 from identity.tokens import WEBHOOKS_ADMIN_SCOPE
+from messaging.consumers import QueueConsumer
 from outbound.addresses import NO_PRIVATE_TARGETS, PrivateTargets
 from services.webhook import endpoints
 from services.webhook.audit import EndpointChange
-from services.webhook.consumer import WebhookConsumer
 from services.webhook.endpoints import Attempt, Caller, Endpoint, EndpointError
 from services.webhook.metrics import Metrics
 from services.webhook.settings import Settings
@@ -46,7 +46,7 @@ class ServiceState:
     engine: AsyncEngine
     metrics: Metrics
     limits: CallerLimits
-    consumer: WebhookConsumer | None = None
+    consumer: QueueConsumer | None = None
     private_targets: PrivateTargets = NO_PRIVATE_TARGETS
 
 

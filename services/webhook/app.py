@@ -1,5 +1,6 @@
 """The webhook service: registration API and (unless disabled) the queue consumer, in one
-process whose resources live in the lifespan."""
+process whose resources live in the lifespan. The API serves whether RabbitMQ is up or not;
+the consumer connects in the background (`messaging.consumers`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from fastapi import FastAPI
 
 from database.engine import create_engine
 from identity.rate_limit import CallerLimits
-from messaging import brokers
+from messaging.consumers import QueueConsumer
 from observability.tracing import TraceparentMiddleware
 from outbound.addresses import PrivateTargets
 from services.webhook import api
-from services.webhook.consumer import WebhookConsumer, consumer_spec
+from services.webhook.consumer import STOP_GRACE_S, WebhookHandler, consumer_spec
 from services.webhook.delivery import Deliverer, DeliveryPolicy
 from services.webhook.http import webhook_client
 from services.webhook.metrics import Metrics
@@ -67,14 +68,20 @@ def create_app(settings: Settings) -> FastAPI:
 
 async def _start_consumer(
     settings: Settings, state: api.ServiceState, stack: AsyncExitStack
-) -> WebhookConsumer:
+) -> QueueConsumer:
+    """The consumer and the pruning timer, in the background: the service starts whether
+    RabbitMQ is up or not, and /readyz waits for the consumer."""
     client = webhook_client(state.private_targets, settings.timeout_s, settings.max_concurrency * 2)
     stack.push_async_callback(client.aclose)
-    connection = await brokers.connect_robust(settings.amqp_url)
-    stack.push_async_callback(connection.close)
     topology = settings.topology
-    outcomes = OutcomeEvents(connection, topology)
-    await outcomes.start()
+    spec = consumer_spec(
+        topology,
+        settings.retry_delays_ms,
+        settings.delivery_limit,
+        settings.prefetch,
+        settings.retry_jitter,
+    )
+    consumer = QueueConsumer(settings.amqp_url, topology, spec, stop_grace_s=STOP_GRACE_S)
     policy = DeliveryPolicy(
         timeout_s=settings.timeout_s,
         max_response_bytes=settings.max_response_bytes,
@@ -87,20 +94,12 @@ async def _start_consumer(
         client,
         policy,
         state.metrics,
-        outcomes.publish,
+        OutcomeEvents(consumer.current_exchange).publish,
         settings.max_concurrency,
         settings.endpoint_rate,
     )
-    spec = consumer_spec(
-        topology,
-        settings.retry_delays_ms,
-        settings.delivery_limit,
-        settings.prefetch,
-        settings.retry_jitter,
-    )
-    consumer = WebhookConsumer(connection, topology, spec, deliverer, state.metrics)
-    await consumer.start()
-    stack.push_async_callback(consumer.stop)
+    handler = WebhookHandler(deliverer, state.metrics)
+    await stack.enter_async_context(consumer.consuming(handler, handler.count))
     pruning = asyncio.create_task(
         prune_forever(
             state.engine, timedelta(days=settings.retention_days), settings.prune_interval_s

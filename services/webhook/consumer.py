@@ -1,38 +1,31 @@
 """The AMQP edge of the webhook service: its queue and the retry policy.
 
 The handler parses a message into an `EventEnvelope` and calls `Deliverer.handle`; a body that
-is not an event is a `PermanentFailure` (dead-lettered with reason `invalid_event`). Acks,
-retries and dead-lettering are `messaging.consuming.RetryingConsumer`'s job.
+is not an event is a `PermanentFailure` (dead-lettered with reason `invalid_event`).
+Connecting, declaring and reconnecting are `messaging.consumers.QueueConsumer`'s job; acks,
+retries and dead-lettering are `messaging.consuming.RetryingConsumer`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
 
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractIncomingMessage,
-    AbstractQueue,
-    AbstractRobustConnection,
-)
+from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
 from contracts.events import EVENT_DATA_MODELS, NOTIFICATION_EVENT_TYPES, event_from_json
 from contracts.headers import is_forced
 from contracts.topology import BROADCAST_BINDING, Topology, binding_for_type
-from messaging.consuming import PermanentFailure, RetryingConsumer
-from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
+from messaging.consuming import PermanentFailure
+from messaging.topology import ConsumerSpec
 from observability.tracing import trace_from_headers, use_trace
 from services.webhook.delivery import Deliverer
 from services.webhook.metrics import Metrics
 from services.webhook.settings import DEFAULT_RETRY_DELAYS_MS
 
-logger = logging.getLogger(__name__)
-
 CONSUMER_NAME = "webhook"
 STOP_GRACE_S = 20.0
+"""How long the deliveries under way may take to finish when the service stops."""
 
 
 def consumer_spec(
@@ -55,61 +48,15 @@ def consumer_spec(
     )
 
 
-class WebhookConsumer:
-    """Consumes `<ns>.webhook` on its own channel (publisher confirms on)."""
+class WebhookHandler:
+    """The handler `QueueConsumer` runs on every message of `<ns>.webhook`, and its outcome
+    counter."""
 
-    def __init__(
-        self,
-        connection: AbstractRobustConnection,
-        topology: Topology,
-        spec: ConsumerSpec,
-        deliverer: Deliverer,
-        metrics: Metrics,
-    ) -> None:
-        self.connection = connection
-        self.topology = topology
-        self.spec = spec
+    def __init__(self, deliverer: Deliverer, metrics: Metrics) -> None:
         self.deliverer = deliverer
         self.metrics = metrics
-        self._channel: AbstractChannel | None = None
-        self._queue: AbstractQueue | None = None
-        self._tag: str | None = None
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
-    async def start(self) -> None:
-        channel = await self.connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=self.spec.prefetch)
-        await declare_events_exchange(channel, self.topology)
-        self._queue = await declare_consumer(channel, self.topology, self.spec)
-        self._channel = channel
-        consumer = RetryingConsumer(
-            channel, self.topology, self.spec, self._handle, on_outcome=self._count
-        )
-        self._tag = await self._queue.consume(consumer)
-        logger.info("webhook consumer started", extra={"queue": self._queue.name})
-
-    async def stop(self) -> None:
-        """Stop taking messages, let in-flight deliveries finish (bounded), close the channel;
-        whatever was not acked is redelivered to another copy."""
-        if self._queue is not None and self._tag is not None:
-            try:
-                await self._queue.cancel(self._tag)
-            except Exception:
-                logger.warning("could not cancel the webhook consumer", exc_info=True)
-        try:
-            await asyncio.wait_for(self._idle.wait(), STOP_GRACE_S)
-        except TimeoutError:
-            logger.warning("stopping with %d deliveries in flight", self._in_flight)
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
-
-    @property
-    def ready(self) -> bool:
-        return self._channel is not None and not self._channel.is_closed
-
-    async def _handle(self, message: AbstractIncomingMessage, attempt: int) -> None:
+    async def __call__(self, message: AbstractIncomingMessage, attempt: int) -> None:
         with use_trace(trace_from_headers(message.headers)):
             try:
                 envelope = event_from_json(message.body)
@@ -119,14 +66,7 @@ class WebhookConsumer:
             # A forced replay re-sends what was delivered before, once: its retries must not
             # re-send to the endpoints that succeeded during the replay.
             force = is_forced(dict(message.headers or {})) and attempt == 1
-            self._in_flight += 1
-            self._idle.clear()
-            try:
-                await self.deliverer.handle(envelope, attempt, force=force)
-            finally:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle.set()
+            await self.deliverer.handle(envelope, attempt, force=force)
 
-    def _count(self, outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
+    def count(self, outcome: str, message: AbstractIncomingMessage, reason: str | None) -> None:
         self.metrics.messages.labels(outcome, reason or "").inc()

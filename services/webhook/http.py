@@ -103,4 +103,3 @@ def _public_peer(response: httpx.Response) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return address.is_global
-

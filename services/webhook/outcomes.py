@@ -8,14 +8,14 @@ outcome went out, so a crash in between re-publishes it (same event id) rather t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractExchange
 
 from contracts.events import DeliveryOutcome, EventEnvelope, EventType, utc_now
 from contracts.notifications import Channel
-from contracts.topology import Topology, routing_key
+from contracts.topology import routing_key
 from messaging.publisher import envelope_message, publish_confirmed
-from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
 from services.webhook import ledger
 
@@ -49,25 +49,19 @@ def outcome_envelope(source: EventEnvelope, finished: ledger.FinishedDelivery) -
 
 
 class OutcomeEvents:
-    """Publishes outcome events on a confirm channel of its own."""
+    """Publishes outcome events on the consumer's confirm channel."""
 
-    def __init__(self, connection: AbstractRobustConnection, topology: Topology) -> None:
-        self.connection = connection
-        self.topology = topology
-        self._exchange: AbstractExchange | None = None
-
-    async def start(self) -> None:
-        channel = await self.connection.channel(publisher_confirms=True)
-        self._exchange = await declare_events_exchange(channel, self.topology)
+    def __init__(self, exchange: Callable[[], AbstractExchange]) -> None:
+        self.exchange = exchange
+        """The events exchange as it is now (`QueueConsumer.current_exchange`)."""
 
     async def publish(self, source: EventEnvelope, finished: ledger.FinishedDelivery) -> None:
-        """Raises PublishNotConfirmed when the broker does not confirm. Not `mandatory`: an
-        outcome nobody listens to is not an error of the webhook consumer."""
-        if self._exchange is None:
-            raise RuntimeError("OutcomeEvents.start() was not called")
+        """Raises PublishNotConfirmed when the broker does not confirm, NotConsuming while the
+        consumer has no broker session. Not `mandatory`: an outcome nobody listens to is not
+        an error of the webhook consumer."""
         envelope = outcome_envelope(source, finished)
         await publish_confirmed(
-            self._exchange,
+            self.exchange(),
             envelope_message(envelope, headers=publish_headers()),
             routing_key(envelope.type.value, envelope.user_id),
             mandatory=False,

@@ -13,9 +13,9 @@ import aio_pika
 import pytest
 
 from contracts.topology import Topology
-from messaging import registry
 from messaging.topology import consumer_queue_names
 from tests.cli.eventstore import EventStore
+from tocsin_cli import registry
 
 TOCSIN = str(Path(sys.executable).parent / "tocsin")
 JWT_SECRET = "cli-test-secret"

@@ -12,11 +12,11 @@ from aio_pika.abc import AbstractIncomingMessage
 from contracts.events import EventEnvelope, EventType, utc_now
 from contracts.headers import ATTEMPT_HEADER, REASON_HEADER
 from contracts.topology import Topology
-from messaging import registry
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.publisher import envelope_message, publish_confirmed
 from tests.cli.conftest import Cli, depth, queue_messages
 from tests.support.waiting import eventually
+from tocsin_cli import registry
 
 
 def _event(user_id: str) -> EventEnvelope:

@@ -65,10 +65,11 @@ def email_queues(topology: Topology) -> list[str]:
 async def email_app(
     email_settings: Settings, topology: Topology, broker_cleanup: list[str]
 ) -> AsyncIterator[FastAPI]:
-    """The email consumer, running in this test's event loop."""
+    """The email consumer, running in this test's event loop, once it is on its queue."""
     broker_cleanup.extend(email_queues(topology))
     app = create_app(email_settings)
     async with app.router.lifespan_context(app):
+        await eventually(app.state.consumer.ready, what="the email consumer on its queue")
         yield app
 
 

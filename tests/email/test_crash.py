@@ -38,7 +38,7 @@ def consumer_process(settings: Settings, name: str) -> ServiceProcess:
         "PREFETCH": "16",
     }
     return ServiceProcess.python_module(
-        name, "services.email", env, health_url=f"http://127.0.0.1:{port}/healthz"
+        name, "services.email", env, health_url=f"http://127.0.0.1:{port}/readyz"
     )
 
 

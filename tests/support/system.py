@@ -232,8 +232,9 @@ class System:
             health_url=f"http://127.0.0.1:{port}{health}",
         )
 
-    def build(self, name: str) -> ServiceProcess:
-        """The process `name` (notification, realtime-<i>, email, webhook), not started."""
+    def build(self, name: str, health: str = "/readyz") -> ServiceProcess:
+        """The process `name` (notification, realtime-<i>, email, webhook), not started;
+        starting it waits until `health` answers 200."""
         if name == "notification":
             return self._process(
                 name,
@@ -245,7 +246,7 @@ class System:
                     "CURSOR_SECRET": f"cursor-{self.namespace}",
                     **self.notification_env,
                 },
-                "/readyz",
+                health,
             )
         if name.startswith("realtime-"):
             return self._process(
@@ -259,7 +260,7 @@ class System:
                     "INSTANCE_ID": f"{name}-{uuid.uuid4().hex[:6]}",
                     **self.realtime_env,
                 },
-                "/readyz",
+                health,
             )
         if name == "email":
             return self._process(
@@ -273,7 +274,7 @@ class System:
                     "DB_POOL_SIZE": "4",
                     "PUBLIC_API_URL": "http://127.0.0.1:8000",
                 },
-                "/readyz",
+                health,
             )
         if name == "webhook":
             return self._process(
@@ -288,7 +289,7 @@ class System:
                     "WEBHOOK_RETRY_DELAYS_MS": ",".join(map(str, WEBHOOK_RETRY_DELAYS_MS)),
                     **self.webhook_env,
                 },
-                "/readyz",
+                health,
             )
         raise ValueError(name)
 
@@ -301,15 +302,22 @@ class System:
         return names
 
     def start(self) -> System:
-        self._smtp_server = SmtpServer(self.smtp).__enter__()
-        self.receiver.start()
+        self.start_receivers()
         for name in self.names():
             self.start_service(name)
         return self
 
-    def start_service(self, name: str, timeout: float = 60.0) -> ServiceProcess:
-        """(Re)start one service on its port and wait until it is ready."""
-        process = self.build(name)
+    def start_receivers(self) -> None:
+        """The SMTP server and the webhook receiver, without any service."""
+        self._smtp_server = SmtpServer(self.smtp).__enter__()
+        self.receiver.start()
+
+    def start_service(
+        self, name: str, timeout: float = 60.0, health: str = "/readyz"
+    ) -> ServiceProcess:
+        """(Re)start one service on its port and wait until it is ready (until `health`
+        answers 200: "/healthz" waits only until it serves)."""
+        process = self.build(name, health)
         self.processes[name] = process
         process.start(timeout)
         return process

@@ -193,7 +193,7 @@ def service_factory(
     amqp_connection: AbstractRobustConnection,
     broker_cleanup: list[str],
 ) -> Callable[..., Any]:
-    """`async with service_factory(**overrides) as service:` runs one webhook service."""
+    """`async with service_factory(**overrides) as service:` runs one webhook service, ready."""
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
@@ -206,6 +206,11 @@ def service_factory(
             transport = httpx.ASGITransport(app=app)
             try:
                 async with httpx.AsyncClient(transport=transport, base_url="http://webhook") as h:
+                    await eventually(
+                        lambda: h.get("/readyz"),
+                        lambda r: r.status_code == 200,
+                        what="webhook service ready (its consumer on its queue)",
+                    )
                     yield WebhookService(app, settings, h, topology, amqp_connection)
             finally:
                 await forget_global_endpoints(app.state.webhook.engine, since=started)

@@ -2,7 +2,9 @@
 
 The services own their specs (`services.email.consumer.consumer_spec(topology)` and so on);
 this registry names them so operators' tools (`tocsin topology declare`, `replay`, `dlq`,
-`status`) and the run command can find every queue without importing a service's runtime.
+`status`) and the benches can find every queue without importing a service's runtime. It
+lives with the CLI, its only user, so the shared broker plumbing (`messaging/`) never names a
+service.
 Modules are imported lazily: a service that is not installed is reported, not fatal.
 
 `realtime` is listed without a durable queue: each realtime instance has its own exclusive
