@@ -29,7 +29,6 @@ from messaging.reconnecting import consume_until_cancelled
 from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
 
 if TYPE_CHECKING:
-    from services.notification.app import AppContext
     from services.notification.service import NotificationService
 
 logger = logging.getLogger(__name__)
@@ -200,9 +199,3 @@ async def consume_deliveries(engine: AsyncEngine, amqp_url: str, topology: Topol
         await asyncio.Future()  # until cancelled; the robust connection reconnects
 
     await consume_until_cancelled(amqp_url, "deliveries consumer", session)
-
-
-async def deliveries_worker(context: AppContext) -> None:
-    """The background worker the notification app runs (setting DELIVERIES_ENABLED)."""
-    settings = context.settings
-    await consume_deliveries(context.service.engine, settings.amqp_url, settings.topology)
