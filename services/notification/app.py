@@ -17,8 +17,9 @@ from database.engine import create_engine
 from identity.rate_limit import CallerLimits
 from observability.metrics import metrics_endpoint
 from observability.tracing import TraceparentMiddleware
-from services.notification import announcements, http_errors
+from services.notification import http_errors
 from services.notification.routes import (
+    announcements,
     health,
     incidents,
     internal,
