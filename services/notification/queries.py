@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.notifications import Channel, Priority
 from services.notification import tables
 from services.notification.preferences import Preference
-from services.notification.store import stats_of
+from services.notification.records import stats_of
 
 n = tables.notifications
 

@@ -21,7 +21,7 @@ from services.notification import idempotency, metrics, queries, store
 from services.notification.batching import CreateBatcher
 from services.notification.cursor import decode_cursor, encode_cursor
 from services.notification.errors import InvalidEntityUrl, NotificationNotFound
-from services.notification.preferences import Preference, resolve_channels
+from services.notification.preferences import Preference
 from services.notification.records import Subscriber
 
 __all__ = [
@@ -199,28 +199,20 @@ class NotificationService:
         self,
         command: CreateNotifications,
         caller: str,
-        key: str | None,
+        key: str,
         body_hash: str,
     ) -> Created:
+        """The create with its idempotency claim in the same statement; raises _Lost when a
+        concurrent request claimed the key first."""
         content = command.content
         async with self.engine.connect() as connection:
             # Each statement is its own transaction: the write is a single statement.
             conn = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            if key is not None:
-                stored = await idempotency.find(conn, caller, key, body_hash, self.idempotency_ttl)
-                if stored is not None:
-                    return Created.from_stored(stored.body)
+            stored = await idempotency.find(conn, caller, key, body_hash, self.idempotency_ttl)
+            if stored is not None:
+                return Created.from_stored(stored.body)
             found = await queries.recipients(conn, command.recipients, content.type)
-            deliveries = [
-                store.Delivery(
-                    user_id=r.user_id,
-                    email=r.email,
-                    name=r.name,
-                    locale=r.locale,
-                    channels=resolve_channels(content.type, content.priority, r.preferences),
-                )
-                for r in found
-            ]
+            deliveries = [store.delivery_for(r, content) for r in found]
             now = datetime.now(UTC)
             ids = [str(uuid.uuid4()) for _ in deliveries]
             outcome = Created(
@@ -230,15 +222,14 @@ class NotificationService:
                     for i, d in zip(ids, deliveries, strict=True)
                 ],
             )
-            claim = None
-            if key is not None:
-                claim = store.IdempotencyClaim(
-                    caller=caller,
-                    key=key,
-                    request_hash=body_hash,
-                    status_code=CREATED_STATUS,
-                    response=outcome.stored(),
-                )
+            claim = store.IdempotencyClaim(
+                caller=caller,
+                key=key,
+                request_hash=body_hash,
+                status_code=CREATED_STATUS,
+                response=outcome.stored(),
+                claimed_at=now,
+            )
             created = await store.create_notifications_once(
                 conn, content, deliveries, now, ids, claim
             )

@@ -30,6 +30,7 @@ from services.notification.creation import (
     IdempotencyClaim,
     create_notifications,
     create_notifications_once,
+    delivery_for,
 )
 from services.notification.preferences import Preference
 from services.notification.records import (
@@ -55,6 +56,7 @@ __all__ = [
     "create_notifications",
     "create_notifications_once",
     "delete",
+    "delivery_for",
     "disable_channel",
     "lock_stream",
     "notification_dict",
