@@ -41,7 +41,7 @@ def main() -> None:
 async def relay(settings: Settings) -> None:
     """The relays alone (no API), for processes that only publish."""
     from database.partitions import check_partitions
-    from services.notification.app import relays_for
+    from services.notification.workers import relays_for
 
     await check_partitions(settings.database_url, settings.relay_partitions)
     await relays_for(settings).run()

@@ -1,33 +1,25 @@
-"""The notification service's ASGI app: `create_app(settings)`.
+"""The notification service's ASGI app: `create_app(settings)`, the HTTP wiring.
 
-Resources (database engine, the relay and any other background worker) live in the lifespan:
-started before the first request, stopped (and drained) at shutdown.
+Resources (database engine, service layer, background workers from `workers.py`) live in the
+lifespan: started before the first request, stopped (and drained) at shutdown.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from database.engine import create_engine
-from database.partitions import check_partitions
 from identity.rate_limit import CallerLimits
 from observability.metrics import metrics_endpoint
 from observability.tracing import TraceparentMiddleware
-from services.notification import announcements, http_errors
-from services.notification.deliveries import deliveries_worker
-from services.notification.housekeeping import purge_idempotency_keys
-from services.notification.incidents import incident_worker
-from services.notification.outbox import Relay, RelayGroup
-from services.notification.relay_share import RelayShare
+from services.notification import http_errors
 from services.notification.routes import (
+    announcements,
     health,
     incidents,
     internal,
@@ -38,68 +30,15 @@ from services.notification.routes import (
 from services.notification.service import NotificationService
 from services.notification.settings import Settings
 from services.notification.wakeup import RelayWakeup
-
-logger = logging.getLogger(__name__)
+from services.notification.workers import (
+    Worker,
+    WorkerContext,
+    default_workers,
+    process_relays,
+    running_workers,
+)
 
 API_PREFIX = "/api/v1"
-SHUTDOWN_TIMEOUT_S = 5.0
-
-
-@dataclass(frozen=True)
-class AppContext:
-    """What a background worker gets: the settings and the service layer."""
-
-    settings: Settings
-    service: NotificationService
-    relay: RelayGroup | None = None
-
-
-Worker = Callable[[AppContext], Awaitable[None]]
-"""A long-running coroutine started in the lifespan and cancelled at shutdown."""
-
-
-def relay_for(settings: Settings, partition: int = 0, share: RelayShare | None = None) -> Relay:
-    return Relay(
-        database_url=settings.database_url,
-        amqp_url=settings.amqp_url,
-        topology=settings.topology,
-        batch_size=settings.relay_batch_size,
-        poll_interval_s=settings.relay_poll_interval_s,
-        partition=partition,
-        partitions=settings.relay_partitions,
-        share=share,
-    )
-
-
-def relays_for(settings: Settings) -> RelayGroup:
-    """One relay per partition; with several, at most this process's share of them active
-    (its fair share among the relaying processes, within RELAY_MAX_PARTITIONS)."""
-    partitions = settings.relay_partitions
-    if partitions == 1:
-        return RelayGroup([relay_for(settings)])
-    share = RelayShare(partitions, cap=settings.relay_max_partitions)
-    return RelayGroup(
-        [relay_for(settings, p, share) for p in range(partitions)],
-        share=share,
-        database_url=settings.database_url,
-    )
-
-
-async def run_relay(context: AppContext) -> None:
-    await (context.relay or relays_for(context.settings)).run()
-
-
-def default_workers(settings: Settings) -> list[Worker]:
-    """The background workers the API process runs (the outbox relay unless disabled)."""
-    workers: list[Worker] = []
-    if settings.relay_enabled:
-        workers.append(run_relay)
-    if settings.incidents_enabled:
-        workers.append(incident_worker(settings.incident_rules_path))
-    if settings.deliveries_enabled:
-        workers.append(deliveries_worker)
-    workers.append(purge_idempotency_keys)
-    return workers
 
 
 def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> FastAPI:
@@ -114,11 +53,9 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             application_name="tocsin-notification",
             pre_ping=False,
         )
-        wakeup = RelayWakeup(settings.database_url)
         # The relay of this process (if any) is woken directly; NOTIFY wakes the others'.
-        relay = relays_for(settings) if run_relay in chosen else None
-        if relay is not None:
-            await check_partitions(settings.database_url, settings.relay_partitions)
+        relay = await process_relays(settings, chosen)
+        wakeup = RelayWakeup(settings.database_url)
 
         def on_events() -> None:
             wakeup.poke()
@@ -133,17 +70,11 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
             link_hosts=settings.entity_link_hosts,
         )
         app.state.service = service
-        context = AppContext(settings=settings, service=service, relay=relay)
-        tasks = [asyncio.create_task(_supervised(worker, context)) for worker in chosen]
-        tasks.append(asyncio.create_task(wakeup.run()))
+        context = WorkerContext(settings=settings, service=service, relay=relay)
         try:
-            yield
+            async with running_workers(chosen, context, wakeup):
+                yield
         finally:
-            for task in tasks:
-                task.cancel()
-            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT_S)
-            for task in stuck:
-                logger.warning("background task %s did not stop in time", task.get_name())
             await service.close()
             await engine.dispose()
 
@@ -179,16 +110,3 @@ def create_app(settings: Settings, workers: Sequence[Worker] | None = None) -> F
     app.include_router(incidents.router, prefix=API_PREFIX, responses=errors_doc)
     app.include_router(unsubscribe.router, prefix=API_PREFIX, responses=errors_doc)
     return app
-
-
-async def _supervised(worker: Worker, context: AppContext) -> None:
-    """Run a worker; if it crashes, log and restart it after a pause (until cancelled)."""
-    while True:
-        try:
-            await worker(context)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("background worker %s crashed; restarting", worker.__name__)
-            await asyncio.sleep(1.0)

@@ -12,67 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, select
+from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import DeliveryOutcome, EventEnvelope, EventType, event_from_json
-from contracts.notifications import NotificationData
 from contracts.topology import Topology, binding_for_type
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.reconnecting import consume_until_cancelled
 from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
-
-if TYPE_CHECKING:
-    from services.notification.app import AppContext
-    from services.notification.service import NotificationService
+from services.notification.tables import deliveries, processed_delivery_events
 
 logger = logging.getLogger(__name__)
 
 CONSUMER_NAME = "notification-deliveries"
 STATUS_OF = {EventType.DELIVERY_SUCCEEDED: "succeeded", EventType.DELIVERY_FAILED: "failed"}
-
-metadata = MetaData(schema="notification")
-deliveries = Table(
-    "deliveries",
-    metadata,
-    Column("notification_id", Text, primary_key=True),
-    Column("channel", Text, primary_key=True),
-    Column("target", Text, primary_key=True),
-    Column("user_id", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("detail", Text),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("event_id", Text, nullable=False),
-)
-processed_delivery_events = Table(
-    "processed_delivery_events",
-    metadata,
-    Column("event_id", Text, primary_key=True),
-    Column("processed_at", DateTime(timezone=True)),
-)
-
-
-class DeliveryStatus(BaseModel):
-    """The latest outcome of one channel; `targets` lists each target when there are several
-    (a notification delivered to more than one webhook endpoint)."""
-
-    status: str
-    attempts: int
-    detail: str | None = None
-    at: datetime
-    target: str | None = None
-    targets: list[DeliveryStatus] | None = None
-
-
-class NotificationDetail(NotificationData):
-    deliveries: dict[str, DeliveryStatus] = {}
 
 
 def consumer_spec(topology: Topology) -> ConsumerSpec:
@@ -126,46 +82,6 @@ async def record_outcome(engine: AsyncEngine, envelope: EventEnvelope) -> bool:
     return True
 
 
-async def deliveries_of(
-    connection: AsyncConnection, user_id: str, notification_id: str
-) -> dict[str, DeliveryStatus]:
-    """Per channel, the latest outcome (and every target's when there are several)."""
-    rows = (
-        await connection.execute(
-            select(deliveries)
-            .where(deliveries.c.notification_id == notification_id, deliveries.c.user_id == user_id)
-            .order_by(deliveries.c.channel, deliveries.c.at.desc())
-        )
-    ).all()
-    result: dict[str, DeliveryStatus] = {}
-    for row in rows:
-        status = DeliveryStatus(
-            status=row.status,
-            attempts=row.attempts,
-            detail=row.detail,
-            at=row.at,
-            target=row.target or None,
-        )
-        latest = result.get(row.channel)
-        if latest is None:
-            result[row.channel] = status
-        else:
-            if latest.targets is None:
-                latest.targets = [latest.model_copy()]
-            latest.targets.append(status)
-    return result
-
-
-async def notification_detail(
-    service: NotificationService, user_id: str, notification_id: str
-) -> dict[str, Any]:
-    """The notification with its delivery status; raises NotificationNotFound."""
-    found = await service.get(user_id, notification_id)
-    async with service.engine.connect() as connection:
-        found["deliveries"] = await deliveries_of(connection, user_id, found["id"])
-    return found
-
-
 class DeliveryHandler:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -200,9 +116,3 @@ async def consume_deliveries(engine: AsyncEngine, amqp_url: str, topology: Topol
         await asyncio.Future()  # until cancelled; the robust connection reconnects
 
     await consume_until_cancelled(amqp_url, "deliveries consumer", session)
-
-
-async def deliveries_worker(context: AppContext) -> None:
-    """The background worker the notification app runs (setting DELIVERIES_ENABLED)."""
-    settings = context.settings
-    await consume_deliveries(context.service.engine, settings.amqp_url, settings.topology)

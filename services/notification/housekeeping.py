@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from services.notification.app import AppContext
+from services.notification.service import NotificationService
 
 logger = logging.getLogger(__name__)
 
 
-async def purge_idempotency_keys(context: AppContext) -> None:
-    """Purge now, then every interval, until cancelled. A failed purge is logged and retried
-    at the next interval."""
-    interval = context.settings.idempotency_purge_interval_s
+async def purge_idempotency_keys(service: NotificationService, interval_s: float) -> None:
+    """Purge now, then every `interval_s`, until cancelled. A failed purge is logged and
+    retried at the next interval."""
     while True:
         try:
-            purged = await context.service.purge_expired_idempotency_keys()
+            purged = await service.purge_expired_idempotency_keys()
         except Exception:
-            logger.exception("idempotency key purge failed; retrying in %.0f s", interval)
+            logger.exception("idempotency key purge failed; retrying in %.0f s", interval_s)
         else:
             if purged:
                 logger.info("purged %d expired idempotency keys", purged)
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval_s)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
+from database.outages import OUTAGE_ERRORS, is_outage
 from identity.rate_limit import RateLimited
 from services.notification import errors
 from services.notification.auth import Forbidden, Unauthenticated
@@ -159,8 +160,7 @@ async def _database_unavailable(_: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, sa_exc.DBAPIError)
-    if exc.connection_invalidated:
+    if is_outage(exc):
         return await _database_unavailable(request, exc)
     return await _internal(request, exc)
 
@@ -177,15 +177,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(Forbidden, _forbidden)
     app.add_exception_handler(RateLimited, _rate_limited)
-    for unavailable in (
-        sa_exc.OperationalError,
-        sa_exc.InterfaceError,
-        sa_exc.TimeoutError,
-        sa_exc.DisconnectionError,
-        ConnectionError,
-        TimeoutError,
-        OSError,
-    ):
-        app.add_exception_handler(unavailable, _database_unavailable)
-    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    for database_error in (*OUTAGE_ERRORS, sa_exc.DBAPIError):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _internal)

@@ -22,6 +22,8 @@ from contracts.text import StorableText
 from services.notification.email_address import EmailAddress
 
 RECIPIENTS_MAX = 1000
+LISTED_RECIPIENTS_MAX = 10_000
+"""Recipients an announcement may list (without a list it goes to every known user)."""
 PAGE_SIZE_MAX = 100
 USER_ID_MAX = 255
 EVENTS_PAGE_MAX = 1000
@@ -62,6 +64,45 @@ class CreateNotificationsResponse(BaseModel):
     count: int
     created_at: datetime
     notifications: list[CreatedItem]
+
+
+class AnnouncementBody(BaseModel):
+    """What to announce, and to whom (`recipients` omitted or null: every known user)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipients: list[UserId] | None = Field(
+        default=None, min_length=1, max_length=LISTED_RECIPIENTS_MAX
+    )
+    type: NotificationType = "announcement"
+    priority: Priority = Priority.NORMAL
+    title: Text = Field(min_length=1, max_length=TITLE_MAX)
+    message: Text = Field(default="", max_length=MESSAGE_MAX)
+    entity_type: Text | None = Field(default=None, max_length=100)
+    entity_id: Text | None = Field(default=None, max_length=255)
+    entity_url: Text | None = Field(default=None, max_length=ENTITY_URL_MAX)
+
+
+class AnnouncementResponse(BaseModel):
+    audience: str = Field(description="`all` (every known user) or `list`.")
+    count: int = Field(description="Notifications created by this request.")
+    batches: int
+
+
+class DeliveryStatus(BaseModel):
+    """The latest outcome of one channel; `targets` lists each target when there are several
+    (a notification delivered to more than one webhook endpoint)."""
+
+    status: str
+    attempts: int
+    detail: str | None = None
+    at: datetime
+    target: str | None = None
+    targets: list[DeliveryStatus] | None = None
+
+
+class NotificationDetail(NotificationData):
+    deliveries: dict[str, DeliveryStatus] = {}
 
 
 class NotificationPage(BaseModel):

@@ -1,9 +1,10 @@
-"""The read side: notifications, stats, preferences, recipients and a user's event stream."""
+"""The read side: notifications and their delivery status, stats, preferences, recipients,
+the known users and a user's event stream."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contracts.notifications import Channel, Priority
 from services.notification import tables
 from services.notification.preferences import Preference
-from services.notification.store import stats_of
+from services.notification.records import stats_of
 
 n = tables.notifications
 
@@ -45,6 +46,19 @@ class Recipient:
     name: str | None
     locale: str | None
     preferences: list[Preference]
+
+
+@dataclass(frozen=True)
+class ChannelDelivery:
+    """The latest outcome on one channel; `targets` lists each target's when there are
+    several (a notification delivered to more than one webhook endpoint)."""
+
+    status: str
+    attempts: int
+    detail: str | None
+    at: datetime
+    target: str | None
+    targets: list[ChannelDelivery] | None = field(default=None)
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
@@ -237,3 +251,49 @@ async def latest_seqs(conn: AsyncConnection, user_ids: Sequence[str]) -> dict[st
     )
     found = {row.user_id: int(row.last_seq) for row in rows}
     return {user_id: found.get(user_id, 0) for user_id in user_ids}
+
+
+async def deliveries_of(
+    conn: AsyncConnection, user_id: str, notification_id: str
+) -> dict[str, ChannelDelivery]:
+    """Per channel, the latest outcome (and every target's when there are several)."""
+    d = tables.deliveries
+    rows = (
+        await conn.execute(
+            select(d)
+            .where(d.c.notification_id == notification_id, d.c.user_id == user_id)
+            .order_by(d.c.channel, d.c.at.desc())
+        )
+    ).all()
+    result: dict[str, ChannelDelivery] = {}
+    for row in rows:
+        status = ChannelDelivery(
+            status=row.status,
+            attempts=row.attempts,
+            detail=row.detail,
+            at=row.at,
+            target=row.target or None,
+        )
+        latest = result.get(row.channel)
+        if latest is None:
+            result[row.channel] = status
+        elif latest.targets is None:
+            result[row.channel] = replace(latest, targets=[latest, status])
+        else:
+            latest.targets.append(status)
+    return result
+
+
+_KNOWN_USERS = text(
+    """
+SELECT user_id FROM notification.user_streams
+UNION
+SELECT user_id FROM notification.subscribers
+ORDER BY 1
+"""
+)
+
+
+async def known_users(conn: AsyncConnection) -> list[str]:
+    """Every user with a notification stream or a subscriber record, in user id order."""
+    return [row.user_id for row in await conn.execute(_KNOWN_USERS)]

@@ -52,6 +52,16 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Subscriber:
+    """What Tocsin knows about a person, carried in their `notification.created` events."""
+
+    user_id: str
+    email: str | None
+    name: str | None
+    locale: str | None
+
+
+@dataclass(frozen=True)
 class CreatedNotification:
     id: str
     user_id: str

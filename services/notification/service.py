@@ -12,17 +12,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete as sql_delete
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.links import is_safe_link
+from contracts.notifications import Channel
 from contracts.timestamps import rfc3339
-from services.notification import idempotency, metrics, queries, store, tables
+from services.notification import idempotency, metrics, queries, store
 from services.notification.batching import CreateBatcher
 from services.notification.cursor import decode_cursor, encode_cursor
 from services.notification.errors import InvalidEntityUrl, NotificationNotFound
-from services.notification.preferences import Preference, resolve_channels
+from services.notification.preferences import Preference
+from services.notification.records import Subscriber
+
+__all__ = [
+    "CreateNotifications",
+    "Created",
+    "NotificationDetail",
+    "NotificationService",
+    "Page",
+    "Subscriber",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +51,51 @@ class Page:
 
 
 @dataclass(frozen=True)
-class Subscriber:
+class CreatedRef:
+    id: str
     user_id: str
-    email: str | None
-    name: str | None
-    locale: str | None
+
+
+@dataclass(frozen=True)
+class Created:
+    """The outcome of a create: its moment and each recipient's new notification id."""
+
+    created_at: datetime
+    notifications: list[CreatedRef]
+
+    @property
+    def count(self) -> int:
+        return len(self.notifications)
+
+    def stored(self) -> dict[str, Any]:
+        """The form an idempotency key keeps (also the HTTP body of the first answer, so
+        keys recorded before this form existed still read back)."""
+        return {
+            "count": self.count,
+            "created_at": rfc3339(self.created_at),
+            "notifications": [{"id": n.id, "user_id": n.user_id} for n in self.notifications],
+        }
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Created:
+        return cls(
+            created_at=datetime.fromisoformat(stored["created_at"]),
+            notifications=[
+                CreatedRef(id=n["id"], user_id=n["user_id"]) for n in stored["notifications"]
+            ],
+        )
+
+
+CREATED_STATUS = 201
+"""The status an idempotency key records with its response (the table keeps one)."""
+
+
+@dataclass(frozen=True)
+class NotificationDetail:
+    """One notification (`NotificationData` fields) and its latest outcome per channel."""
+
+    notification: dict[str, Any]
+    deliveries: dict[str, queries.ChannelDelivery]
 
 
 class _Lost(Exception):
@@ -103,10 +152,10 @@ class NotificationService:
         caller: str,
         idempotency_key: str | None = None,
         request_body: dict[str, Any] | None = None,
-    ) -> idempotency.StoredResponse:
+    ) -> Created:
         """Create one notification per recipient in one transaction.
 
-        With an idempotency key, the first response for (caller, key) is returned again for
+        With an idempotency key, the first outcome for (caller, key) is returned again for
         the same body; raises IdempotencyKeyReused for a different body, InvalidEntityUrl
         when the content links anywhere but a relative path or an allowed host.
         """
@@ -126,19 +175,14 @@ class NotificationService:
                 continue
         raise RuntimeError("idempotency key contention did not settle")
 
-    async def _create_batched(self, command: CreateNotifications) -> idempotency.StoredResponse:
+    async def _create_batched(self, command: CreateNotifications) -> Created:
         """Without an idempotency key, creates from concurrent requests are group-committed."""
         now = datetime.now(UTC)
         ids = [str(uuid.uuid4()) for _ in command.recipients]
         created = await self.batcher.create(command.content, command.recipients, ids, now)
         self._log_created(created)
-        return idempotency.StoredResponse(
-            status_code=201,
-            body={
-                "count": len(created),
-                "created_at": rfc3339(now),
-                "notifications": [{"id": c.id, "user_id": c.user_id} for c in created],
-            },
+        return Created(
+            created_at=now, notifications=[CreatedRef(id=c.id, user_id=c.user_id) for c in created]
         )
 
     @staticmethod
@@ -155,50 +199,37 @@ class NotificationService:
         self,
         command: CreateNotifications,
         caller: str,
-        key: str | None,
+        key: str,
         body_hash: str,
-    ) -> idempotency.StoredResponse:
+    ) -> Created:
+        """The create with its idempotency claim in the same statement; raises _Lost when a
+        concurrent request claimed the key first."""
         content = command.content
         async with self.engine.connect() as connection:
             # Each statement is its own transaction: the write is a single statement.
             conn = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            if key is not None:
-                stored = await idempotency.find(conn, caller, key, body_hash, self.idempotency_ttl)
-                if stored is not None:
-                    return stored
+            stored = await idempotency.find(conn, caller, key, body_hash, self.idempotency_ttl)
+            if stored is not None:
+                return Created.from_stored(stored.body)
             found = await queries.recipients(conn, command.recipients, content.type)
-            deliveries = [
-                store.Delivery(
-                    user_id=r.user_id,
-                    email=r.email,
-                    name=r.name,
-                    locale=r.locale,
-                    channels=resolve_channels(content.type, content.priority, r.preferences),
-                )
-                for r in found
-            ]
+            deliveries = [store.delivery_for(r, content) for r in found]
             now = datetime.now(UTC)
             ids = [str(uuid.uuid4()) for _ in deliveries]
-            response = idempotency.StoredResponse(
-                status_code=201,
-                body={
-                    "count": len(deliveries),
-                    "created_at": rfc3339(now),
-                    "notifications": [
-                        {"id": i, "user_id": d.user_id}
-                        for i, d in zip(ids, deliveries, strict=True)
-                    ],
-                },
+            outcome = Created(
+                created_at=now,
+                notifications=[
+                    CreatedRef(id=i, user_id=d.user_id)
+                    for i, d in zip(ids, deliveries, strict=True)
+                ],
             )
-            claim = None
-            if key is not None:
-                claim = store.IdempotencyClaim(
-                    caller=caller,
-                    key=key,
-                    request_hash=body_hash,
-                    status_code=response.status_code,
-                    response=response.body,
-                )
+            claim = store.IdempotencyClaim(
+                caller=caller,
+                key=key,
+                request_hash=body_hash,
+                status_code=CREATED_STATUS,
+                response=outcome.stored(),
+                claimed_at=now,
+            )
             created = await store.create_notifications_once(
                 conn, content, deliveries, now, ids, claim
             )
@@ -206,7 +237,7 @@ class NotificationService:
                 raise _Lost()
         self.on_events()
         self._log_created(created)
-        return response
+        return outcome
 
     async def mark(self, user_id: str, notification_id: str, *, read: bool) -> dict[str, Any]:
         """Mark read or unread; returns the notification. Raises NotificationNotFound."""
@@ -243,41 +274,25 @@ class NotificationService:
     async def set_preferences(
         self, user_id: str, preferences: Sequence[Preference]
     ) -> list[Preference]:
-        """Replace all of the user's preferences."""
-        pref = tables.preferences
+        """Replace all of the user's preferences; returns them as stored."""
         async with self.engine.begin() as conn:
-            await conn.execute(sql_delete(pref).where(pref.c.user_id == user_id))
-            if preferences:
-                unique = {(p.type, p.channel): p for p in preferences}
-                await conn.execute(
-                    insert(pref),
-                    [
-                        {"user_id": user_id, "type": t, "channel": c.value, "enabled": p.enabled}
-                        for (t, c), p in unique.items()
-                    ],
-                )
+            await store.replace_preferences(conn, user_id, preferences)
             return await queries.preferences_of(conn, user_id)
 
-    async def upsert_subscriber(self, subscriber: Subscriber) -> None:
-        sub = tables.subscribers
-        values = {
-            "user_id": subscriber.user_id,
-            "email": subscriber.email,
-            "name": subscriber.name,
-            "locale": subscriber.locale,
-            "updated_at": datetime.now(UTC),
-        }
-        statement = insert(sub).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[sub.c.user_id],
-            set_={k: statement.excluded[k] for k in values if k != "user_id"},
-        )
+    async def disable_email(self, user_id: str, notification_type: str) -> None:
+        """Turn email off for the user and type (idempotent); other preferences stay."""
         async with self.engine.begin() as conn:
-            await conn.execute(statement)
+            await store.disable_channel(conn, user_id, notification_type, Channel.EMAIL)
+
+    async def upsert_subscriber(self, subscriber: Subscriber) -> None:
+        """Create or replace what Tocsin knows about a person."""
+        async with self.engine.begin() as conn:
+            await store.upsert_subscriber(conn, subscriber, datetime.now(UTC))
 
     # ---- queries --------------------------------------------------------------------------
 
     async def get(self, user_id: str, notification_id: str) -> dict[str, Any]:
+        """Raises NotificationNotFound."""
         valid = _valid_uuid(notification_id)
         if valid is not None:
             async with self.engine.connect() as conn:
@@ -285,6 +300,18 @@ class NotificationService:
             if found is not None:
                 return found
         raise NotificationNotFound("no such notification")
+
+    async def detail(self, user_id: str, notification_id: str) -> NotificationDetail:
+        """The notification with its delivery status; raises NotificationNotFound."""
+        found = await self.get(user_id, notification_id)
+        async with self.engine.connect() as conn:
+            deliveries = await queries.deliveries_of(conn, user_id, found["id"])
+        return NotificationDetail(notification=found, deliveries=deliveries)
+
+    async def known_users(self) -> list[str]:
+        """Every user with a notification stream or a subscriber record, in user id order."""
+        async with self.engine.connect() as conn:
+            return await queries.known_users(conn)
 
     async def page(
         self, user_id: str, filters: queries.ListFilter, cursor: str | None, limit: int

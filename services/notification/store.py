@@ -5,33 +5,41 @@ A user's `user_streams` row is locked first in every write (rows of several user
 user id order), so a user's events get gap-free `seq` values and commit in `seq` order, and
 concurrent writes never deadlock. After the commit the service layer wakes the relay
 (`wakeup.py`). Creating notifications lives in `creation.py`, the values in `records.py`
-(both re-exported here).
+(both re-exported here). Preferences and subscriber records (which append no event) are
+written here too.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contracts.events import SCHEMA_VERSION, EventType
-from contracts.notifications import Priority
+from contracts.notifications import Channel, Priority
+from services.notification import tables
 from services.notification.creation import (
     IdempotencyClaim,
     create_notifications,
     create_notifications_once,
+    delivery_for,
 )
+from services.notification.preferences import Preference
 from services.notification.records import (
     STATS_COLUMNS,
     Change,
     Content,
     CreatedNotification,
     Delivery,
+    Subscriber,
     current_traceparent,
     notification_dict,
     stats_of,
@@ -44,14 +52,19 @@ __all__ = [
     "CreatedNotification",
     "Delivery",
     "IdempotencyClaim",
+    "Subscriber",
     "create_notifications",
     "create_notifications_once",
     "delete",
+    "delivery_for",
+    "disable_channel",
     "lock_stream",
     "notification_dict",
     "read_all",
+    "replace_preferences",
     "set_read",
     "stats_of",
+    "upsert_subscriber",
 ]
 
 _APPEND_EVENTS = text(
@@ -213,4 +226,58 @@ async def delete(
         now,
         total=-1,
         unread=unread,
+    )
+
+
+async def replace_preferences(
+    conn: AsyncConnection, user_id: str, preferences: Sequence[Preference]
+) -> None:
+    """Replace all of the user's preferences (the last of two for one type and channel
+    wins)."""
+    pref = tables.preferences
+    await conn.execute(sql_delete(pref).where(pref.c.user_id == user_id))
+    if preferences:
+        unique = {(p.type, p.channel): p for p in preferences}
+        await conn.execute(
+            insert(pref),
+            [
+                {"user_id": user_id, "type": t, "channel": c.value, "enabled": p.enabled}
+                for (t, c), p in unique.items()
+            ],
+        )
+
+
+async def disable_channel(
+    conn: AsyncConnection, user_id: str, notification_type: str, channel: Channel
+) -> None:
+    """Turn `channel` off for the user and type (idempotent), keeping their other
+    preferences."""
+    pref = tables.preferences
+    statement = insert(pref).values(
+        user_id=user_id, type=notification_type, channel=channel.value, enabled=False
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[pref.c.user_id, pref.c.type, pref.c.channel],
+            set_={"enabled": False},
+        )
+    )
+
+
+async def upsert_subscriber(conn: AsyncConnection, subscriber: Subscriber, now: datetime) -> None:
+    """Create or replace the person's subscriber record."""
+    sub = tables.subscribers
+    values = {
+        "user_id": subscriber.user_id,
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "locale": subscriber.locale,
+        "updated_at": now,
+    }
+    statement = insert(sub).values(**values)
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[sub.c.user_id],
+            set_={k: statement.excluded[k] for k in values if k != "user_id"},
+        )
     )

@@ -92,3 +92,24 @@ idempotency_keys = Table(
     Column("response", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("notification_id", Text, primary_key=True),
+    Column("channel", Text, primary_key=True),
+    Column("target", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event_id", Text, nullable=False),
+)
+
+processed_delivery_events = Table(
+    "processed_delivery_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("processed_at", DateTime(timezone=True)),
+)

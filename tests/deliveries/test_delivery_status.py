@@ -21,7 +21,8 @@ from database.engine import create_engine
 from identity.unsubscribe import sign_unsubscribe
 from messaging.consuming import REASON_HEADER
 from messaging.publisher import envelope_message
-from services.notification.deliveries import CONSUMER_NAME, deliveries_of, record_outcome
+from services.notification.deliveries import CONSUMER_NAME, record_outcome
+from services.notification.queries import deliveries_of
 from tests.deliveries.conftest import (
     UNSUBSCRIBE_SECRET,
     deliveries,

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contracts.incidents import IncidentEvent, Severity
 from contracts.topology import Topology
 from database.engine import create_engine
+from database.outages import is_outage
 from messaging.consuming import REASON_HEADER
 from messaging.incidents import IncidentPublisher, incident_message
 from messaging.publisher import publish_confirmed
-from services.notification.incidents.batching import IngestBatcher, is_outage
+from services.notification.incidents.batching import IngestBatcher
 from services.notification.incidents.ingest import (
     IngestResult,
     NoRecipients,

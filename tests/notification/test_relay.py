@@ -17,9 +17,10 @@ from aio_pika.abc import AbstractQueue
 
 from contracts.topology import binding_for_user
 from messaging.topology import declare_events_exchange
-from services.notification.app import create_app, relay_for
+from services.notification.app import create_app
 from services.notification.outbox import RELAY_HEADER, Relay, next_batch
 from services.notification.settings import Settings
+from services.notification.workers import relay_for
 from tests.notification.conftest import Collector, new_user, started
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess

@@ -2,9 +2,9 @@
 
 from services.notification.incidents.consumer import (
     CONSUMER_NAME,
+    consume_incidents,
     consumer_spec,
     incident_consumer,
-    incident_worker,
 )
 
-__all__ = ["CONSUMER_NAME", "consumer_spec", "incident_consumer", "incident_worker"]
+__all__ = ["CONSUMER_NAME", "consume_incidents", "consumer_spec", "incident_consumer"]

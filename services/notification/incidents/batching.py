@@ -8,8 +8,9 @@ system still handles a lone event at once (nothing waits for a batch to fill).
 If a batch fails (a database error, a deadlock with another process), each of its events is
 tried again alone (`ingest`), so one event's failure is its own: the others still succeed,
 and the failing one's handler gets the error (and its message is retried or dead-lettered).
-When the database itself is unreachable, every event of the batch fails at once instead (no
-point in trying a hundred times). Only one batch runs at a time per process.
+When the database itself is unreachable (`database.outages.is_outage`), every event of the
+batch fails at once instead (no point in trying a hundred times). Only one batch runs at a
+time per process.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.incidents import IncidentEvent
+from database.outages import is_outage
 from observability.tracing import TraceContext, current_trace
 from services.notification.incidents.ingest import IngestResult, ingest, ingest_batch
 from services.notification.incidents.metrics import BATCH_SIZE
@@ -32,16 +33,6 @@ from services.notification.incidents.rules import IncidentRules
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
-
-
-def is_outage(error: BaseException) -> bool:
-    """True when the database could not be reached, as opposed to refusing one statement."""
-    if isinstance(error, OSError | TimeoutError | sa_exc.TimeoutError | sa_exc.InterfaceError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-        return True
-    cause = error.__cause__ or error.__context__
-    return isinstance(cause, OSError | TimeoutError)
 
 
 @dataclass

@@ -27,9 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -50,11 +49,7 @@ from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents
 from observability.tracing import trace_from_headers, use_trace
 from services.notification.incidents.batching import MAX_BATCH, IngestBatcher, running_batcher
 from services.notification.incidents.ingest import NoRecipients
-from services.notification.incidents.metrics import record_outcome
-from services.notification.incidents.rules import IncidentRules, load_rules
-
-if TYPE_CHECKING:
-    from services.notification.app import AppContext
+from services.notification.incidents.rules import IncidentRules
 
 logger = logging.getLogger(__name__)
 
@@ -147,16 +142,21 @@ class IncidentHandler:
                 raise PermanentFailure("no_recipients", str(exc)) from None
 
 
-async def _consume_forever(
+async def consume_incidents(
     engine: AsyncEngine,
     amqp_url: str,
     topology: Topology,
     rules: IncidentRules,
-    on_outcome: OutcomeListener | None,
-    on_events: Callable[[], None],
+    *,
+    on_outcome: OutcomeListener | None = None,
+    on_events: Callable[[], None] = lambda: None,
     link_hosts: frozenset[str] = frozenset(),
 ) -> None:
-    """Consume until cancelled; reconnect after the broker goes away or was never there."""
+    """Consume until cancelled; reconnect after the broker goes away or was never there.
+
+    `on_outcome` hears each message's outcome; `on_events` is called after each commit that
+    appended events (it wakes the relay); an incident `url` off `link_hosts` is dropped.
+    """
     spec = consumer_spec(topology)
 
     async def session(channel: AbstractChannel) -> None:
@@ -189,7 +189,15 @@ async def incident_consumer(
     `on_events` is called after each commit that appended events (it wakes the relay).
     """
     task = asyncio.create_task(
-        _consume_forever(engine, amqp_url, topology, rules, on_outcome, on_events, link_hosts),
+        consume_incidents(
+            engine,
+            amqp_url,
+            topology,
+            rules,
+            on_outcome=on_outcome,
+            on_events=on_events,
+            link_hosts=link_hosts,
+        ),
         name="incident-consumer",
     )
     try:
@@ -198,27 +206,3 @@ async def incident_consumer(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-def incident_worker(rules_path: Path | None = None) -> Callable[[AppContext], Awaitable[None]]:
-    """The background worker the notification app runs (see `app.default_workers`).
-
-    The rules are read and checked now, so a broken rules file stops the service's start
-    with InvalidRules instead of failing on the first event.
-    """
-    rules = load_rules(rules_path)
-
-    async def consume_incidents(context: AppContext) -> None:
-        settings = context.settings
-        service = context.service
-        await _consume_forever(
-            service.engine,
-            settings.amqp_url,
-            settings.topology,
-            rules,
-            record_outcome,
-            service.on_events,
-            service.link_hosts,
-        )
-
-    return consume_incidents

@@ -31,7 +31,6 @@ from observability.tracing import TraceContext, current_trace, use_trace
 from services.notification import queries, store
 from services.notification.incidents import projection
 from services.notification.incidents.rules import IncidentRules, Notice, plan
-from services.notification.preferences import resolve_channels
 
 logger = logging.getLogger(__name__)
 
@@ -145,23 +144,18 @@ async def _record(
             continue
         content, people = prepared.content, prepared.people
         found = [known[(content.type, user_id)] for user_id in people]
+        # Tocsin's subscriber record wins; the event's own details fill the gaps.
         deliveries = [
-            store.Delivery(
-                user_id=r.user_id,
-                # Tocsin's subscriber record wins; the event's own details fill the gaps.
-                email=r.email or people[r.user_id].email,
-                name=r.name or people[r.user_id].name,
-                locale=r.locale,
-                channels=resolve_channels(content.type, content.priority, r.preferences),
+            store.delivery_for(
+                r, content, email=people[r.user_id].email, name=people[r.user_id].name
             )
             for r in found
         ]
         ids = [str(uuid.uuid4()) for _ in deliveries]
-        created: list[store.CreatedNotification] | None = []
+        created: list[store.CreatedNotification] = []
         if deliveries:
             with _traced(prepared.trace):
                 created = await store.create_notifications(conn, content, deliveries, now, ids)
-        assert created is not None  # None only with an idempotency claim
         results[event.event_id] = IngestResult(duplicate=False, created=created, projected=True)
     return results
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path
 
+from contracts.timestamps import rfc3339
 from services.notification.auth import Writer
 from services.notification.http_errors import JSONResponse
 from services.notification.idempotency import KEY_MAX
@@ -56,13 +57,18 @@ async def create_notifications(
             entity_url=body.entity_url,
         ),
     )
-    result = await service.create(
+    created = await service.create(
         command,
         caller=caller.user_id,
         idempotency_key=idempotency_key,
         request_body=body.model_dump(mode="json") if idempotency_key else None,
     )
-    return JSONResponse(result.body, status_code=result.status_code)
+    answer = {
+        "count": created.count,
+        "created_at": rfc3339(created.created_at),
+        "notifications": [{"id": n.id, "user_id": n.user_id} for n in created.notifications],
+    }
+    return JSONResponse(answer, status_code=201)
 
 
 @router.put(

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, Response
 
 from services.notification.http_errors import JSONResponse
 from services.notification.routes.dependencies import Service
-from services.notification.unsubscribe import check_link, unsubscribe_email
+from services.notification.unsubscribe import check_link
 
 router = APIRouter(tags=["unsubscribe"])
 
@@ -49,7 +49,8 @@ async def confirm_page(request: Request, token: Token = None) -> Response:
 @router.post("/unsubscribe")
 async def unsubscribe(request: Request, service: Service, token: Token = None) -> Response:
     """Turn email off for the link's user and notification type (idempotent)."""
-    done = await unsubscribe_email(service, _secret(request), token)
+    done = check_link(_secret(request), token)
+    await service.disable_email(done.user_id, done.notification_type)
     if "text/html" in request.headers.get("accept", ""):
         text = (
             f"You will no longer receive emails about “{escape(done.notification_type)}” "

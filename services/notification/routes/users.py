@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -9,9 +10,9 @@ from starlette.responses import Response
 
 from contracts.notifications import NOTIFICATION_TYPE_PATTERN, Channel, NotificationData, Priority
 from services.notification.auth import User
-from services.notification.deliveries import NotificationDetail, notification_detail
 from services.notification.payloads import (
     PAGE_SIZE_MAX,
+    NotificationDetail,
     NotificationPage,
     PreferenceItem,
     PreferencesBody,
@@ -62,7 +63,9 @@ async def read_all(user: User, service: Service) -> dict[str, Any]:
 )
 async def get_notification(notification_id: str, user: User, service: Service) -> dict[str, Any]:
     """The notification and, per channel, its latest delivery outcome (`deliveries`)."""
-    return await notification_detail(service, user.user_id, notification_id)
+    detail = await service.detail(user.user_id, notification_id)
+    deliveries = {channel: asdict(status) for channel, status in detail.deliveries.items()}
+    return {**detail.notification, "deliveries": deliveries}
 
 
 @router.post(
