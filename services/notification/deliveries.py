@@ -10,19 +10,18 @@ the same transaction). `GET /api/v1/notifications/{id}` shows the result as `del
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.events import DeliveryOutcome, EventEnvelope, EventType, event_from_json
 from contracts.topology import Topology, binding_for_type
-from messaging.consuming import PermanentFailure, RetryingConsumer
-from messaging.reconnecting import consume_until_cancelled
-from messaging.topology import ConsumerSpec, declare_consumer, declare_events_exchange
+from messaging.consumers import QueueConsumer
+from messaging.consuming import PermanentFailure
+from messaging.topology import ConsumerSpec
 from services.notification.tables import deliveries, processed_delivery_events
 
 logger = logging.getLogger(__name__)
@@ -105,14 +104,4 @@ class DeliveryHandler:
 
 async def consume_deliveries(engine: AsyncEngine, amqp_url: str, topology: Topology) -> None:
     """Consume until cancelled; reconnect after the broker goes away or was never there."""
-    spec = consumer_spec(topology)
-
-    async def session(channel: AbstractChannel) -> None:
-        await channel.set_qos(prefetch_count=spec.prefetch)
-        await declare_events_exchange(channel, topology)
-        queue = await declare_consumer(channel, topology, spec)
-        await queue.consume(RetryingConsumer(channel, topology, spec, DeliveryHandler(engine)))
-        logger.info("deliveries consumer started", extra={"queue": queue.name})
-        await asyncio.Future()  # until cancelled; the robust connection reconnects
-
-    await consume_until_cancelled(amqp_url, "deliveries consumer", session)
+    await QueueConsumer(amqp_url, topology, consumer_spec(topology)).run(DeliveryHandler(engine))

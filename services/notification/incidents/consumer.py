@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -43,9 +43,9 @@ from contracts.incidents import (
 )
 from contracts.links import ENTITY_URL_REFUSED, is_safe_link
 from contracts.topology import Topology
-from messaging.consuming import PermanentFailure, RetryingConsumer
-from messaging.reconnecting import consume_until_cancelled
-from messaging.topology import ConsumerSpec, declare_consumer, declare_incidents_exchange
+from messaging.consumers import QueueConsumer
+from messaging.consuming import OutcomeListener, PermanentFailure
+from messaging.topology import ConsumerSpec
 from observability.tracing import trace_from_headers, use_trace
 from services.notification.incidents.batching import MAX_BATCH, IngestBatcher, running_batcher
 from services.notification.incidents.ingest import NoRecipients
@@ -56,8 +56,6 @@ logger = logging.getLogger(__name__)
 CONSUMER_NAME = "notification-incidents"
 JSON_CONTENT_TYPE = "application/json"
 
-OutcomeListener = Callable[[str, AbstractIncomingMessage, str | None], None]
-"""Called with (outcome, message, reason) after each message: acked, retried, dead_lettered."""
 
 
 def consumer_spec(topology: Topology) -> ConsumerSpec:
@@ -157,21 +155,10 @@ async def consume_incidents(
     `on_outcome` hears each message's outcome; `on_events` is called after each commit that
     appended events (it wakes the relay); an incident `url` off `link_hosts` is dropped.
     """
-    spec = consumer_spec(topology)
-
-    async def session(channel: AbstractChannel) -> None:
-        await channel.set_qos(prefetch_count=spec.prefetch)
-        await declare_incidents_exchange(channel, topology)
-        queue = await declare_consumer(channel, topology, spec)
-        async with running_batcher(engine, rules, on_events) as batcher:
-            consumer = RetryingConsumer(
-                channel, topology, spec, IncidentHandler(batcher, link_hosts), on_outcome
-            )
-            await queue.consume(consumer)
-            logger.info("incident consumer started", extra={"queue": queue.name})
-            await asyncio.Future()  # until cancelled; the robust connection reconnects
-
-    await consume_until_cancelled(amqp_url, "incident consumer", session)
+    async with running_batcher(engine, rules, on_events) as batcher:
+        await QueueConsumer(amqp_url, topology, consumer_spec(topology)).run(
+            IncidentHandler(batcher, link_hosts), on_outcome
+        )
 
 
 @contextlib.asynccontextmanager
