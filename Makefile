@@ -3,7 +3,7 @@
 run:          ## install, migrate, declare topology, start every service and the demo page
 	scripts/run
 
-test:         ## every test plus ruff and mypy
+test:         ## every test plus ruff, mypy, the import graph and the web client's lint
 	scripts/test
 
 test-long:    ## fault injection and soak runs, then compose-test (minutes)
