@@ -30,11 +30,8 @@ from tests.deliveries.conftest import (
     user_headers,
 )
 from tests.email.smtp_server import ScriptedSmtp
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-
-
-def new_user() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}"
 
 
 async def email_status_of_one_notification(

@@ -23,6 +23,7 @@ from services.email.app import create_app
 from services.email.settings import Settings
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
 from tests.support.infra import free_port
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 UNSUBSCRIBE_SECRET = "test-unsubscribe-secret"
@@ -100,7 +101,7 @@ def created_event(
     locale: str | None = None,
     priority: Priority = Priority.HIGH,
 ) -> EventEnvelope:
-    user_id = user_id or f"user-{uuid.uuid4().hex[:10]}"
+    user_id = user_id or new_user("user")
     now = datetime.now(UTC)
     notification = NotificationData(
         id=str(uuid.uuid4()),

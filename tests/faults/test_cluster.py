@@ -23,7 +23,8 @@ import pytest
 from contracts.topology import Topology
 from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
 from tests.support.cluster import PrivateCluster
-from tests.support.system import PrivateRabbitMq, System, require_private_servers, unique_user
+from tests.support.system import PrivateRabbitMq, System, require_private_servers
+from tests.support.users import new_user
 from tests.support.waiting import eventually, eventually_sync
 
 CONSUMERS = ("email", "webhook", "notification-deliveries")
@@ -76,7 +77,7 @@ async def lose_a_node_mid_burst(
     start_system: Callable[..., System], cluster: PrivateCluster, total: int, users: int
 ) -> None:
     system = start_system(amqp_url=cluster.amqp_url)
-    people = [unique_user("cluster") for _ in range(users)]
+    people = [new_user("cluster") for _ in range(users)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)
@@ -132,7 +133,7 @@ async def cut_off_a_node_mid_burst(
     goes on without it, the node comes back, and nothing is lost or delivered twice beyond
     what the consumers' idempotency absorbs."""
     system = start_system(amqp_url=cluster.amqp_url)
-    people = [unique_user("paused") for _ in range(users)]
+    people = [new_user("paused") for _ in range(users)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)

@@ -10,13 +10,14 @@ from collections.abc import Callable
 import pytest
 
 from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
-from tests.support.system import System, unique_user
+from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
 async def crash_mid_burst(start_system: Callable[..., System], total: int, users: int) -> None:
     system = start_system()
-    people = [unique_user("crash") for _ in range(users)]
+    people = [new_user("crash") for _ in range(users)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)

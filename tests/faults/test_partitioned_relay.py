@@ -23,7 +23,8 @@ from database.partitions import partition_filter, partition_holders
 from tests.conftest import migrated_database
 from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
 from tests.support.processes import ServiceProcess
-from tests.support.system import System, unique_user
+from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 PARTITIONS = 4
@@ -105,7 +106,7 @@ async def kill_a_relay_mid_burst(system: System, relays: Relays, total: int, use
     relays.start("relay-b")
     await eventually(lambda: held(url), lambda p: len(p) == 4, what="relay-b holding two more")
     relays.start("relay-standby")
-    people = [unique_user("part") for _ in range(users)]
+    people = [new_user("part") for _ in range(users)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)
@@ -208,7 +209,7 @@ async def test_two_relay_processes_share_four_partitions_and_either_takes_all_wh
         timeout=20,
         what="b taking its share (the two highest) over from a",
     )
-    people = [unique_user("share") for _ in range(8)]
+    people = [new_user("share") for _ in range(8)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)

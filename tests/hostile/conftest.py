@@ -4,7 +4,6 @@ service that refuses private addresses. One system per test module."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -70,10 +69,6 @@ def hostile_system(database_url: str, amqp_url: str, jwt_keys: JwtSettings) -> I
         yield system.start()
     finally:
         system.stop()
-
-
-def new_user() -> str:
-    return f"hostile-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

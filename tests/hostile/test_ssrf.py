@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.hostile.conftest import new_user
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 REFUSED_TARGETS = [

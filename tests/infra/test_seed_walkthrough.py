@@ -23,7 +23,8 @@ import websockets
 
 from tests.support.gateway import Gateway
 from tests.support.infra import free_port
-from tests.support.system import JWT_SECRET, System, running_system, unique_user
+from tests.support.system import JWT_SECRET, System, running_system
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 TOCSIN = str(Path(sys.executable).parent / "tocsin")
@@ -74,7 +75,7 @@ async def test_the_descriptions_testing_section_works_on_one_origin(
     behind_gateway: tuple[System, Gateway],
 ) -> None:
     _, gateway = behind_gateway
-    user = unique_user("seed")
+    user = new_user("seed")
     token = cli_token("--user", user)
     service = cli_token("--user", "seed-tests", "--scope", "notifications:write")
 
@@ -156,7 +157,7 @@ async def test_every_surface_writes_rfc3339_utc_with_z(
     behind_gateway: tuple[System, Gateway], amqp_url: str
 ) -> None:
     system, gateway = behind_gateway
-    user = unique_user("stamp")
+    user = new_user("stamp")
     token = cli_token("--user", user)
     service = {
         "Authorization": f"Bearer {cli_token('--user', 'stamps', '--scope', 'notifications:write')}"

@@ -61,10 +61,6 @@ def service_headers(jwt: JwtSettings) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def new_user() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}"
-
-
 async def started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serving(app, "http://notification.test") as client:
         yield client

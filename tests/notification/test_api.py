@@ -13,7 +13,8 @@ import httpx
 from contracts.events import EventEnvelope
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import new_user, started
+from tests.notification.conftest import started
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 CREATE = "/api/v1/notifications"

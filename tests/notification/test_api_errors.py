@@ -10,8 +10,9 @@ import pytest
 from identity import JwtSettings, mint_token
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import new_user, started
+from tests.notification.conftest import started
 from tests.support.infra import free_port
+from tests.support.users import new_user
 
 GOOD = {"type": "incident_created", "title": "Hello", "priority": "normal"}
 

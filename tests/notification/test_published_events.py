@@ -14,7 +14,8 @@ from contracts.topology import binding_for_type, binding_for_user
 from observability.metrics import badly_named_metrics, parse_metrics
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import Collector, new_user, started
+from tests.notification.conftest import Collector, started
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 BoundQueue = Callable[[list[str]], Awaitable[AbstractQueue]]

@@ -12,7 +12,8 @@ import pytest
 from identity.rate_limit import Rate, TokenBuckets
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import new_user, started
+from tests.notification.conftest import started
+from tests.support.users import new_user
 
 CREATE = "/api/v1/notifications"
 STATS = "/api/v1/notifications/stats"

@@ -20,9 +20,10 @@ from messaging.topology import declare_events_exchange
 from services.notification.app import create_app, relay_for
 from services.notification.outbox import RELAY_HEADER, Relay, next_batch
 from services.notification.settings import Settings
-from tests.notification.conftest import Collector, new_user, started
+from tests.notification.conftest import Collector, started
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 CREATE = "/api/v1/notifications"

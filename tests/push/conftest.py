@@ -40,10 +40,6 @@ def user_token(user_id: str) -> dict[str, str]:
     return {"authorization": f"Bearer {mint_token(JWT, user_id)}"}
 
 
-def unique_user() -> str:
-    return f"user-{uuid.uuid4().hex[:10]}"
-
-
 def created_event(
     user_id: str,
     *,

@@ -16,14 +16,7 @@ from contracts.notifications import Priority
 from identity import mint_token
 from services.push import tables
 from services.push.presence import PresenceLookup
-from tests.push.conftest import (
-    JWT,
-    JWT_SECRET,
-    created_event,
-    notification_id,
-    unique_user,
-    user_event,
-)
+from tests.push.conftest import JWT, JWT_SECRET, created_event, notification_id, user_event
 from tests.push.servers import WebPushService
 from tests.realtime.conftest import start_realtime  # noqa: F401 (fixture)
 from tests.realtime.presence.conftest import (  # noqa: F401 (fixtures)
@@ -33,6 +26,7 @@ from tests.realtime.presence.conftest import (  # noqa: F401 (fixtures)
     redis_url,
 )
 from tests.realtime.sockets import Tab
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("redis_client")  # deletes the test's presence keys
@@ -48,7 +42,7 @@ async def test_offline_is_pushed_at_once_online_waits_and_a_read_cancels(
 ) -> None:
     realtime = start_realtime(REDIS_URL=redis_url, JWT_SECRET=JWT_SECRET, **FAST)
     realtime_url = f"http://127.0.0.1:{realtime.port}"
-    here, away = unique_user(), unique_user()
+    here, away = new_user(), new_user()
     tab = await Tab.open(realtime.url(mint_token(JWT, here)))
     await tab.established()
     lookup = PresenceLookup(realtime_url, JWT, 2.0)
@@ -96,7 +90,7 @@ async def test_presence_that_cannot_be_asked_waits_for_the_delay(
 ) -> None:
     """An unreachable realtime service means "unknown": wait, do not push at once."""
     async with service_factory(delay_s=DELAY_S, realtime_url="http://127.0.0.1:9") as service:
-        user = unique_user()
+        user = new_user()
         browser = await service.subscribe(web_push, user)
         event = created_event(user, priority=Priority.HIGH)
         await service.publish(event)

@@ -34,10 +34,6 @@ def token(user_id: str, ttl_s: int = 3600, **kwargs: Any) -> str:
     return mint_token(JWT, user_id, ttl_s=ttl_s, **kwargs)
 
 
-def new_user() -> str:
-    return f"user-{uuid.uuid4().hex[:10]}"
-
-
 @dataclass
 class Realtime:
     process: ServiceProcess

@@ -58,10 +58,6 @@ def service_headers(name: str = "svc-system") -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(JWT, name, scopes=[WRITE_SCOPE])}"}
 
 
-def unique_user(prefix: str = "u") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 # --------------------------------------------------------------------------- HTTP receiver
 
 
@@ -608,6 +604,5 @@ __all__ = [
     "require_private_servers",
     "running_system",
     "service_headers",
-    "unique_user",
     "user_headers",
 ]

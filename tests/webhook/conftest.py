@@ -54,10 +54,6 @@ def sender_token() -> dict[str, str]:
     return {"authorization": f"Bearer {mint_token(JWT, 'svc-incidents', scopes=[WRITE_SCOPE])}"}
 
 
-def unique_user() -> str:
-    return f"user-{uuid.uuid4().hex[:10]}"
-
-
 def created_event(
     user_id: str, channels: list[Channel] | None = None, title: str = "Disk almost full"
 ) -> EventEnvelope:

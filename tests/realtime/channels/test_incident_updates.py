@@ -17,8 +17,9 @@ from tests.realtime.channels.helpers import (
     updates,
     wait_for_seqs,
 )
-from tests.realtime.conftest import NotificationApi, StartRealtime, new_user, token
+from tests.realtime.conftest import NotificationApi, StartRealtime, token
 from tests.realtime.sockets import Tab
+from tests.support.users import new_user
 
 
 async def test_an_incident_change_reaches_two_tabs_of_each_of_two_participants(

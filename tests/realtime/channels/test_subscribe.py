@@ -13,8 +13,9 @@ from tests.realtime.channels.helpers import (
     updates,
     wait_for_seqs,
 )
-from tests.realtime.conftest import JWT, NotificationApi, StartRealtime, new_user, token
+from tests.realtime.conftest import JWT, NotificationApi, StartRealtime, token
 from tests.realtime.sockets import Tab
+from tests.support.users import new_user
 
 
 async def test_a_channel_token_for_this_user_and_channel_lets_the_socket_in(

@@ -14,8 +14,9 @@ from identity.tokens import ADMIN_SCOPE, PRESENCE_READ_SCOPE
 from messaging.incidents import IncidentPublisher
 from tests.realtime.channels.conftest import IncidentStory
 from tests.realtime.channels.helpers import incident_seq, round_trip, subscribe
-from tests.realtime.conftest import JWT, NotificationApi, Realtime, StartRealtime, new_user, token
+from tests.realtime.conftest import JWT, NotificationApi, Realtime, StartRealtime, token
 from tests.realtime.sockets import Tab
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("redis_client")
