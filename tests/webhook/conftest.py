@@ -5,7 +5,7 @@ publish events, register endpoints and read what happened."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from services.webhook import tables
 from services.webhook.app import create_app
 from services.webhook.settings import Settings
 from tests.support.waiting import eventually
-from tests.webhook.receiver import Receiver
+from tests.support.webhook_receiver import WebhookReceiver
 
 JWT_SECRET = "webhook-test-secret"
 RETRY_DELAYS_MS = (100, 200, 300)
@@ -81,17 +81,17 @@ def created_event(
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = await Receiver().start()
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver().start()
     try:
         yield server
     finally:
-        await server.stop()
+        server.stop()
 
 
 @pytest.fixture
 def settings_for(
-    database_url: str, amqp_url: str, topology: Topology, receiver: Receiver
+    database_url: str, amqp_url: str, topology: Topology, receiver: WebhookReceiver
 ) -> Callable[..., Settings]:
     """Settings whose only allowed private target is the test's receiver."""
 
@@ -122,7 +122,7 @@ class WebhookService:
     connection: AbstractRobustConnection
 
     async def register(
-        self, receiver: Receiver, path: str, headers: dict[str, str], **body: Any
+        self, receiver: WebhookReceiver, path: str, headers: dict[str, str], **body: Any
     ) -> dict[str, Any]:
         """Register `receiver.url(path)` and hand its secret to the receiver."""
         response = await self.http.post(

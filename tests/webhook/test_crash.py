@@ -13,6 +13,7 @@ from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhook.conftest import (
     JWT_SECRET,
     RETRY_DELAYS_MS,
@@ -21,7 +22,6 @@ from tests.webhook.conftest import (
     user_token,
     webhook_queues,
 )
-from tests.webhook.receiver import Receiver
 
 EVENTS = 40
 
@@ -55,7 +55,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_keep_their_webhook_
     database_url: str,
     amqp_url: str,
     topology: Topology,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     broker_cleanup: list[str],
 ) -> None:
     broker_cleanup.extend(webhook_queues(topology))

@@ -18,12 +18,12 @@ from contracts.notifications import Channel
 from observability.metrics import parse_metrics
 from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Reply, WebhookReceiver
 from tests.webhook.conftest import WebhookService, created_event, drain, service_token, user_token
-from tests.webhook.receiver import Receiver, Reply
 
 
 async def test_receiver_verifies_the_delivery_with_the_standard_webhooks_library(
-    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+    service: WebhookService, receiver: WebhookReceiver, outcomes: AbstractQueue
 ) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "hooks/a", user_token(user))
@@ -47,7 +47,7 @@ async def test_receiver_verifies_the_delivery_with_the_standard_webhooks_library
 
 
 async def test_500_500_200_records_three_attempts_and_one_success(
-    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+    service: WebhookService, receiver: WebhookReceiver, outcomes: AbstractQueue
 ) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "flaky", user_token(user))
@@ -78,7 +78,7 @@ async def test_500_500_200_records_three_attempts_and_one_success(
 
 
 async def test_410_gone_disables_the_endpoint_and_later_events_skip_it(
-    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+    service: WebhookService, receiver: WebhookReceiver, outcomes: AbstractQueue
 ) -> None:
     user = new_user()
     gone = await service.register(receiver, "gone", user_token(user))
@@ -101,7 +101,7 @@ async def test_410_gone_disables_the_endpoint_and_later_events_skip_it(
 
 
 async def test_events_without_the_webhook_channel_are_not_delivered(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     user = new_user()
     await service.register(receiver, "prefs", user_token(user))
@@ -116,7 +116,7 @@ async def test_events_without_the_webhook_channel_are_not_delivered(
 
 
 async def test_the_same_event_published_twice_is_delivered_once(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "once", user_token(user))
@@ -136,7 +136,7 @@ async def test_the_same_event_published_twice_is_delivered_once(
 
 
 async def test_an_event_fans_out_to_the_users_endpoints_and_global_ones_only(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     alice, bob = new_user(), new_user()
     await service.register(receiver, "alice", user_token(alice))
@@ -161,7 +161,7 @@ async def test_an_event_fans_out_to_the_users_endpoints_and_global_ones_only(
 
 
 async def test_retry_after_is_honoured_before_the_next_attempt(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(retry_delays_ms=(100, 200, 1500)) as service:
         user = new_user()
@@ -180,7 +180,9 @@ async def test_retry_after_is_honoured_before_the_next_attempt(
     assert second - first >= timedelta(seconds=1), attempts
 
 
-async def test_a_redirect_is_not_followed(service: WebhookService, receiver: Receiver) -> None:
+async def test_a_redirect_is_not_followed(
+    service: WebhookService, receiver: WebhookReceiver
+) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "moved", user_token(user))
     receiver.script("moved", Reply(302, headers={"location": receiver.url("internal-admin")}))
@@ -195,7 +197,7 @@ async def test_a_redirect_is_not_followed(service: WebhookService, receiver: Rec
 
 
 async def test_a_replay_skips_what_was_delivered_and_a_forced_replay_sends_it_again(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "replayed", user_token(user))
@@ -221,7 +223,7 @@ async def acked(service: WebhookService) -> float:
 
 
 async def test_a_receiver_slower_than_the_timeout_is_retried(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(timeout_s=0.5) as service:
         user = new_user()
@@ -243,7 +245,7 @@ async def test_a_receiver_slower_than_the_timeout_is_retried(
 
 
 async def test_a_huge_response_body_is_not_read_past_the_cap(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(max_response_bytes=4096) as service:
         user = new_user()
@@ -258,7 +260,7 @@ async def test_a_huge_response_body_is_not_read_past_the_cap(
 
 
 async def test_two_consumer_copies_handling_the_same_event_at_once_send_it_once(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(prefetch=1) as first, service_factory(prefetch=1) as second:
         user = new_user()
@@ -280,7 +282,7 @@ async def test_two_consumer_copies_handling_the_same_event_at_once_send_it_once(
 
 
 async def test_after_a_secret_rotation_both_the_old_and_the_new_secret_verify(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "rotating", user_token(user))
@@ -301,7 +303,7 @@ async def test_after_a_secret_rotation_both_the_old_and_the_new_secret_verify(
 
 
 async def test_a_broadcast_goes_to_subscribed_global_endpoints_only(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     user = new_user()
     await service.register(receiver, "user-all", user_token(user), event_types=["*"])
@@ -334,7 +336,7 @@ async def test_a_broadcast_goes_to_subscribed_global_endpoints_only(
 
 
 async def test_a_retry_re_sends_only_to_the_endpoint_that_failed(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     user = new_user()
     flaky = await service.register(receiver, "flaky-one", user_token(user))

@@ -15,8 +15,8 @@ from tests.support.infra import free_port
 from tests.support.notification_process import notification_process
 from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhook.conftest import JWT_SECRET, WebhookService, sender_token, user_token
-from tests.webhook.receiver import Receiver
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def notification_url(
 
 
 async def test_a_notification_created_over_rest_reaches_the_users_webhook_and_its_status(
-    service: WebhookService, receiver: Receiver, notification_url: str
+    service: WebhookService, receiver: WebhookReceiver, notification_url: str
 ) -> None:
     user = new_user()
     endpoint = await service.register(receiver, "e2e", user_token(user))

@@ -13,12 +13,12 @@ from contracts.topology import Topology, routing_key
 from messaging.consuming import REASON_HEADER
 from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhook.conftest import WebhookService, created_event, user_token
-from tests.webhook.receiver import Receiver
 
 
 async def test_loopback_urls_are_refused_at_registration_unless_allowed(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(allowed_private_targets="") as service:
         headers = user_token(new_user())
@@ -45,7 +45,7 @@ async def test_loopback_urls_are_refused_at_registration_unless_allowed(
 
 
 async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     """The endpoint was registered where private networks were allowed (an API-only copy);
     the consumer that does not allow them resolves `localhost`, refuses, and sends nothing."""
@@ -72,7 +72,7 @@ async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(
 
 async def test_a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block(
     service: WebhookService,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     amqp_connection: AbstractRobustConnection,
     topology: Topology,
 ) -> None:
@@ -103,7 +103,7 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_and_does_not_bl
 
 
 async def test_an_endpoint_failing_for_longer_than_the_period_is_disabled(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(disable_after_s=0.2, retry_delays_ms=(150, 150, 150)) as service:
         user = new_user()
@@ -132,7 +132,7 @@ async def test_an_endpoint_failing_for_longer_than_the_period_is_disabled(
 
 
 async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
-    service: WebhookService, receiver: Receiver, outcomes: Any
+    service: WebhookService, receiver: WebhookReceiver, outcomes: Any
 ) -> None:
     from tests.webhook.conftest import drain
 
@@ -152,7 +152,7 @@ async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
 
 
 async def test_a_4xx_other_than_410_and_429_fails_that_endpoint_at_once(
-    service: WebhookService, receiver: Receiver, outcomes: Any
+    service: WebhookService, receiver: WebhookReceiver, outcomes: Any
 ) -> None:
     from tests.webhook.conftest import drain
 

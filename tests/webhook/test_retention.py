@@ -10,12 +10,12 @@ from services.webhook import tables
 from services.webhook.retention import prune
 from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhook.conftest import WebhookService, created_event, user_token
-from tests.webhook.receiver import Receiver
 
 
 async def test_history_older_than_the_retention_is_pruned_but_pending_deliveries_stay(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     engine = service.app.state.webhook.engine
     user = new_user()
