@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aio_pika
@@ -16,38 +12,9 @@ from contracts.topology import Topology
 from messaging import registry
 from messaging.topology import consumer_queue_names
 from tests.cli.eventstore import EventStore
+from tests.support.cli import Cli
 
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 JWT_SECRET = "cli-test-secret"
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
-class Cli:
-    env: dict[str, str]
-
-    async def __call__(
-        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
-    ) -> CliResult:
-        process = await asyncio.create_subprocess_exec(
-            TOCSIN,
-            *args,
-            env={**os.environ, **self.env, **(env or {}), "COLUMNS": "200"},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(
-            process.communicate(input.encode() if input is not None else None), 60
-        )
-        assert process.returncode is not None
-        return CliResult(process.returncode, out.decode(), err.decode())
 
 
 @pytest.fixture

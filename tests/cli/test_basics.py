@@ -12,7 +12,8 @@ import pytest
 from contracts.topology import Topology
 from identity import JwtSettings, verify_token
 from identity.tokens import WRITE_SCOPE
-from tests.cli.conftest import JWT_SECRET, Cli
+from tests.cli.conftest import JWT_SECRET
+from tests.support.cli import Cli
 from tests.support.infra import drop_database, free_port, with_database
 
 

@@ -18,8 +18,9 @@ from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from observability.metrics import parse_metrics
-from tests.cli.conftest import JWT_SECRET, Cli, depth, queue_messages
+from tests.cli.conftest import JWT_SECRET, depth, queue_messages
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
+from tests.support.cli import Cli
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.users import new_user

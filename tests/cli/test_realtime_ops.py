@@ -16,8 +16,9 @@ from contracts.events import EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from tests.cli.conftest import JWT_SECRET, Cli
+from tests.cli.conftest import JWT_SECRET
 from tests.cli.eventstore import EventStore
+from tests.support.cli import Cli
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.users import new_user

@@ -11,8 +11,8 @@ import aio_pika
 from contracts.events import EventEnvelope, EventType, utc_now
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message, publish_confirmed
-from tests.cli.conftest import TOCSIN, Cli, CliResult
 from tests.cli.eventstore import EventStore
+from tests.support.cli import TOCSIN, Cli, CliResult
 from tests.support.infra import free_port
 from tests.support.users import new_user
 
