@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
+from tests.support.burst import Burst, Follower, assert_each_accepted_delivered_once
 from tests.support.system import PrivateRabbitMq, System
 from tests.support.users import new_user
 from tests.support.waiting import eventually, eventually_sync

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from contracts.topology import Topology
-from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
+from tests.support.burst import Burst, Follower, assert_each_accepted_delivered_once
 from tests.support.cli import Cli
 from tests.support.cluster import PrivateCluster
 from tests.support.system import PrivateRabbitMq, System, require_private_servers

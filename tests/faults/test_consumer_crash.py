@@ -10,7 +10,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 
-from tests.faults.burst import Burst, email_ids, webhook_ids
+from tests.support.burst import Burst, email_ids, webhook_ids
 from tests.support.system import System
 from tests.support.users import new_user
 from tests.support.waiting import eventually

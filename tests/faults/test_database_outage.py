@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.faults.burst import open_tabs, socket_ids
+from tests.support.burst import open_tabs, socket_ids
 from tests.support.system import PrivatePostgres, System, service_headers, user_headers
 from tests.support.users import new_user
 from tests.support.waiting import eventually

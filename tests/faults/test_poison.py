@@ -10,7 +10,7 @@ import aio_pika
 import httpx
 
 from contracts.topology import routing_key
-from tests.faults.burst import email_ids, open_tabs, socket_ids, webhook_ids
+from tests.support.burst import email_ids, open_tabs, socket_ids, webhook_ids
 from tests.support.system import System
 from tests.support.users import new_user
 from tests.support.waiting import eventually

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from tests.faults.burst import Burst, Follower
+from tests.support.burst import Burst, Follower
 from tests.support.system import System
 from tests.support.users import new_user
 from tests.support.waiting import eventually
