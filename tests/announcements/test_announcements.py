@@ -16,7 +16,7 @@ from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.conftest import migrated_database
+from tests.support.databases import migrated_database
 from tests.support.in_process import serving
 from tests.support.users import new_user
 

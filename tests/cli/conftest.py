@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aio_pika
 import pytest
 
 from contracts.topology import Topology
@@ -49,27 +48,6 @@ async def declared(
             continue
         broker_cleanup.extend(consumer_queue_names(topology, spec.name, spec.retry_delays_ms))
     yield topology
-
-
-async def queue_messages(
-    connection: aio_pika.abc.AbstractConnection, name: str
-) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Every message in a queue, taken (acked) so the caller can inspect them."""
-    channel = await connection.channel()
-    queue = await channel.declare_queue(name, passive=True)
-    taken = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        taken.append(message)
-    await channel.close()
-    return taken
-
-
-async def depth(connection: aio_pika.abc.AbstractConnection, name: str) -> int:
-    channel = await connection.channel()
-    queue = await channel.declare_queue(name, passive=True)
-    count = int(queue.declaration_result.message_count or 0)
-    await channel.close()
-    return count
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from contracts.topology import Topology
 from messaging import registry
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.publisher import envelope_message, publish_confirmed
-from tests.cli.conftest import depth, queue_messages
 from tests.support.cli import Cli
+from tests.support.queues import depth, queue_messages
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 

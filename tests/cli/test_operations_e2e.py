@@ -18,11 +18,11 @@ from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from observability.metrics import parse_metrics
-from tests.cli.conftest import JWT_SECRET, depth, queue_messages
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
 from tests.support.cli import Cli
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.queues import depth, queue_messages
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 
@@ -85,7 +85,9 @@ class System:
             process.stop()
 
     async def post(self, path: str, body: object, method: str = "POST") -> httpx.Response:
-        token = mint_token(JwtSettings(secret=JWT_SECRET), "e2e-service", scopes=[WRITE_SCOPE])
+        token = mint_token(
+            JwtSettings(secret=self.env["JWT_SECRET"]), "e2e-service", scopes=[WRITE_SCOPE]
+        )
         async with httpx.AsyncClient(base_url=self.api_url, timeout=10) as client:
             response = await client.request(
                 method, path, json=body, headers={"Authorization": f"Bearer {token}"}
@@ -227,7 +229,9 @@ async def test_traceparent_of_the_api_request_reaches_the_email_consumers_log_li
     system.start_api()
     email = system.start_email()
     await system.post(f"/api/v1/subscribers/{user}", {"email": f"{user}@example.test"}, "PUT")
-    token = mint_token(JwtSettings(secret=JWT_SECRET), "e2e-service", scopes=[WRITE_SCOPE])
+    token = mint_token(
+        JwtSettings(secret=system.env["JWT_SECRET"]), "e2e-service", scopes=[WRITE_SCOPE]
+    )
     async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as client:
         response = await client.post(
             "/api/v1/notifications",

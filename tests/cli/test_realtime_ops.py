@@ -16,7 +16,6 @@ from contracts.events import EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from tests.cli.conftest import JWT_SECRET
 from tests.cli.eventstore import EventStore
 from tests.support.cli import Cli
 from tests.support.infra import free_port
@@ -70,7 +69,7 @@ async def test_status_counts_sockets_and_replay_reaches_them_through_one_instanc
     cli: Cli, realtime: Instance, store: EventStore
 ) -> None:
     user = new_user("rt")
-    token = mint_token(JwtSettings(secret=JWT_SECRET), user)
+    token = mint_token(JwtSettings(secret=cli.env["JWT_SECRET"]), user)
     url = f"ws://127.0.0.1:{realtime.port}/api/v1/ws/notifications?token={token}"
     async with websockets.connect(url) as socket:
         hello = json.loads(await asyncio.wait_for(socket.recv(), 10))

@@ -19,9 +19,9 @@ import pytest
 from contracts.events import EventType
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.topology import Topology
-from tests.cli.conftest import depth, queue_messages
 from tests.cli.eventstore import EventStore
 from tests.support.cli import TOCSIN, Cli
+from tests.support.queues import depth, queue_messages
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 

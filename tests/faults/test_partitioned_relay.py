@@ -17,9 +17,9 @@ import pytest
 
 from database.engine import plain_url
 from database.partitions import partition_filter, partition_holders
-from tests.conftest import migrated_database
 from tests.support.burst import burst_through_a_fault
 from tests.support.cli import Cli
+from tests.support.databases import migrated_database
 from tests.support.processes import ServiceProcess
 from tests.support.system import System
 from tests.support.users import new_user

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from identity import JwtSettings, mint_token
 from services.realtime.catchup import EVENTS_READ_SCOPE
-from tests.conftest import migrate_all
+from tests.support.databases import migrate_all
 from tests.support.infra import create_database, drop_database
 from tests.support.system import System
 

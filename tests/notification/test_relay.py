@@ -20,9 +20,10 @@ from messaging.topology import declare_events_exchange
 from services.notification.app import create_app, relay_for
 from services.notification.outbox import RELAY_HEADER, Relay, next_batch
 from services.notification.settings import Settings
-from tests.notification.conftest import Collector, started
+from tests.support.in_process import serving
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.queues import Collector
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 
@@ -34,7 +35,9 @@ BoundQueue = Callable[[list[str]], Awaitable[AbstractQueue]]
 async def client_without_relay(
     settings: Settings, broker_cleanup: list[str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in started(create_app(settings.model_copy(update={"relay_enabled": False}))):
+    async with serving(
+        create_app(settings.model_copy(update={"relay_enabled": False})), "http://notification.test"
+    ) as c:
         yield c
 
 
