@@ -15,7 +15,7 @@ import pytest
 
 from contracts.topology import Topology
 from tests.support import infra
-from tests.support.databases import migrated_database
+from tests.support.databases import migrate_all, migrated_database  # noqa: F401 - bench/soak.py imports migrate_all from here
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
