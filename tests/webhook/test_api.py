@@ -4,7 +4,7 @@ and errors as `{"error": {"code", "message"}}`."""
 from __future__ import annotations
 
 from tests.support.users import new_user
-from tests.webhook.conftest import WebhookService, service_token, user_token
+from tests.support.webhook_service import WebhookService, service_token, user_token
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 

@@ -14,7 +14,7 @@ from tests.support.processes import ServiceProcess
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhook.conftest import (
+from tests.support.webhook_service import (
     JWT_SECRET,
     RETRY_DELAYS_MS,
     created_event,

@@ -19,7 +19,13 @@ from observability.metrics import parse_metrics
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import Reply, WebhookReceiver
-from tests.webhook.conftest import WebhookService, created_event, drain, service_token, user_token
+from tests.support.webhook_service import (
+    WebhookService,
+    created_event,
+    drain,
+    service_token,
+    user_token,
+)
 
 
 async def test_receiver_verifies_the_delivery_with_the_standard_webhooks_library(

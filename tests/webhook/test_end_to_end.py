@@ -16,7 +16,7 @@ from tests.support.notification_process import notification_process
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhook.conftest import JWT_SECRET, WebhookService, sender_token, user_token
+from tests.support.webhook_service import JWT_SECRET, WebhookService, sender_token, user_token
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from messaging.consuming import REASON_HEADER
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhook.conftest import WebhookService, created_event, user_token
+from tests.support.webhook_service import WebhookService, created_event, user_token
 
 
 async def test_loopback_urls_are_refused_at_registration_unless_allowed(
@@ -134,7 +134,7 @@ async def test_an_endpoint_failing_for_longer_than_the_period_is_disabled(
 async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
     service: WebhookService, receiver: WebhookReceiver, outcomes: Any
 ) -> None:
-    from tests.webhook.conftest import drain
+    from tests.support.webhook_service import drain
 
     user = new_user()
     endpoint = await service.register(receiver, "never", user_token(user))
@@ -154,7 +154,7 @@ async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
 async def test_a_4xx_other_than_410_and_429_fails_that_endpoint_at_once(
     service: WebhookService, receiver: WebhookReceiver, outcomes: Any
 ) -> None:
-    from tests.webhook.conftest import drain
+    from tests.support.webhook_service import drain
 
     user = new_user()
     rejecting = await service.register(receiver, "rejects", user_token(user))

@@ -11,7 +11,7 @@ from services.webhook.retention import prune
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhook.conftest import WebhookService, created_event, user_token
+from tests.support.webhook_service import WebhookService, created_event, user_token
 
 
 async def test_history_older_than_the_retention_is_pruned_but_pending_deliveries_stay(
