@@ -17,6 +17,10 @@ from contracts.topology import Topology
 from tests.support import infra
 from tests.support.databases import migrate_all, migrated_database  # noqa: F401 - bench/soak.py imports migrate_all from here
 
+pytest_plugins = [
+    "tests.support.email_consumer",  # the email consumer's fixtures, shared with tests/deliveries
+]
+
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Remove broker objects this run left behind (a killed process, a failed teardown)."""

@@ -22,14 +22,9 @@ from identity.unsubscribe import sign_unsubscribe
 from messaging.consuming import REASON_HEADER
 from messaging.publisher import envelope_message
 from services.notification.deliveries import CONSUMER_NAME, deliveries_of, record_outcome
-from tests.deliveries.conftest import (
-    UNSUBSCRIBE_SECRET,
-    deliveries,
-    notify,
-    subscribe,
-    user_headers,
-)
 from tests.email.smtp_server import ScriptedSmtp
+from tests.support.delivery_status import deliveries, notify, subscribe, user_headers
+from tests.support.email_consumer import UNSUBSCRIBE_SECRET
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 
