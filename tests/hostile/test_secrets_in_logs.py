@@ -23,8 +23,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from database.engine import create_engine
 from identity import JwtSettings
-from tests.hostile.conftest import AUDIENCE, ISSUER, hostile
 from tests.realtime.sockets import Tab
+from tests.support.hostile_system import AUDIENCE, ISSUER, hostile
 from tests.support.system import System
 from tests.support.users import new_user
 from tests.support.waiting import eventually
