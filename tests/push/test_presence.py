@@ -18,14 +18,12 @@ from services.push import tables
 from services.push.presence import PresenceLookup
 from tests.push.conftest import JWT, JWT_SECRET, created_event, notification_id, user_event
 from tests.push.servers import WebPushService
-from tests.realtime.conftest import start_realtime  # noqa: F401 (fixture)
-from tests.realtime.presence.conftest import (  # noqa: F401 (fixtures)
-    FAST,
-    presence_keys,
-    redis_client,
-    redis_url,
-)
 from tests.realtime.sockets import Tab
+from tests.support.presence import FAST
+from tests.support.presence import presence_keys as presence_keys
+from tests.support.presence import redis_client as redis_client
+from tests.support.presence import redis_url as redis_url
+from tests.support.realtime_service import start_realtime as start_realtime
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 
@@ -35,8 +33,8 @@ DELAY_S = 3600.0
 
 
 async def test_offline_is_pushed_at_once_online_waits_and_a_read_cancels(
-    start_realtime: Callable[..., Any],  # noqa: F811
-    redis_url: str,  # noqa: F811
+    start_realtime: Callable[..., Any],
+    redis_url: str,
     service_factory: Callable[..., Any],
     web_push: WebPushService,
 ) -> None:

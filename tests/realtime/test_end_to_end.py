@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
-from tests.realtime.conftest import NotificationApi, StartRealtime, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import NotificationApi, StartRealtime, token
 from tests.support.users import new_user
 
 

@@ -9,7 +9,6 @@ import httpx
 
 from identity.tokens import ADMIN_SCOPE
 from messaging.incidents import IncidentPublisher
-from tests.realtime.channels.conftest import IncidentStory
 from tests.realtime.channels.helpers import (
     incident_seq,
     subscribe,
@@ -17,8 +16,9 @@ from tests.realtime.channels.helpers import (
     updates,
     wait_for_seqs,
 )
-from tests.realtime.conftest import NotificationApi, StartRealtime, token
 from tests.realtime.sockets import Tab
+from tests.support.incident_story import IncidentStory
+from tests.support.realtime_service import NotificationApi, StartRealtime, token
 from tests.support.users import new_user
 
 
