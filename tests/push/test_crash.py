@@ -10,10 +10,10 @@ from contracts.notifications import Priority
 from contracts.topology import Topology
 from messaging.topology import consumer_queue_names
 from services.push.settings import Settings
-from tests.push.conftest import created_event, notification_id
 from tests.push.servers import WebPushService
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.push_service import created_event, notification_id
 from tests.support.users import new_user
 
 DELAY_S = 4.0

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from identity import mint_token
-from tests.push.conftest import JWT, VAPID_PUBLIC, PushService, user_token
 from tests.push.servers import WebPushService
+from tests.support.push_service import JWT, VAPID_PUBLIC, PushService, user_token
 from tests.support.users import new_user
 
 SUBSCRIPTIONS = "/api/v1/push/subscriptions"

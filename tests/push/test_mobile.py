@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from contracts.notifications import Priority
-from tests.push.conftest import PushService, created_event, notification_id, user_token
 from tests.push.servers import ApnsService, FcmService, Reply, WebPushService, fcm_error
+from tests.support.push_service import PushService, created_event, notification_id, user_token
 from tests.support.users import new_user
 
 

@@ -14,8 +14,8 @@ from contracts.events import EventType
 from contracts.notifications import Channel, Priority
 from contracts.topology import routing_key
 from messaging.publisher import publish_confirmed
-from tests.push.conftest import PushService, created_event, notification_id, user_event
 from tests.push.servers import WebPushService
+from tests.support.push_service import PushService, created_event, notification_id, user_event
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 

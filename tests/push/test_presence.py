@@ -16,13 +16,13 @@ from contracts.notifications import Priority
 from identity import mint_token
 from services.push import tables
 from services.push.presence import PresenceLookup
-from tests.push.conftest import JWT, JWT_SECRET, created_event, notification_id, user_event
 from tests.push.servers import WebPushService
 from tests.realtime.sockets import Tab
 from tests.support.presence import FAST
 from tests.support.presence import presence_keys as presence_keys
 from tests.support.presence import redis_client as redis_client
 from tests.support.presence import redis_url as redis_url
+from tests.support.push_service import JWT, JWT_SECRET, created_event, notification_id, user_event
 from tests.support.realtime_service import start_realtime as start_realtime
 from tests.support.users import new_user
 from tests.support.waiting import eventually

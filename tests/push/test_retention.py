@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from contracts.notifications import Priority
 from services.push import tables
 from services.push.retention import prune
-from tests.push.conftest import PushService, created_event, notification_id
 from tests.push.servers import WebPushService
+from tests.support.push_service import PushService, created_event, notification_id
 from tests.support.users import new_user
 
 

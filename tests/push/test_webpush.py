@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from contracts.events import EventEnvelope
 from contracts.notifications import Priority
 from services.push import tables
-from tests.push.conftest import VAPID_PUBLIC, PushService, created_event, notification_id
 from tests.push.servers import Reply, WebPushService
+from tests.support.push_service import VAPID_PUBLIC, PushService, created_event, notification_id
 from tests.support.users import new_user
 from tests.support.waiting import eventually
 
