@@ -15,11 +15,8 @@ import pytest
 
 from contracts.topology import Topology
 from tests.support import infra
-from tests.support.databases import migrate_all, migrated_database  # noqa: F401 - bench/soak.py imports migrate_all from here
-
-pytest_plugins = [
-    "tests.support.email_consumer",  # the email consumer's fixtures, shared with tests/deliveries
-]
+from tests.support.databases import migrate_all as migrate_all  # bench/soak.py imports it here
+from tests.support.databases import migrated_database
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -18,6 +18,10 @@ from services.notification.settings import Settings
 from tests.support import in_process
 from tests.support.delivery_status import JWT_SECRET, consuming
 from tests.support.email_consumer import UNSUBSCRIBE_SECRET
+from tests.support.email_consumer import email_app as email_app
+from tests.support.email_consumer import email_db as email_db
+from tests.support.email_consumer import email_settings as email_settings
+from tests.support.email_consumer import smtp as smtp
 from tests.support.waiting import eventually
 
 

@@ -12,6 +12,10 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from contracts.topology import Topology
+from tests.support.email_consumer import email_app as email_app
+from tests.support.email_consumer import email_db as email_db
+from tests.support.email_consumer import email_settings as email_settings
+from tests.support.email_consumer import smtp as smtp
 
 
 @pytest.fixture
