@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -306,7 +307,7 @@ async def burst_through_a_fault(
         await assert_each_accepted_delivered_once(
             system,
             burst,
-            {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
+            {user: partial(tab.events, "notification:new") for user, tab in tabs.items()},
         )
     finally:
         for tab in tabs.values():
