@@ -34,7 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.harness import cpu_s, rss_mb
-from tests.conftest import migrate_all
+from tests.support.databases import migrate_all
 from tests.support.infra import create_database, drop_database, locate_postgres, locate_rabbitmq
 from tests.support.system import System
 

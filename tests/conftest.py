@@ -7,18 +7,15 @@ namespace, so runs and tests never see each other's rows or messages.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 
 import aio_pika
 import pytest
 
 from contracts.topology import Topology
 from tests.support import infra
-
-STATEFUL_SERVICES = ("notification", "email", "webhook", "push")
+from tests.support.databases import migrated_database
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -42,27 +39,6 @@ def amqp_url() -> str:
         return infra.locate_rabbitmq()
     except RuntimeError as exc:
         pytest.exit(str(exc), returncode=3)
-
-
-def migrate_all(database_url: str) -> None:
-    """Apply the migrations of every service that owns a schema."""
-    for service in STATEFUL_SERVICES:
-        try:
-            module = importlib.import_module(f"services.{service}.migrations")
-        except ModuleNotFoundError:
-            continue
-        module.upgrade(database_url)
-
-
-@contextmanager
-def migrated_database(server_url: str, prefix: str = "tocsin_test") -> Iterator[str]:
-    """A fresh database with every service's schema (`<prefix>_<hex>`), dropped on exit."""
-    url = infra.create_database(server_url, prefix=prefix)
-    try:
-        migrate_all(url)
-        yield url
-    finally:
-        infra.drop_database(url)
 
 
 @pytest.fixture(scope="session")

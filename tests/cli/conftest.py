@@ -2,52 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aio_pika
 import pytest
 
 from contracts.topology import Topology
 from messaging.topology import consumer_queue_names
 from tests.cli.eventstore import EventStore
+from tests.support.cli import Cli
 from tocsin_cli import registry
 
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 JWT_SECRET = "cli-test-secret"
-
-
-@dataclass
-class CliResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
-class Cli:
-    env: dict[str, str]
-
-    async def __call__(
-        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
-    ) -> CliResult:
-        process = await asyncio.create_subprocess_exec(
-            TOCSIN,
-            *args,
-            env={**os.environ, **self.env, **(env or {}), "COLUMNS": "200"},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(
-            process.communicate(input.encode() if input is not None else None), 60
-        )
-        assert process.returncode is not None
-        return CliResult(process.returncode, out.decode(), err.decode())
 
 
 @pytest.fixture
@@ -82,27 +48,6 @@ async def declared(
             continue
         broker_cleanup.extend(consumer_queue_names(topology, spec.name, spec.retry_delays_ms))
     yield topology
-
-
-async def queue_messages(
-    connection: aio_pika.abc.AbstractConnection, name: str
-) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Every message in a queue, taken (acked) so the caller can inspect them."""
-    channel = await connection.channel()
-    queue = await channel.declare_queue(name, passive=True)
-    taken = []
-    while (message := await queue.get(no_ack=True, fail=False)) is not None:
-        taken.append(message)
-    await channel.close()
-    return taken
-
-
-async def depth(connection: aio_pika.abc.AbstractConnection, name: str) -> int:
-    channel = await connection.channel()
-    queue = await channel.declare_queue(name, passive=True)
-    count = int(queue.declaration_result.message_count or 0)
-    await channel.close()
-    return count
 
 
 @pytest.fixture

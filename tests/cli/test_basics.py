@@ -12,14 +12,14 @@ import pytest
 from contracts.topology import Topology
 from identity import JwtSettings, verify_token
 from identity.tokens import WRITE_SCOPE
-from tests.cli.conftest import JWT_SECRET, Cli
+from tests.support.cli import Cli
 from tests.support.infra import drop_database, free_port, with_database
 
 
 async def test_token_is_accepted_by_the_services_verifier(cli: Cli) -> None:
     result = await cli("token", "--user", "alice", "--scope", WRITE_SCOPE, "--ttl", "120")
     assert result.exit_code == 0, result.stderr
-    claims = verify_token(result.stdout.strip(), JwtSettings(secret=JWT_SECRET))
+    claims = verify_token(result.stdout.strip(), JwtSettings(secret=cli.env["JWT_SECRET"]))
     assert claims.user_id == "alice"
     assert claims.has_scope(WRITE_SCOPE)
     assert claims.expires_at is not None

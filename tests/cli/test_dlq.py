@@ -14,7 +14,9 @@ from contracts.headers import ATTEMPT_HEADER, REASON_HEADER
 from contracts.topology import Topology
 from messaging.consuming import PermanentFailure, RetryingConsumer
 from messaging.publisher import envelope_message, publish_confirmed
-from tests.cli.conftest import Cli, depth, queue_messages
+from tests.support.cli import Cli
+from tests.support.queues import depth, queue_messages
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tocsin_cli import registry
 
@@ -34,7 +36,7 @@ async def _dead_letter(
     connection: aio_pika.abc.AbstractConnection, topology: Topology, reason: str, attempt: int
 ) -> str:
     channel = await connection.channel(publisher_confirms=True)
-    event = _event(f"user-{uuid.uuid4().hex[:6]}")
+    event = _event(new_user("user"))
     message = envelope_message(event, {REASON_HEADER: reason, ATTEMPT_HEADER: attempt})
     await publish_confirmed(channel.default_exchange, message, topology.dead_letter_queue("email"))
     await channel.close()

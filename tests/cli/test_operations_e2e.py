@@ -18,10 +18,12 @@ from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from observability.metrics import parse_metrics
-from tests.cli.conftest import JWT_SECRET, Cli, depth, queue_messages
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
+from tests.support.cli import Cli
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.queues import depth, queue_messages
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
@@ -83,7 +85,9 @@ class System:
             process.stop()
 
     async def post(self, path: str, body: object, method: str = "POST") -> httpx.Response:
-        token = mint_token(JwtSettings(secret=JWT_SECRET), "e2e-service", scopes=[WRITE_SCOPE])
+        token = mint_token(
+            JwtSettings(secret=self.env["JWT_SECRET"]), "e2e-service", scopes=[WRITE_SCOPE]
+        )
         async with httpx.AsyncClient(base_url=self.api_url, timeout=10) as client:
             response = await client.request(
                 method, path, json=body, headers={"Authorization": f"Bearer {token}"}
@@ -123,7 +127,7 @@ async def test_replay_after_an_email_outage_sends_exactly_the_missing_emails_onc
     smtp: ScriptedSmtp,
     amqp_connection: aio_pika.abc.AbstractRobustConnection,
 ) -> None:
-    user = f"ops-{uuid.uuid4().hex[:8]}"
+    user = new_user("ops")
     address = f"{user}@example.test"
     started = datetime.now(UTC) - timedelta(seconds=1)
     system.start_api()
@@ -167,7 +171,7 @@ async def test_send_and_announce_create_notifications_through_the_api(
     cli: Cli, system: System, amqp_connection: aio_pika.abc.AbstractRobustConnection
 ) -> None:
     system.start_api()
-    user = f"send-{uuid.uuid4().hex[:8]}"
+    user = new_user("send")
     result = await cli(
         "send", "--to", user, "--title", "Disk almost full", "--priority", "high",
         "--api-url", system.api_url,
@@ -193,7 +197,7 @@ async def test_status_fails_while_the_relay_is_stopped_and_recovers_when_it_runs
     cli: Cli, system: System
 ) -> None:
     api = system.start_api(relay=False)
-    await _notify(system, f"lag-{uuid.uuid4().hex[:8]}", "waiting for the relay")
+    await _notify(system, new_user("lag"), "waiting for the relay")
     services = ["--service", f"notification={system.api_url}"]
 
     stuck = await cli("status", "--max-relay-lag", "0", *services)
@@ -221,11 +225,13 @@ async def test_traceparent_of_the_api_request_reaches_the_email_consumers_log_li
 ) -> None:
     trace_id = uuid.uuid4().hex
     traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
-    user = f"trace-{uuid.uuid4().hex[:8]}"
+    user = new_user("trace")
     system.start_api()
     email = system.start_email()
     await system.post(f"/api/v1/subscribers/{user}", {"email": f"{user}@example.test"}, "PUT")
-    token = mint_token(JwtSettings(secret=JWT_SECRET), "e2e-service", scopes=[WRITE_SCOPE])
+    token = mint_token(
+        JwtSettings(secret=system.env["JWT_SECRET"]), "e2e-service", scopes=[WRITE_SCOPE]
+    )
     async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as client:
         response = await client.post(
             "/api/v1/notifications",

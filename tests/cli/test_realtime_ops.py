@@ -16,10 +16,11 @@ from contracts.events import EventType, NotificationCreated
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
-from tests.cli.conftest import JWT_SECRET, Cli
 from tests.cli.eventstore import EventStore
+from tests.support.cli import Cli
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
@@ -67,8 +68,8 @@ def _created(user: str, title: str) -> dict[str, object]:
 async def test_status_counts_sockets_and_replay_reaches_them_through_one_instance(
     cli: Cli, realtime: Instance, store: EventStore
 ) -> None:
-    user = f"rt-{uuid.uuid4().hex[:8]}"
-    token = mint_token(JwtSettings(secret=JWT_SECRET), user)
+    user = new_user("rt")
+    token = mint_token(JwtSettings(secret=cli.env["JWT_SECRET"]), user)
     url = f"ws://127.0.0.1:{realtime.port}/api/v1/ws/notifications?token={token}"
     async with websockets.connect(url) as socket:
         hello = json.loads(await asyncio.wait_for(socket.recv(), 10))
@@ -101,7 +102,7 @@ async def test_status_counts_sockets_and_replay_reaches_them_through_one_instanc
 
 
 async def test_replay_to_a_missing_instance_is_one_line(cli: Cli, store: EventStore) -> None:
-    user = f"rt-{uuid.uuid4().hex[:8]}"
+    user = new_user("rt")
     await store.add(EventType.NOTIFICATION_CREATED, user, data=_created(user, "x"))
     result = await cli(
         "replay", "--consumer", "realtime", "--instance", "gone", "--user", user,

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import uuid
 
 import aio_pika
 import pytest
@@ -20,13 +19,11 @@ import pytest
 from contracts.events import EventType
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.topology import Topology
-from tests.cli.conftest import TOCSIN, Cli, depth, queue_messages
 from tests.cli.eventstore import EventStore
+from tests.support.cli import TOCSIN, Cli
+from tests.support.queues import depth, queue_messages
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-
-
-def _user() -> str:
-    return f"replay-{uuid.uuid4().hex[:8]}"
 
 
 async def test_replay_to_email_reaches_only_the_email_queue_in_order_marked_as_replayed(
@@ -35,7 +32,7 @@ async def test_replay_to_email_reaches_only_the_email_queue_in_order_marked_as_r
     store: EventStore,
     amqp_connection: aio_pika.abc.AbstractRobustConnection,
 ) -> None:
-    alice, bob = _user(), _user()
+    alice, bob = new_user("replay"), new_user("replay")
     created = [
         await store.add(EventType.NOTIFICATION_CREATED, alice, minutes=1),
         await store.add(EventType.NOTIFICATION_CREATED, bob, minutes=2),
@@ -71,7 +68,7 @@ async def test_replay_filters_by_type_user_and_position_and_force_marks_messages
     store: EventStore,
     amqp_connection: aio_pika.abc.AbstractRobustConnection,
 ) -> None:
-    alice, bob = _user(), _user()
+    alice, bob = new_user("replay"), new_user("replay")
     first = await store.add(EventType.NOTIFICATION_CREATED, alice)
     second = await store.add(EventType.NOTIFICATION_CREATED, alice)
     await store.add(EventType.NOTIFICATION_CREATED, bob)
@@ -104,7 +101,7 @@ async def test_dry_run_counts_without_publishing_and_rerun_is_safe(
     store: EventStore,
     amqp_connection: aio_pika.abc.AbstractRobustConnection,
 ) -> None:
-    user = _user()
+    user = new_user("replay")
     events = [await store.add(EventType.NOTIFICATION_CREATED, user) for _ in range(3)]
 
     dry = await cli("replay", "--consumer", "email", "--dry-run", *store.window(before=1))
@@ -143,7 +140,7 @@ async def test_replay_refuses_unclear_requests_with_one_line(
 async def test_replay_to_an_undeclared_queue_says_to_declare_it(
     cli: Cli, store: EventStore
 ) -> None:
-    await store.add(EventType.NOTIFICATION_CREATED, _user())
+    await store.add(EventType.NOTIFICATION_CREATED, new_user("replay"))
     result = await cli("replay", "--consumer", "email", *store.window(before=1))
     assert result.exit_code == 2
     assert "tocsin topology declare" in result.stderr
@@ -155,7 +152,7 @@ async def test_interrupted_replay_says_where_to_resume_and_resuming_completes_it
     store: EventStore,
     amqp_connection: aio_pika.abc.AbstractRobustConnection,
 ) -> None:
-    user = _user()
+    user = new_user("replay")
     count = await store.add_many(EventType.NOTIFICATION_CREATED, user, 5_000)
     process = await asyncio.create_subprocess_exec(
         TOCSIN, "replay", "--consumer", "email", *store.window(before=1),
@@ -193,7 +190,7 @@ async def test_replay_to_push_reaches_only_the_push_queue_with_what_it_binds(
     store: EventStore,
     amqp_connection: aio_pika.abc.AbstractRobustConnection,
 ) -> None:
-    alice = _user()
+    alice = new_user("replay")
     created = await store.add(EventType.NOTIFICATION_CREATED, alice, minutes=1)
     read = await store.add(EventType.NOTIFICATION_READ, alice, minutes=2)
     unread = await store.add(EventType.NOTIFICATION_UNREAD, alice, minutes=3)

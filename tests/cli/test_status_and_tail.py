@@ -11,9 +11,10 @@ import aio_pika
 from contracts.events import EventEnvelope, EventType, utc_now
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message, publish_confirmed
-from tests.cli.conftest import TOCSIN, Cli, CliResult
 from tests.cli.eventstore import EventStore
+from tests.support.cli import TOCSIN, Cli, CliResult
 from tests.support.infra import free_port
+from tests.support.users import new_user
 
 LAG_OK = ["--max-relay-lag", "315360000"]  # ten years: other tests' pending rows do not count
 
@@ -36,7 +37,7 @@ async def test_status_fails_when_queues_are_not_declared(cli: Cli) -> None:
 async def test_status_fails_when_events_wait_for_a_stopped_relay(
     cli: Cli, declared: Topology, store: EventStore
 ) -> None:
-    await store.add(EventType.NOTIFICATION_CREATED, f"lag-{uuid.uuid4().hex[:6]}", published=False)
+    await store.add(EventType.NOTIFICATION_CREATED, new_user("lag"), published=False)
     result = await cli("status", "--max-relay-lag", "60")
     assert result.exit_code == 1
     assert "relay lag" in result.stdout
@@ -64,7 +65,7 @@ async def test_status_fails_when_messages_wait_without_a_consumer(
 async def test_events_tail_prints_live_events_of_the_chosen_user_only(
     cli: Cli, declared: Topology, amqp_connection: aio_pika.abc.AbstractRobustConnection
 ) -> None:
-    watched, other = f"tail-{uuid.uuid4().hex[:6]}", f"tail-{uuid.uuid4().hex[:6]}"
+    watched, other = new_user("tail"), new_user("tail")
     process = await asyncio.create_subprocess_exec(
         TOCSIN,
         "events",

@@ -23,19 +23,11 @@ from messaging.consuming import REASON_HEADER
 from messaging.publisher import envelope_message
 from services.notification.deliveries import CONSUMER_NAME, record_outcome
 from services.notification.queries import deliveries_of
-from tests.deliveries.conftest import (
-    UNSUBSCRIBE_SECRET,
-    deliveries,
-    notify,
-    subscribe,
-    user_headers,
-)
 from tests.email.smtp_server import ScriptedSmtp
+from tests.support.delivery_status import deliveries, notify, subscribe, user_headers
+from tests.support.email_consumer import UNSUBSCRIBE_SECRET
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-
-
-def new_user() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}"
 
 
 async def email_status_of_one_notification(

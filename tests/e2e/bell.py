@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from playwright.sync_api import Locator, Page, expect
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import System
+    from tests.support.demo_system import System
 
 
 class BellPage:

@@ -8,7 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.e2e.bell import BellPage
-from tests.e2e.conftest import System, screenshot
+from tests.support.demo_system import System, screenshot
 
 
 def title(what: str) -> str:

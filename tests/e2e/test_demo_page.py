@@ -8,8 +8,8 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.e2e.bell import BellPage
-from tests.e2e.conftest import System
 from tests.e2e.test_bell import title
+from tests.support.demo_system import System
 
 
 def test_signing_in_shows_the_bell_connected(system: System, context: Any) -> None:

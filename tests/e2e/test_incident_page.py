@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import System, running_demo, screenshot
+from tests.support.demo_system import System, running_demo, screenshot
 
 
 @pytest.fixture(scope="module")

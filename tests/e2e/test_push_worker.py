@@ -18,7 +18,7 @@ import httpx
 from contracts.notifications import NotificationData
 from identity import mint_token
 from services.push.message import PushMessage
-from tests.e2e.conftest import JWT, System
+from tests.support.demo_system import JWT, System
 from tests.support.waiting import eventually_sync
 
 REGISTER = """async ([apiUrl, token]) => {

@@ -7,8 +7,8 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.e2e.bell import BellPage
-from tests.e2e.conftest import System, screenshot
 from tests.e2e.test_bell import title
+from tests.support.demo_system import System, screenshot
 
 
 def test_realtime_restart_turns_indicator_red_then_green_and_delivers_what_was_missed(

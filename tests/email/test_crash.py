@@ -13,8 +13,8 @@ from aio_pika.abc import AbstractRobustConnection
 from contracts.topology import Topology
 from services.email.composition import message_id
 from services.email.settings import Settings
-from tests.email.conftest import created_event, email_queues, publish
 from tests.email.smtp_server import ScriptedSmtp
+from tests.support.email_consumer import created_event, email_queues, publish
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually

@@ -18,7 +18,8 @@ from identity.unsubscribe import verify_unsubscribe
 from messaging.consuming import REASON_HEADER
 from messaging.publisher import envelope_message
 from services.email.composition import message_id
-from tests.email.conftest import (
+from tests.email.smtp_server import ScriptedSmtp
+from tests.support.email_consumer import (
     UNSUBSCRIBE_SECRET,
     attempts_log,
     created_event,
@@ -26,7 +27,6 @@ from tests.email.conftest import (
     processed,
     publish,
 )
-from tests.email.smtp_server import ScriptedSmtp
 from tests.support.waiting import eventually
 
 HOSTILE_TITLE = '<script>alert("x")</script> & <b>bold</b>'

@@ -12,8 +12,8 @@ from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
 from contracts.topology import Topology
-from tests.email.conftest import attempts_log, created_event, processed, publish
 from tests.email.smtp_server import ScriptedSmtp
+from tests.support.email_consumer import attempts_log, created_event, processed, publish
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually

@@ -23,8 +23,8 @@ from services.email.composition import Composer
 from services.email.rendering import Renderer
 from services.email.settings import SmtpSecurity
 from services.email.smtp import SmtpOptions, SmtpPool, SmtpTransient
-from tests.email.conftest import created_event
 from tests.email.smtp_server import ScriptedSmtp
+from tests.support.email_consumer import created_event
 from tests.support.infra import free_port
 
 USER, PASSWORD = "tocsin", "s3cret"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import migrate_all
+from tests.support.databases import migrate_all
 from tests.support.infra import create_database, drop_database
 from tests.support.system import (
     PrivatePostgres,

@@ -12,8 +12,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
-from tests.support.system import PrivateRabbitMq, System, unique_user
+from tests.support.burst import Burst, Follower, assert_each_accepted_delivered_once
+from tests.support.system import PrivateRabbitMq, System
+from tests.support.users import new_user
 from tests.support.waiting import eventually, eventually_sync
 
 CONSUMERS = ("email", "webhook", "notification-deliveries")
@@ -58,8 +59,8 @@ async def restart_broker_mid_burst(
         amqp_url=rabbit.url,
         realtime_env={"BROKER_RECONNECT_INTERVAL_S": "0.5", "SELF_CHECK_INTERVAL_S": "5"},
     )
-    people = [unique_user("broker") for _ in range(users)]
-    late = unique_user("late") if late_user else None
+    people = [new_user("broker") for _ in range(users)]
+    late = new_user("late") if late_user else None
     for user in [*people, *([late] if late else [])]:
         system.subscribe(user)
         system.register_webhook(user)

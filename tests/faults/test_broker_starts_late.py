@@ -15,8 +15,9 @@ import pytest
 from contracts.notifications import Channel
 from contracts.topology import routing_key
 from messaging.publisher import envelope_message, publish_confirmed
-from tests.email.conftest import created_event
-from tests.support.system import PrivateRabbitMq, System, require_private_servers, unique_user
+from tests.support.email_consumer import created_event
+from tests.support.system import PrivateRabbitMq, System, require_private_servers
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 SERVICES = ("email", "webhook")
@@ -56,7 +57,7 @@ async def test_email_and_webhook_started_before_the_broker_become_ready_and_deli
         for name, url in ready_urls.items():
             response = await http.get(url)
             assert response.status_code == 503, f"{name} ready without a broker: {response.text}"
-        user = unique_user("late")
+        user = new_user("late")
         path = await asyncio.to_thread(system.register_webhook, user)
 
         await asyncio.to_thread(late_rabbitmq.start)

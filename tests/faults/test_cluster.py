@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +19,14 @@ from pathlib import Path
 import pytest
 
 from contracts.topology import Topology
-from tests.faults.burst import Burst, Follower, assert_each_accepted_delivered_once
+from tests.support.burst import Burst, Follower, assert_each_accepted_delivered_once
+from tests.support.cli import Cli
 from tests.support.cluster import PrivateCluster
-from tests.support.system import PrivateRabbitMq, System, require_private_servers, unique_user
+from tests.support.system import PrivateRabbitMq, System, require_private_servers
+from tests.support.users import new_user
 from tests.support.waiting import eventually, eventually_sync
 
 CONSUMERS = ("email", "webhook", "notification-deliveries")
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 
 
 @pytest.fixture
@@ -76,7 +75,7 @@ async def lose_a_node_mid_burst(
     start_system: Callable[..., System], cluster: PrivateCluster, total: int, users: int
 ) -> None:
     system = start_system(amqp_url=cluster.amqp_url)
-    people = [unique_user("cluster") for _ in range(users)]
+    people = [new_user("cluster") for _ in range(users)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)
@@ -132,7 +131,7 @@ async def cut_off_a_node_mid_burst(
     goes on without it, the node comes back, and nothing is lost or delivered twice beyond
     what the consumers' idempotency absorbs."""
     system = start_system(amqp_url=cluster.amqp_url)
-    people = [unique_user("paused") for _ in range(users)]
+    people = [new_user("paused") for _ in range(users)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)
@@ -201,29 +200,24 @@ async def test_quorum_queues_get_the_group_size_of_the_settings_and_a_mismatch_i
     members. A later declaration with another value is refused by the broker, and the CLI says
     which setting to keep."""
     namespace = f"quorum{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "TOCSIN_DEV_ENV": str(tmp_path / "no-local-run"),
-        "AMQP_URL": cluster.amqp_url,
-        "TOCSIN_NAMESPACE": namespace,
-    }
+    cli = Cli(
+        {
+            "TOCSIN_DEV_ENV": str(tmp_path / "no-local-run"),
+            "AMQP_URL": cluster.amqp_url,
+            "TOCSIN_NAMESPACE": namespace,
+        }
+    )
 
-    def declare(group_size: str | None) -> subprocess.CompletedProcess[str]:
-        values = {**env, "TOCSIN_QUORUM_GROUP_SIZE": group_size} if group_size else env
-        return subprocess.run(
-            [TOCSIN, "topology", "declare"], env=values, capture_output=True, text=True,
-            timeout=60,
-        )  # fmt: skip
-
-    declared = declare("2")
-    assert declared.returncode == 0, declared.stderr
+    declared = await cli("topology", "declare", env={"TOCSIN_QUORUM_GROUP_SIZE": "2"})
+    assert declared.exit_code == 0, declared.stderr
     topology = Topology(namespace)
     for consumer in CONSUMERS:
         for queue in (topology.queue(consumer), topology.dead_letter_queue(consumer)):
             assert len(members(cluster, queue)) == 2, queue
 
-    refused = declare(None)
-    assert refused.returncode == 2
+    refused = await cli("topology", "declare")
+    assert refused.exit_code == 2
     assert "PRECONDITION_FAILED" in refused.stderr
     assert "TOCSIN_QUORUM_GROUP_SIZE" in refused.stderr
-    assert declare("2").returncode == 0  # the same value is accepted again
+    again = await cli("topology", "declare", env={"TOCSIN_QUORUM_GROUP_SIZE": "2"})
+    assert again.exit_code == 0  # the same value is accepted again

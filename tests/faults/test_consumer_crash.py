@@ -10,8 +10,9 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 
-from tests.faults.burst import Burst, email_ids, webhook_ids
-from tests.support.system import System, unique_user
+from tests.support.burst import Burst, email_ids, webhook_ids
+from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
@@ -20,7 +21,7 @@ async def test_consumers_killed_mid_delivery_complete_it_and_duplicates_share_th
 ) -> None:
     system = start_system()
     system.smtp.delay_s = 0.05  # keep sends in flight when the kill lands
-    people = [unique_user("consumer") for _ in range(5)]
+    people = [new_user("consumer") for _ in range(5)]
     for user in people:
         system.subscribe(user)
         system.register_webhook(user)

@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.faults.burst import open_tabs, socket_ids
-from tests.support.system import PrivatePostgres, System, service_headers, unique_user, user_headers
+from tests.support.burst import open_tabs, socket_ids
+from tests.support.system import PrivatePostgres, System, service_headers, user_headers
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 CLIENT_DEADLINE_S = 15.0
@@ -25,7 +26,7 @@ async def test_database_down_gives_503_json_red_readiness_and_recovers(
     private_postgres: PrivatePostgres, start_system: Callable[..., System]
 ) -> None:
     system = start_system(database_url=private_postgres.database_url, webhook_enabled=False)
-    user = unique_user("pg")
+    user = new_user("pg")
     [tab] = (await open_tabs(system, [user])).values()
     async with httpx.AsyncClient(base_url=system.api_url, timeout=CLIENT_DEADLINE_S) as api:
         before = await api.post(

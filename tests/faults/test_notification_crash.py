@@ -9,39 +9,21 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
-from tests.support.system import System, unique_user
-from tests.support.waiting import eventually
+from tests.support.burst import burst_through_a_fault
+from tests.support.system import System
+from tests.support.users import new_user
 
 
 async def crash_mid_burst(start_system: Callable[..., System], total: int, users: int) -> None:
     system = start_system()
-    people = [unique_user("crash") for _ in range(users)]
-    for user in people:
-        system.subscribe(user)
-        system.register_webhook(user)
-    tabs = await open_tabs(system, people)
-    try:
-        burst = Burst(system.api_url, people, total=total, concurrency=8)
-        running = asyncio.create_task(burst.run())
-        await eventually(
-            burst.done, lambda n: n >= total // 3, timeout=120, what="a third answered"
-        )
+    people = [new_user("crash") for _ in range(users)]
+    async with burst_through_a_fault(system, people, total) as burst:
         system.kill("notification")
         killed_at = burst.done()
         await asyncio.to_thread(system.start_service, "notification")
-        await asyncio.wait_for(running, timeout=300)
-        assert killed_at < total, "the kill landed after the burst: nothing was in flight"
-        assert burst.unanswered > 0, "no request was cut or refused by the crash"
-        assert len(burst.accepted) + len(burst.refused) == total
-        await assert_each_accepted_delivered_once(
-            system,
-            burst,
-            {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
-        )
-    finally:
-        for tab in tabs.values():
-            await tab.connection.close()
+    assert killed_at < total, "the kill landed after the burst: nothing was in flight"
+    assert burst.unanswered > 0, "no request was cut or refused by the crash"
+    assert len(burst.accepted) + len(burst.refused) == total
 
 
 async def test_kill_9_notification_mid_burst_delivers_each_accepted_create_once_everywhere(

@@ -8,22 +8,21 @@ events arrive in seq order."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from database.engine import plain_url
 from database.partitions import partition_filter, partition_holders
-from tests.conftest import migrated_database
-from tests.faults.burst import Burst, assert_each_accepted_delivered_once, open_tabs
+from tests.support.burst import burst_through_a_fault
+from tests.support.cli import Cli
+from tests.support.databases import migrated_database
 from tests.support.processes import ServiceProcess
-from tests.support.system import System, unique_user
+from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 PARTITIONS = 4
@@ -54,11 +53,9 @@ class Relays:
             process.stop()
 
 
-def tocsin(system: System, *args: str) -> subprocess.CompletedProcess[str]:
+def operator_cli(system: System) -> Cli:
     """The operator CLI against this system's store and broker."""
-    env = {**os.environ, **system._common(), "TOCSIN_SERVICE_URLS": "", "COLUMNS": "200"}
-    command = [str(Path(sys.executable).parent / "tocsin"), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    return Cli({**system._common(), "TOCSIN_SERVICE_URLS": ""})
 
 
 async def holders(database_url: str) -> dict[int, str]:
@@ -105,34 +102,16 @@ async def kill_a_relay_mid_burst(system: System, relays: Relays, total: int, use
     relays.start("relay-b")
     await eventually(lambda: held(url), lambda p: len(p) == 4, what="relay-b holding two more")
     relays.start("relay-standby")
-    people = [unique_user("part") for _ in range(users)]
-    for user in people:
-        system.subscribe(user)
-        system.register_webhook(user)
-    tabs = await open_tabs(system, people)
-    try:
-        burst = Burst(system.api_url, people, total=total, concurrency=8)
-        running = asyncio.create_task(burst.run())
-        await eventually(
-            burst.done, lambda n: n >= total // 3, timeout=120, what="a third answered"
-        )
+    people = [new_user("part") for _ in range(users)]
+    async with burst_through_a_fault(system, people, total):
         relays.processes["relay-a"].kill()
         await eventually(
             lambda: held(url), lambda p: len(p) == 4, timeout=30,
             what="the standby holding relay-a's two partitions",
         )  # fmt: skip
-        await asyncio.wait_for(running, timeout=300)
-        assert relays.processes["relay-b"].running()
-        assert relays.processes["relay-standby"].running()
-        await assert_each_accepted_delivered_once(
-            system,
-            burst,
-            {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
-        )
-        await operate_partitions(system, relays, people[0])
-    finally:
-        for tab in tabs.values():
-            await tab.connection.close()
+    assert relays.processes["relay-b"].running()
+    assert relays.processes["relay-standby"].running()
+    await operate_partitions(system, relays, people[0])
 
 
 async def partition_of(database_url: str, user: str) -> int:
@@ -155,29 +134,28 @@ async def operate_partitions(system: System, relays: Relays, user: str) -> None:
     `tocsin replay --partition` takes one partition's events (the one `user`'s are in), and
     the number of partitions changes only once no relay runs."""
     partition = await partition_of(system.database_url, user)
-    status = await asyncio.to_thread(tocsin, system, "status", "--realtime", system.realtime_url())
+    tocsin = operator_cli(system)
+    status = await tocsin("status", "--realtime", system.realtime_url())
     assert "relay partitions" in status.stdout, status.stdout + status.stderr
     assert status.stdout.count("active") >= PARTITIONS, status.stdout
-    one = await asyncio.to_thread(
-        tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
+    one = await tocsin(
+        "replay", "--consumer", "email", "--from-position", "0",
         "--partition", str(partition), "--dry-run",
     )  # fmt: skip
-    every = await asyncio.to_thread(
-        tocsin, system, "replay", "--consumer", "email", "--from-position", "0", "--dry-run"
-    )
-    assert one.returncode == 0 and every.returncode == 0, one.stderr + every.stderr
+    every = await tocsin("replay", "--consumer", "email", "--from-position", "0", "--dry-run")
+    assert one.exit_code == 0 and every.exit_code == 0, one.stderr + every.stderr
     counted = [int(n) for n in re.findall(r"matched: (\d+)", one.stdout + every.stdout)]
     assert len(counted) == 2 and 0 < counted[0] < counted[1], one.stdout + every.stdout
-    missing = await asyncio.to_thread(
-        tocsin, system, "replay", "--consumer", "email", "--from-position", "0",
+    missing = await tocsin(
+        "replay", "--consumer", "email", "--from-position", "0",
         "--partition", str(PARTITIONS), "--dry-run",
     )  # fmt: skip
-    assert missing.returncode == 2 and f"no partition {PARTITIONS}" in missing.stderr
-    refused = await asyncio.to_thread(tocsin, system, "relay", "partitions", "2")
-    assert refused.returncode == 2 and "relays hold partitions" in refused.stderr, refused
+    assert missing.exit_code == 2 and f"no partition {PARTITIONS}" in missing.stderr
+    refused = await tocsin("relay", "partitions", "2")
+    assert refused.exit_code == 2 and "relays hold partitions" in refused.stderr, refused
     relays.stop()
-    changed = await asyncio.to_thread(tocsin, system, "relay", "partitions", "2")
-    assert changed.returncode == 0 and "relay partitions: 2" in changed.stdout, changed
+    changed = await tocsin("relay", "partitions", "2")
+    assert changed.exit_code == 0 and "relay partitions: 2" in changed.stdout, changed
 
 
 async def test_kill_9_of_a_relay_holding_two_of_four_partitions_loses_nothing(
@@ -208,26 +186,10 @@ async def test_two_relay_processes_share_four_partitions_and_either_takes_all_wh
         timeout=20,
         what="b taking its share (the two highest) over from a",
     )
-    people = [unique_user("share") for _ in range(8)]
-    for user in people:
-        system.subscribe(user)
-        system.register_webhook(user)
-    tabs = await open_tabs(system, people)
-    try:
-        burst = Burst(system.api_url, people, total=300, concurrency=8)
-        running = asyncio.create_task(burst.run())
-        await eventually(burst.done, lambda n: n >= 100, timeout=120, what="a third answered")
+    people = [new_user("share") for _ in range(8)]
+    async with burst_through_a_fault(system, people, total=300):
         relays.processes["relay-b"].kill()
         await eventually(
             lambda: held_by(url, a), lambda p: p == [0, 1, 2, 3], timeout=30,
             what="a holding all four again",
         )  # fmt: skip
-        await asyncio.wait_for(running, timeout=300)
-        await assert_each_accepted_delivered_once(
-            system,
-            burst,
-            {user: lambda t=tab: t.events("notification:new") for user, tab in tabs.items()},
-        )
-    finally:
-        for tab in tabs.values():
-            await tab.connection.close()

@@ -10,8 +10,9 @@ import aio_pika
 import httpx
 
 from contracts.topology import routing_key
-from tests.faults.burst import email_ids, open_tabs, socket_ids, webhook_ids
-from tests.support.system import System, unique_user
+from tests.support.burst import email_ids, open_tabs, socket_ids, webhook_ids
+from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 POISONS = [b"{not json", b"\x00\xff\xfe", b'{"type": "notification.created"}', b"[]", b"null"]
@@ -23,7 +24,7 @@ async def test_poison_in_every_queue_is_dead_lettered_with_a_reason_and_the_queu
 ) -> None:
     system = start_system(notification_env={"INCIDENTS_ENABLED": "true"})
     topology = system.topology
-    user = unique_user("poison")
+    user = new_user("poison")
     system.subscribe(user)
     system.register_webhook(user)
     [tab] = (await open_tabs(system, [user])).values()

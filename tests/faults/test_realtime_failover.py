@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from tests.faults.burst import Burst, Follower
-from tests.support.system import System, unique_user
+from tests.support.burst import Burst, Follower
+from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
@@ -16,7 +17,7 @@ async def test_clients_of_a_killed_realtime_instance_resume_on_the_other_without
     start_system: Callable[..., System],
 ) -> None:
     system = start_system(realtime_instances=2, email_enabled=False, webhook_enabled=False)
-    people = [unique_user("failover") for _ in range(8)]
+    people = [new_user("failover") for _ in range(8)]
     # Half the users start on instance 0 (the one that dies), half on instance 1; each client
     # moves to the other URL when its socket closes.
     urls = [system.ws_url(0), system.ws_url(1)]

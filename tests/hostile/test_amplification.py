@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.hostile.conftest import new_user
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"

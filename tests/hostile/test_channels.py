@@ -15,10 +15,11 @@ from jose import jwt
 
 from identity import JwtSettings
 from identity.channel_tokens import mint_channel_token
-from tests.hostile.conftest import AUDIENCE, ISSUER, new_user
 from tests.realtime.channels.helpers import round_trip, subscribe
 from tests.realtime.sockets import Tab
+from tests.support.hostile_system import AUDIENCE, ISSUER
 from tests.support.system import System
+from tests.support.users import new_user
 
 CHANNEL = "board:war-room"
 

@@ -12,8 +12,9 @@ import pytest
 
 from database.engine import plain_url
 from identity import JwtSettings
-from tests.hostile.conftest import hostile, new_user
+from tests.support.hostile_system import hostile
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from identity import JwtSettings
-from tests.hostile.conftest import hostile
 from tests.hostile.raw_http import (
     RawResponse,
     close,
@@ -21,6 +20,7 @@ from tests.hostile.raw_http import (
     read_response,
     send_until_answered,
 )
+from tests.support.hostile_system import hostile
 from tests.support.system import System
 
 CONNECTION_CAP = 8

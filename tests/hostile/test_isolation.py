@@ -12,9 +12,9 @@ import httpx
 import orjson
 
 from identity import JwtSettings
-from tests.hostile.conftest import new_user
 from tests.realtime.sockets import Tab
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 

@@ -18,10 +18,10 @@ from messaging.incidents import IncidentPublisher
 from messaging.topology import consumer_queue_names, declare_consumer, declare_incidents_exchange
 from services.notification.incidents import consumer_spec, incident_consumer
 from services.notification.incidents.rules import load_rules
-from tests.hostile.conftest import new_user
-from tests.incidents.conftest import wait_for_notifications
 from tests.incidents.samples import sample_created_event
+from tests.support.incident_consumer import wait_for_notifications
 from tests.support.system import System
+from tests.support.users import new_user
 
 ALLOWED_HOST = "app.tocsin.test"
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from identity import JwtSettings, mint_token
 from identity.tokens import EVENTS_READ_SCOPE
-from tests.hostile.conftest import new_user
 from tests.support.system import System
+from tests.support.users import new_user
 
 ODD_CHARACTERS = st.one_of(
     st.just("\x00"), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)

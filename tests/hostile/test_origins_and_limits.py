@@ -15,9 +15,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from contracts.websocket import CloseCode
 from services.notification.settings import Settings as NotificationSettings
 from services.realtime.settings import Settings as RealtimeSettings
-from tests.hostile.conftest import APP_ORIGIN, new_user
 from tests.realtime.sockets import Tab
+from tests.support.hostile_system import APP_ORIGIN
 from tests.support.system import REPO_ROOT, System
+from tests.support.users import new_user
 
 EVIL = "https://evil.example"
 

@@ -9,10 +9,10 @@ from jose import jwt
 
 from identity.channel_tokens import mint_channel_token
 from identity.tokens import ADMIN_SCOPE, EVENTS_READ_SCOPE, PRESENCE_READ_SCOPE, WRITE_SCOPE
-from tests.hostile.conftest import new_user
 from tests.hostile.test_tokens import claims, forged
 from tests.realtime.sockets import Tab
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 PATHS = (

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.hostile.conftest import new_user
 from tests.support.infra import free_port
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Reply
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 
@@ -71,7 +72,7 @@ async def test_tocsins_own_ports_are_refused_even_when_listed(listed_system: Sys
 async def test_what_a_private_target_answers_is_not_stored(listed_system: System) -> None:
     user = new_user()
     path = listed_system.register_webhook(user)
-    listed_system.receiver.replies[path] = (500, {})  # the receiver's body is "ok"
+    listed_system.receiver.replies[path] = Reply(500)  # the receiver's body is "ok"
     async with httpx.AsyncClient(timeout=30) as http:
         created = await http.post(
             f"{listed_system.api_url}/api/v1/notifications",

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.hostile.conftest import new_user
 from tests.support.system import System
+from tests.support.users import new_user
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 PUBLIC_URL = "https://hooks.example.com/tocsin"

@@ -23,9 +23,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from database.engine import create_engine
 from identity import JwtSettings
-from tests.hostile.conftest import AUDIENCE, ISSUER, hostile, new_user
 from tests.realtime.sockets import Tab
+from tests.support.hostile_system import AUDIENCE, ISSUER, hostile
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}")

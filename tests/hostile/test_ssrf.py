@@ -12,9 +12,10 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.hostile.conftest import new_user
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
+from tests.support.webhook_receiver import Reply
 
 REFUSED_TARGETS = [
     "http://127.0.0.1:{port}/hook",
@@ -106,7 +107,9 @@ async def test_redirects_are_not_followed_even_when_private_networks_are_allowed
     system = start_system_for_ssrf()
     user = new_user()
     path = system.register_webhook(user)
-    system.receiver.replies[path] = (302, {"Location": "http://169.254.169.254/latest/meta-data/"})
+    system.receiver.replies[path] = Reply(
+        302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
+    )
     async with httpx.AsyncClient(base_url=system.api_url, timeout=10) as api:
         created = await api.post(
             "/api/v1/notifications",

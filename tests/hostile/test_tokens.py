@@ -18,9 +18,10 @@ from websockets.exceptions import ConnectionClosed
 from identity import InvalidToken, JwtSettings, verify_token
 from identity.settings import JwtEnvSettings
 from identity.tokens import WRITE_SCOPE
-from tests.hostile.conftest import AUDIENCE, ISSUER, new_user, rsa_pair
 from tests.realtime.sockets import Tab
+from tests.support.hostile_system import AUDIENCE, ISSUER, rsa_pair
 from tests.support.system import System
+from tests.support.users import new_user
 
 
 def _b64(data: dict[str, Any]) -> str:

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostile.conftest import new_user
 from tests.realtime.sockets import Tab
 from tests.support.system import System
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 any_text = st.text(st.characters(exclude_categories=()), max_size=50)

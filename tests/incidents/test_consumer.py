@@ -30,14 +30,14 @@ from services.notification.incidents.ingest import (
     ingest_batch,
 )
 from services.notification.incidents.rules import load_rules
-from tests.incidents.conftest import (
+from tests.incidents.samples import sample_assigned_event, sample_created_event
+from tests.support.incident_consumer import (
     Outcomes,
     dead_letters,
     notifications_about,
     raw_message,
     wait_for_notifications,
 )
-from tests.incidents.samples import sample_assigned_event, sample_created_event
 from tests.support.infra import free_port
 from tests.support.waiting import eventually
 

@@ -26,6 +26,7 @@ from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from observability.metrics import parse_metrics
 from tests.infra.compose import CLUSTER_FILE, environment, load_compose
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
@@ -68,10 +69,6 @@ def user_token(user: str) -> str:
 def service_headers() -> dict[str, str]:
     token = mint_token(JWT, "compose-test", scopes=[WRITE_SCOPE], ttl_s=900)
     return {"Authorization": f"Bearer {token}"}
-
-
-def new_user(purpose: str) -> str:
-    return f"{purpose}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -21,12 +17,13 @@ import httpx
 import pytest
 import websockets
 
+from tests.support.cli import Cli
 from tests.support.gateway import Gateway
 from tests.support.infra import free_port
-from tests.support.system import JWT_SECRET, System, running_system, unique_user
+from tests.support.system import JWT_SECRET, System, running_system
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
@@ -51,15 +48,8 @@ def behind_gateway(
 
 
 def cli_token(*args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    done = subprocess.run(
-        [TOCSIN, "token", *args],
-        env={**env, "JWT_SECRET": JWT_SECRET},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = Cli({"JWT_SECRET": JWT_SECRET}, drop=("JWT_",)).run("token", *args)
+    assert done.exit_code == 0, done.stderr
     return done.stdout.strip()
 
 
@@ -74,7 +64,7 @@ async def test_the_descriptions_testing_section_works_on_one_origin(
     behind_gateway: tuple[System, Gateway],
 ) -> None:
     _, gateway = behind_gateway
-    user = unique_user("seed")
+    user = new_user("seed")
     token = cli_token("--user", user)
     service = cli_token("--user", "seed-tests", "--scope", "notifications:write")
 
@@ -156,7 +146,7 @@ async def test_every_surface_writes_rfc3339_utc_with_z(
     behind_gateway: tuple[System, Gateway], amqp_url: str
 ) -> None:
     system, gateway = behind_gateway
-    user = unique_user("stamp")
+    user = new_user("stamp")
     token = cli_token("--user", user)
     service = {
         "Authorization": f"Bearer {cli_token('--user', 'stamps', '--scope', 'notifications:write')}"

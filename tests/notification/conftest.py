@@ -1,18 +1,15 @@
 """Fixtures for the notification service: the app in-process (lifespan started, relay on),
-tokens, unique users, and queues bound to the test's own events exchange."""
+tokens, and queues bound to the test's own events exchange."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import aio_pika
 import httpx
-import orjson
 import pytest
 from aio_pika.abc import AbstractQueue
-from fastapi import FastAPI
 
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
@@ -61,19 +58,10 @@ def service_headers(jwt: JwtSettings) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def new_user() -> str:
-    return f"user-{uuid.uuid4().hex[:12]}"
-
-
-async def started(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(app, "http://notification.test") as client:
-        yield client
-
-
 @pytest.fixture
 async def client(settings: Settings, broker_cleanup: list[str]) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan (and relay) running, called in-process."""
-    async for c in started(create_app(settings)):
+    async with serving(create_app(settings), "http://notification.test") as c:
         yield c
 
 
@@ -98,29 +86,3 @@ async def bound_queue(
         return queue
 
     return declare
-
-
-async def drain(queue: AbstractQueue) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    """Every message waiting in the queue right now, acked."""
-    messages = []
-    while True:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is None:
-            return messages
-        messages.append(message)
-
-
-class Collector:
-    """Accumulates the decoded bodies (and messages) that arrive on a queue."""
-
-    def __init__(self, queue: AbstractQueue) -> None:
-        self.queue = queue
-        self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [orjson.loads(m.body) for m in self.messages]
-
-    async def poll(self) -> list[dict[str, Any]]:
-        self.messages.extend(await drain(self.queue))
-        return self.bodies

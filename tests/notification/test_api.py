@@ -13,7 +13,8 @@ import httpx
 from contracts.events import EventEnvelope
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import new_user, started
+from tests.support.in_process import serving
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 CREATE = "/api/v1/notifications"
@@ -274,7 +275,9 @@ async def test_an_expired_idempotency_key_is_new_again_before_any_purge(
     short_lived = settings.model_copy(update={"idempotency_key_ttl_s": 1})
     user = new_user()
     headers = {**service_headers, "Idempotency-Key": f"key-{user}"}
-    async for client in started(create_app(short_lived, workers=[])):  # no purge worker
+    async with serving(
+        create_app(short_lived, workers=[]), "http://notification.test"
+    ) as client:  # no purge worker
         first = await client.post(CREATE, json=body([user]), headers=headers)
         assert first.status_code == 201
         reuse = functools.partial(

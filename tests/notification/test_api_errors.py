@@ -10,8 +10,9 @@ import pytest
 from identity import JwtSettings, mint_token
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import new_user, started
+from tests.support.in_process import serving
 from tests.support.infra import free_port
+from tests.support.users import new_user
 
 GOOD = {"type": "incident_created", "title": "Hello", "priority": "normal"}
 
@@ -191,7 +192,7 @@ async def test_database_down_answers_503_database_unavailable(
             "db_command_timeout_s": 2.0,
         }
     )
-    async for client in started(create_app(unreachable)):
+    async with serving(create_app(unreachable), "http://notification.test") as client:
         response = await client.get("/api/v1/notifications", headers=user_token(new_user()))
         assert_error(response, 503, "database_unavailable")
         for headers in (service_headers, {**service_headers, "Idempotency-Key": "k"}):
@@ -292,7 +293,7 @@ async def test_readiness_fails_with_503_when_the_broker_is_unreachable(settings:
             "deliveries_enabled": False,
         }
     )
-    async for client in started(create_app(no_broker)):
+    async with serving(create_app(no_broker), "http://notification.test") as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"] == {"database": True, "broker": False}

@@ -14,7 +14,7 @@ from contracts.notifications import Priority
 from database.engine import create_engine
 from services.notification.batching import CreateBatcher
 from services.notification.store import Content
-from tests.notification.conftest import new_user
+from tests.support.users import new_user
 
 
 def content(title: str, priority: Priority = Priority.NORMAL) -> Content:

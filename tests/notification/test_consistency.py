@@ -9,7 +9,7 @@ from collections.abc import Callable
 import asyncpg
 import httpx
 
-from tests.notification.conftest import new_user
+from tests.support.users import new_user
 
 CREATE = "/api/v1/notifications"
 PRIORITIES = ("low", "normal", "high", "critical")

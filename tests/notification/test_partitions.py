@@ -15,7 +15,7 @@ from database.partitions import (
     ensure_partitions,
     partition_filter,
 )
-from tests.conftest import migrated_database
+from tests.support.databases import migrated_database
 
 USERS = [f"user-{i}" for i in range(400)] + ["", "é✓", "a" * 300]
 

@@ -14,7 +14,9 @@ from contracts.topology import binding_for_type, binding_for_user
 from observability.metrics import badly_named_metrics, parse_metrics
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import Collector, new_user, started
+from tests.support.in_process import serving
+from tests.support.queues import Collector
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 BoundQueue = Callable[[list[str]], Awaitable[AbstractQueue]]
@@ -153,7 +155,7 @@ async def test_each_kind_of_create_wakes_the_relay_without_waiting_for_its_poll(
     hourly = settings.model_copy(update={"relay_poll_interval_s": 3600.0})
     queue = await bound_queue([binding_for_type(EventType.NOTIFICATION_CREATED)])
     collector = Collector(queue)
-    async for client in started(create_app(hourly)):
+    async with serving(create_app(hourly), "http://notification.test") as client:
         # The relay's first round (at start) must be over, or it would pick the creates up.
         await asyncio.sleep(1.0)
         for n, extra in enumerate(({}, {"Idempotency-Key": f"wake-{new_user()}"})):

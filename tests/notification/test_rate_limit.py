@@ -12,7 +12,8 @@ import pytest
 from identity.rate_limit import Rate, TokenBuckets
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.notification.conftest import new_user, started
+from tests.support.in_process import serving
+from tests.support.users import new_user
 
 CREATE = "/api/v1/notifications"
 STATS = "/api/v1/notifications/stats"
@@ -32,7 +33,7 @@ async def limited(
             "rate_limit_service_burst": 3,
         }
     )
-    async for client in started(create_app(tight)):
+    async with serving(create_app(tight), "http://notification.test") as client:
         yield client
 
 

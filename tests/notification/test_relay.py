@@ -21,9 +21,11 @@ from services.notification.app import create_app
 from services.notification.outbox import RELAY_HEADER, Relay, next_batch
 from services.notification.settings import Settings
 from services.notification.workers import relay_for
-from tests.notification.conftest import Collector, new_user, started
+from tests.support.in_process import serving
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.queues import Collector
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 CREATE = "/api/v1/notifications"
@@ -34,7 +36,9 @@ BoundQueue = Callable[[list[str]], Awaitable[AbstractQueue]]
 async def client_without_relay(
     settings: Settings, broker_cleanup: list[str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in started(create_app(settings.model_copy(update={"relay_enabled": False}))):
+    async with serving(
+        create_app(settings.model_copy(update={"relay_enabled": False})), "http://notification.test"
+    ) as c:
         yield c
 
 

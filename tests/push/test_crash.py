@@ -10,10 +10,11 @@ from contracts.notifications import Priority
 from contracts.topology import Topology
 from messaging.topology import consumer_queue_names
 from services.push.settings import Settings
-from tests.push.conftest import created_event, notification_id, unique_user
 from tests.push.servers import WebPushService
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.push_service import created_event, notification_id
+from tests.support.users import new_user
 
 DELAY_S = 4.0
 
@@ -47,7 +48,7 @@ async def test_a_push_waiting_when_its_process_is_killed_is_sent_exactly_once(
 ) -> None:
     settings = settings_for()
     broker_cleanup.extend(consumer_queue_names(topology, "push", settings.retry_delays_ms))
-    user = unique_user()
+    user = new_user()
     # The API of an in-test copy (no consumer) registers the browser and reads the rows.
     async with service_factory(consumer_enabled=False) as api:
         browser = await api.subscribe(web_push, user)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from identity import mint_token
-from tests.push.conftest import JWT, VAPID_PUBLIC, PushService, unique_user, user_token
 from tests.push.servers import WebPushService
+from tests.support.push_service import JWT, VAPID_PUBLIC, PushService, user_token
+from tests.support.users import new_user
 
 SUBSCRIPTIONS = "/api/v1/push/subscriptions"
 
@@ -24,7 +25,7 @@ async def test_the_public_key_is_the_one_pushes_are_signed_with(service: PushSer
 async def test_registering_twice_keeps_one_device_and_only_its_owner_sees_it(
     service: PushService, web_push: WebPushService
 ) -> None:
-    alice, mallory = unique_user(), unique_user()
+    alice, mallory = new_user(), new_user()
     browser = web_push.subscribe(VAPID_PUBLIC)
     first = await service.http.post(
         SUBSCRIPTIONS, json=browser.to_json(), headers=user_token(alice)
@@ -56,7 +57,7 @@ async def test_registering_twice_keeps_one_device_and_only_its_owner_sees_it(
 async def test_a_browser_can_forget_its_subscription_by_endpoint(
     service: PushService, web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     response = await service.http.delete(
         SUBSCRIPTIONS, params={"endpoint": browser.endpoint}, headers=user_token(user)
@@ -73,7 +74,7 @@ async def test_devices_per_person_are_capped(
     service_factory: Callable[..., Any], web_push: WebPushService
 ) -> None:
     async with service_factory(max_devices_per_user=2) as service:
-        user = unique_user()
+        user = new_user()
         await service.subscribe(web_push, user)
         await service.subscribe(web_push, user)
         third = web_push.subscribe(VAPID_PUBLIC)
@@ -148,7 +149,7 @@ async def test_bad_subscriptions_get_a_4xx_with_a_stable_code(
     status: int,
     code: str,
 ) -> None:
-    user = unique_user()
+    user = new_user()
     body = json.dumps(mutate(_valid(web_push))).encode()  # ASCII: escapes lone surrogates
     response = await service.http.post(
         SUBSCRIPTIONS,
@@ -161,7 +162,7 @@ async def test_bad_subscriptions_get_a_4xx_with_a_stable_code(
 
 
 async def test_a_body_that_is_not_json_or_too_big_is_refused(service: PushService) -> None:
-    headers = {**user_token(unique_user()), "content-type": "application/json"}
+    headers = {**user_token(new_user()), "content-type": "application/json"}
     broken = await service.http.post(SUBSCRIPTIONS, content=b"{nope", headers=headers)
     assert (broken.status_code, broken.json()["error"]["code"]) == (422, "invalid_request")
     huge = await service.http.post(SUBSCRIPTIONS, content=b" " * 20_000, headers=headers)
@@ -175,7 +176,7 @@ async def test_without_a_vapid_key_web_push_is_off(
         key = await service.http.get("/api/v1/push/vapid-public-key")
         assert (key.status_code, key.json()["error"]["code"]) == (503, "web_push_disabled")
         response = await service.http.post(
-            SUBSCRIPTIONS, json=_valid(web_push), headers=user_token(unique_user())
+            SUBSCRIPTIONS, json=_valid(web_push), headers=user_token(new_user())
         )
         assert (response.status_code, response.json()["error"]["code"]) == (
             503,

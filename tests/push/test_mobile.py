@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from contracts.notifications import Priority
-from tests.push.conftest import PushService, created_event, notification_id, unique_user, user_token
 from tests.push.servers import ApnsService, FcmService, Reply, WebPushService, fcm_error
+from tests.support.push_service import PushService, created_event, notification_id, user_token
+from tests.support.users import new_user
 
 
 def fcm_token() -> str:
@@ -62,7 +63,7 @@ async def test_fcm_gets_an_oauth_token_and_a_v1_message(
     apns: ApnsService,
 ) -> None:
     async with mobile_service(service_factory, web_push, fcm, apns) as service:
-        user, token = unique_user(), fcm_token()
+        user, token = new_user(), fcm_token()
         await register(service, user, {"platform": "fcm", "token": token, "app_id": "app1"})
         first = created_event(user, priority=Priority.CRITICAL, title="Payments down")
         second = created_event(user, priority=Priority.CRITICAL, entity=("incident", "INC-9"))
@@ -95,7 +96,7 @@ async def test_fcm_unregistered_tokens_are_removed(
     reply: Reply,
 ) -> None:
     async with mobile_service(service_factory, web_push, fcm, apns) as service:
-        user, token = unique_user(), fcm_token()
+        user, token = new_user(), fcm_token()
         await register(service, user, {"platform": "fcm", "token": token})
         fcm.script(token, reply)
         event = created_event(user, priority=Priority.CRITICAL)
@@ -111,7 +112,7 @@ async def test_fcm_unavailable_is_retried(
     apns: ApnsService,
 ) -> None:
     async with mobile_service(service_factory, web_push, fcm, apns) as service:
-        user, token = unique_user(), fcm_token()
+        user, token = new_user(), fcm_token()
         await register(service, user, {"platform": "fcm", "token": token})
         fcm.script(token, fcm_error(503, "UNAVAILABLE", "UNAVAILABLE"))
         event = created_event(user, priority=Priority.CRITICAL)
@@ -128,7 +129,7 @@ async def test_apns_gets_an_http2_request_with_a_provider_token(
     apns: ApnsService,
 ) -> None:
     async with mobile_service(service_factory, web_push, fcm, apns) as service:
-        user, token = unique_user(), apns_token()
+        user, token = new_user(), apns_token()
         device = await register(
             service,
             user,
@@ -164,7 +165,7 @@ async def test_apns_unregistered_and_bad_tokens_are_removed(
     reply: Reply,
 ) -> None:
     async with mobile_service(service_factory, web_push, fcm, apns) as service:
-        user, token = unique_user(), apns_token()
+        user, token = new_user(), apns_token()
         await register(service, user, {"platform": "apns", "token": token, "app_id": BUNDLE})
         apns.script(token, reply)
         event = created_event(user, priority=Priority.CRITICAL)

@@ -14,14 +14,9 @@ from contracts.events import EventType
 from contracts.notifications import Channel, Priority
 from contracts.topology import routing_key
 from messaging.publisher import publish_confirmed
-from tests.push.conftest import (
-    PushService,
-    created_event,
-    notification_id,
-    unique_user,
-    user_event,
-)
 from tests.push.servers import WebPushService
+from tests.support.push_service import PushService, created_event, notification_id, user_event
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 DELAY_S = 1.5
@@ -35,7 +30,7 @@ async def test_unread_after_the_delay_is_pushed_not_before(
     service_factory: Callable[..., Any], web_push: WebPushService
 ) -> None:
     async with service_factory(delay_s=DELAY_S) as service:
-        user = unique_user()
+        user = new_user()
         browser = await service.subscribe(web_push, user)
         event = created_event(user, priority=Priority.NORMAL)
         await service.publish(event)
@@ -56,7 +51,7 @@ async def test_read_or_deleted_before_the_delay_is_never_pushed(
     service_factory: Callable[..., Any], web_push: WebPushService, cancel: str
 ) -> None:
     async with service_factory(delay_s=DELAY_S) as service:
-        user = unique_user()
+        user = new_user()
         browser = await service.subscribe(web_push, user)
         read_in_time = created_event(user, priority=Priority.HIGH)
         nid = notification_id(read_in_time)
@@ -81,7 +76,7 @@ async def test_a_read_that_overtakes_its_create_cancels_it(
     service_factory: Callable[..., Any], web_push: WebPushService
 ) -> None:
     async with service_factory(delay_s=DELAY_S) as service:
-        user = unique_user()
+        user = new_user()
         browser = await service.subscribe(web_push, user)
         event = created_event(user, priority=Priority.CRITICAL)
         nid = notification_id(event)
@@ -101,7 +96,7 @@ async def test_critical_goes_at_once_to_every_device_despite_the_delay(
     service_factory: Callable[..., Any], web_push: WebPushService
 ) -> None:
     async with service_factory(delay_s=3600) as service:
-        user = unique_user()
+        user = new_user()
         browsers = [await service.subscribe(web_push, user) for _ in range(3)]
         event = created_event(user, priority=Priority.CRITICAL)
         await service.publish(event)
@@ -112,7 +107,7 @@ async def test_critical_goes_at_once_to_every_device_despite_the_delay(
 async def test_a_restart_during_the_delay_still_pushes_exactly_once(
     service_factory: Callable[..., Any], web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     async with service_factory(delay_s=DELAY_S) as first:
         browser = await first.subscribe(web_push, user)
         event = created_event(user, priority=Priority.NORMAL)
@@ -145,7 +140,7 @@ async def test_opted_out_or_never_pushed_types_are_not_pushed(
     type_: str,
 ) -> None:
     async with service_factory(delay_s=0, **overrides) as service:
-        user = unique_user()
+        user = new_user()
         browser = await service.subscribe(web_push, user)
         channels = [Channel.IN_APP] if not overrides else [Channel.IN_APP, Channel.PUSH]
         quiet = created_event(user, priority=priority, channels=channels, type_=type_)

@@ -16,23 +16,15 @@ from contracts.notifications import Priority
 from identity import mint_token
 from services.push import tables
 from services.push.presence import PresenceLookup
-from tests.push.conftest import (
-    JWT,
-    JWT_SECRET,
-    created_event,
-    notification_id,
-    unique_user,
-    user_event,
-)
 from tests.push.servers import WebPushService
-from tests.realtime.conftest import start_realtime  # noqa: F401 (fixture)
-from tests.realtime.presence.conftest import (  # noqa: F401 (fixtures)
-    FAST,
-    presence_keys,
-    redis_client,
-    redis_url,
-)
 from tests.realtime.sockets import Tab
+from tests.support.presence import FAST
+from tests.support.presence import presence_keys as presence_keys
+from tests.support.presence import redis_client as redis_client
+from tests.support.presence import redis_url as redis_url
+from tests.support.push_service import JWT, JWT_SECRET, created_event, notification_id, user_event
+from tests.support.realtime_service import start_realtime as start_realtime
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("redis_client")  # deletes the test's presence keys
@@ -41,14 +33,14 @@ DELAY_S = 3600.0
 
 
 async def test_offline_is_pushed_at_once_online_waits_and_a_read_cancels(
-    start_realtime: Callable[..., Any],  # noqa: F811
-    redis_url: str,  # noqa: F811
+    start_realtime: Callable[..., Any],
+    redis_url: str,
     service_factory: Callable[..., Any],
     web_push: WebPushService,
 ) -> None:
     realtime = start_realtime(REDIS_URL=redis_url, JWT_SECRET=JWT_SECRET, **FAST)
     realtime_url = f"http://127.0.0.1:{realtime.port}"
-    here, away = unique_user(), unique_user()
+    here, away = new_user(), new_user()
     tab = await Tab.open(realtime.url(mint_token(JWT, here)))
     await tab.established()
     lookup = PresenceLookup(realtime_url, JWT, 2.0)
@@ -96,7 +88,7 @@ async def test_presence_that_cannot_be_asked_waits_for_the_delay(
 ) -> None:
     """An unreachable realtime service means "unknown": wait, do not push at once."""
     async with service_factory(delay_s=DELAY_S, realtime_url="http://127.0.0.1:9") as service:
-        user = unique_user()
+        user = new_user()
         browser = await service.subscribe(web_push, user)
         event = created_event(user, priority=Priority.HIGH)
         await service.publish(event)

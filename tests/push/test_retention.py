@@ -9,14 +9,15 @@ import sqlalchemy as sa
 from contracts.notifications import Priority
 from services.push import tables
 from services.push.retention import prune
-from tests.push.conftest import PushService, created_event, notification_id, unique_user
 from tests.push.servers import WebPushService
+from tests.support.push_service import PushService, created_event, notification_id
+from tests.support.users import new_user
 
 
 async def test_old_history_is_pruned_but_a_waiting_push_stays(
     service: PushService, web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     await service.subscribe(web_push, user)
     sent, waiting = created_event(user, priority=Priority.CRITICAL), created_event(user)
     await service.publish(sent)

@@ -12,14 +12,9 @@ import sqlalchemy as sa
 from contracts.events import EventEnvelope
 from contracts.notifications import Priority
 from services.push import tables
-from tests.push.conftest import (
-    VAPID_PUBLIC,
-    PushService,
-    created_event,
-    notification_id,
-    unique_user,
-)
 from tests.push.servers import Reply, WebPushService
+from tests.support.push_service import VAPID_PUBLIC, PushService, created_event, notification_id
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
@@ -34,7 +29,7 @@ async def received(web_push: WebPushService, subscription: object, count: int) -
 async def test_critical_push_arrives_encrypted_signed_and_decryptable(
     service: PushService, web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     assert browser.application_server_key == VAPID_PUBLIC
     event = created_event(user, priority=Priority.CRITICAL, title="Database down")
@@ -63,7 +58,7 @@ async def test_critical_push_arrives_encrypted_signed_and_decryptable(
 async def test_pushes_about_the_same_entity_share_a_topic(
     service: PushService, web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     for entity in (("incident", "INC-7"), ("incident", "INC-7"), ("incident", "INC-8")):
         await service.publish(created_event(user, priority=Priority.CRITICAL, entity=entity))
@@ -78,7 +73,7 @@ async def test_pushes_about_the_same_entity_share_a_topic(
 async def test_a_long_message_is_shortened_to_fit_under_4_kb(
     service: PushService, web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     long = "🚨" * 2000  # 8,000 bytes of UTF-8
     await service.publish(created_event(user, priority=Priority.CRITICAL, message=long))
@@ -92,7 +87,7 @@ async def test_a_long_message_is_shortened_to_fit_under_4_kb(
 async def test_a_subscription_the_push_service_forgot_is_deleted(
     service: PushService, web_push: WebPushService, status: int
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     web_push.script(browser.id, status)
     event = created_event(user, priority=Priority.CRITICAL)
@@ -105,7 +100,7 @@ async def test_a_subscription_the_push_service_forgot_is_deleted(
 async def test_a_busy_push_service_is_retried_after_its_retry_after(
     service: PushService, web_push: WebPushService, status: int
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     web_push.script(browser.id, Reply(status, headers={"retry-after": "2"}))
     event = created_event(user, priority=Priority.CRITICAL)
@@ -127,7 +122,7 @@ async def test_every_device_gets_it_and_each_outcome_is_published(
     queue = await channel.declare_queue(queue_name, durable=False)
     await queue.bind(topology.events_exchange, "delivery.#")
     broker_cleanup.append(queue_name)
-    user = unique_user()
+    user = new_user()
     phone_browser = await service.subscribe(web_push, user)
     laptop_browser = await service.subscribe(web_push, user)
     event = created_event(user, priority=Priority.CRITICAL)
@@ -153,7 +148,7 @@ async def test_every_device_gets_it_and_each_outcome_is_published(
 async def test_the_same_event_twice_pushes_once(
     service: PushService, web_push: WebPushService
 ) -> None:
-    user = unique_user()
+    user = new_user()
     browser = await service.subscribe(web_push, user)
     event = created_event(user, priority=Priority.CRITICAL)
     await service.publish(event)
@@ -173,7 +168,7 @@ async def test_a_device_whose_address_is_no_longer_allowed_is_never_contacted(
 ) -> None:
     """The address check runs when connecting, not only at registration: a subscription to a
     loopback push service, registered while it was allow-listed, is refused once it is not."""
-    user = unique_user()
+    user = new_user()
     async with service_factory() as allowed:
         browser = await allowed.subscribe(web_push, user)
     async with service_factory(allowed_targets=()) as guarded:

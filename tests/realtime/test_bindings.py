@@ -10,6 +10,7 @@ import aio_pika
 from contracts.realtime import REALTIME_PUSH
 from contracts.topology import Topology, routing_key
 from services.realtime.subscription import Subscription
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 
@@ -30,7 +31,7 @@ async def test_users_arriving_together_share_round_trips_and_each_is_bound(
     )
     await subscription.start()
     try:
-        users = [f"user-{i}-{uuid.uuid4().hex[:6]}" for i in range(200)]
+        users = [new_user(f"user-{i}") for i in range(200)]
         await asyncio.gather(*(subscription.acquire(u) for u in users))
         assert subscription.bound_users() == len(users)
         assert subscription.bind_batches() < len(users) / 4

@@ -11,9 +11,10 @@ import pytest
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message
 from messaging.topology import declare_events_exchange
-from tests.realtime.conftest import StartRealtime, created, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import StartRealtime, created, token
 from tests.support.system import PrivateRabbitMq
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow

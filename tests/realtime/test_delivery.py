@@ -9,16 +9,16 @@ import aio_pika
 from contracts.events import EventType
 from contracts.realtime import REALTIME_PUSH, RealtimePush
 from contracts.topology import Topology, routing_key
-from tests.realtime.conftest import (
+from tests.realtime.sockets import Tab
+from tests.support.realtime_service import (
     Publish,
     StartRealtime,
     created,
     envelope,
-    new_user,
     notification,
     token,
 )
-from tests.realtime.sockets import Tab
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 

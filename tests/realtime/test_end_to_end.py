@@ -6,8 +6,9 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
-from tests.realtime.conftest import NotificationApi, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import NotificationApi, StartRealtime, token
+from tests.support.users import new_user
 
 
 def _stream(tab: Tab, after: int = 0) -> list[tuple[str, int | None]]:

@@ -6,8 +6,9 @@ import aio_pika
 
 from contracts.realtime import REALTIME_PUSH, RealtimePush
 from contracts.topology import Topology, routing_key
-from tests.realtime.conftest import StartRealtime, new_user, token
 from tests.realtime.sockets import Tab, close_code_after_reading_everything, stalled_socket
+from tests.support.realtime_service import StartRealtime, token
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 

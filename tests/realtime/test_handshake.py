@@ -8,8 +8,9 @@ import pytest
 from jose import jwt
 from websockets.exceptions import InvalidStatus
 
-from tests.realtime.conftest import JWT_SECRET, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import JWT_SECRET, StartRealtime, token
+from tests.support.users import new_user
 
 
 async def test_connection_established_tells_user_seq_and_recovered(

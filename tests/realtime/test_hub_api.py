@@ -12,9 +12,10 @@ from contracts.topology import Topology
 from contracts.websocket import WS_PATH
 from services.realtime.app import RealtimeApp, create_app
 from services.realtime.settings import Settings
-from tests.realtime.conftest import JWT_SECRET, new_user, notification, token
 from tests.realtime.sockets import Tab
 from tests.support.infra import free_port
+from tests.support.realtime_service import JWT_SECRET, notification, token
+from tests.support.users import new_user
 
 
 @pytest.fixture

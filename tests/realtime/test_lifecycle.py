@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.realtime.conftest import StartRealtime, new_user, token
 from tests.realtime.sockets import Tab, stalled_socket
+from tests.support.realtime_service import StartRealtime, token
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from contracts.topology import Topology, binding_for_user
 from services.realtime.subscription import Subscription
-from tests.realtime.conftest import new_user
 from tests.support.system import PrivateRabbitMq
+from tests.support.users import new_user
 
 
 @pytest.mark.slow

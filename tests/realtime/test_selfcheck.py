@@ -7,9 +7,10 @@ import asyncio
 import uuid
 
 from contracts.topology import Topology, binding_for_user
-from tests.realtime.conftest import StartNotificationApi, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import StartNotificationApi, StartRealtime, token
 from tests.support.system import PrivateRabbitMq
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 

@@ -18,13 +18,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,6 @@ import aio_pika
 import httpx
 import pytest
 import redis
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from contracts.presence import default_presence_prefix
 from contracts.topology import Topology
@@ -42,6 +39,7 @@ from messaging.topology import DEFAULT_RETRY_DELAYS_MS
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
 from tests.support.infra import free_port, unique_namespace
 from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.webhook_receiver import WebhookReceiver
 
 JWT_SECRET = "tocsin-system-tests-secret"
 JWT = JwtSettings(secret=JWT_SECRET)
@@ -56,87 +54,6 @@ def user_headers(user_id: str) -> dict[str, str]:
 
 def service_headers(name: str = "svc-system") -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(JWT, name, scopes=[WRITE_SCOPE])}"}
-
-
-def unique_user(prefix: str = "u") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-# --------------------------------------------------------------------------- HTTP receiver
-
-
-@dataclass(frozen=True)
-class Hook:
-    path: str
-    webhook_id: str
-    verified: bool
-    payload: Any
-
-
-class HttpReceiver:
-    """A threaded HTTP server on 127.0.0.1 that answers 200 to every POST and records it,
-    checking the Standard Webhooks signature of paths whose secret it was given."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[str, str] = {}
-        self.replies: dict[str, tuple[int, dict[str, str]]] = {}
-        """path → (status, headers) answered instead of 200 (a redirect, say)."""
-        self.received: list[Hook] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
-                path = self.path.lstrip("/")
-                receiver._record(path, dict(self.headers.items()), body)
-                status, headers = receiver.replies.get(path, (200, {}))
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}"
-
-    def _record(self, path: str, headers: dict[str, str], body: bytes) -> None:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        secret = self.secrets.get(path)
-        verified, payload = False, None
-        if secret is not None:
-            with suppress(WebhookVerificationError):
-                payload = Webhook(secret).verify(body, lowered)
-                verified = True
-        if payload is None:
-            with suppress(ValueError):
-                payload = json.loads(body)
-        with self._lock:
-            self.received.append(Hook(path, lowered.get("webhook-id", ""), verified, payload))
-
-    def at(self, path: str) -> list[Hook]:
-        with self._lock:
-            return [hook for hook in self.received if hook.path == path]
-
-    def start(self) -> HttpReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -161,7 +78,7 @@ class System:
     log_level: str = "WARNING"
     """LOG_LEVEL of every service."""
     smtp: ScriptedSmtp = field(default_factory=ScriptedSmtp)
-    receiver: HttpReceiver = field(default_factory=HttpReceiver)
+    receiver: WebhookReceiver = field(default_factory=WebhookReceiver)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     _smtp_server: SmtpServer | None = None
@@ -609,13 +526,11 @@ __all__ = [
     "JWT",
     "JWT_SECRET",
     "REPO_ROOT",
-    "HttpReceiver",
     "PrivatePostgres",
     "PrivateRabbitMq",
     "System",
     "require_private_servers",
     "running_system",
     "service_headers",
-    "unique_user",
     "user_headers",
 ]

@@ -16,7 +16,8 @@ from identity import mint_token
 from identity.tokens import PRESENCE_READ_SCOPE, WRITE_SCOPE
 from tests.support.gateway import Gateway
 from tests.support.infra import free_port
-from tests.support.system import System, running_system, unique_user
+from tests.support.system import System, running_system
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tocsin import ApiError, InvalidPush, PushFailed, Tocsin, TocsinSettings
 
@@ -90,7 +91,7 @@ async def test_send_to_user_reaches_every_tab_and_says_whether_anyone_was_there(
     system: System,
     origin: str,
 ) -> None:
-    user, absent = unique_user("push"), unique_user("absent")
+    user, absent = new_user("push"), new_user("absent")
     async with (
         Tocsin(settings_for(system, origin)) as tocsin,
         tab(system, user) as one,
@@ -107,7 +108,7 @@ async def test_send_to_user_reaches_every_tab_and_says_whether_anyone_was_there(
 
 
 async def test_the_descriptions_broadcast_helpers(system: System, origin: str) -> None:
-    alice, bob = unique_user("alice"), unique_user("bob")
+    alice, bob = new_user("alice"), new_user("bob")
     data = {"id": "n-1", "title": "New Incident Created", "priority": "high", "is_read": False}
     async with (
         Tocsin(settings_for(system, origin)) as tocsin,
@@ -140,7 +141,7 @@ async def test_the_descriptions_broadcast_helpers(system: System, origin: str) -
 async def test_reserved_or_malformed_event_names_are_refused_before_sending(
     system: System, origin: str, event: str
 ) -> None:
-    user = unique_user("bad")
+    user = new_user("bad")
     async with Tocsin(settings_for(system, origin)) as tocsin, tab(system, user) as only:
         with pytest.raises(InvalidPush, match="event"):
             await tocsin.send_to_user(user, {"event": event, "data": {}})
@@ -152,7 +153,7 @@ async def test_reserved_or_malformed_event_names_are_refused_before_sending(
 async def test_create_notification_is_stored_delivered_and_idempotent(
     system: System, origin: str
 ) -> None:
-    user = unique_user("create")
+    user = new_user("create")
     async with Tocsin(settings_for(system, origin)) as tocsin, tab(system, user) as only:
         first = await tocsin.create_notification(
             [user], "Invoice 42 is overdue", priority="high", idempotency_key=f"inv-42-{user}"
@@ -175,7 +176,7 @@ async def test_clear_errors_for_a_bad_token_an_unreachable_api_and_an_unreachabl
     system: System,
     origin: str,
 ) -> None:
-    user = unique_user("errors")
+    user = new_user("errors")
     async with Tocsin(settings_for(system, origin, token="not-a-jwt")) as tocsin:
         with pytest.raises(ApiError) as refused:
             await tocsin.create_notification([user], "x")
@@ -196,7 +197,7 @@ async def test_clear_errors_for_a_bad_token_an_unreachable_api_and_an_unreachabl
 async def test_presence_is_cluster_wide_and_follows_the_users_sockets(
     system: System, origin: str
 ) -> None:
-    user, never = unique_user("online"), unique_user("never")
+    user, never = new_user("online"), new_user("never")
     async with Tocsin(settings_for(system, origin)) as tocsin:
         async with tab(system, user):
             assert await eventually(lambda: tocsin.is_user_connected(user), what=f"{user} online")

@@ -3,13 +3,14 @@ and errors as `{"error": {"code", "message"}}`."""
 
 from __future__ import annotations
 
-from tests.webhook.conftest import WebhookService, service_token, unique_user, user_token
+from tests.support.users import new_user
+from tests.support.webhook_service import WebhookService, service_token, user_token
 
 ENDPOINTS = "/api/v1/webhooks/endpoints"
 
 
 async def test_registration_returns_a_whsec_secret_once(service: WebhookService) -> None:
-    user = unique_user()
+    user = new_user()
     response = await service.http.post(
         ENDPOINTS,
         json={"url": "https://hooks.example.com/tocsin", "description": "ops"},
@@ -32,7 +33,7 @@ async def test_registration_returns_a_whsec_secret_once(service: WebhookService)
 
 
 async def test_users_see_and_change_only_their_own_endpoints(service: WebhookService) -> None:
-    owner, stranger = unique_user(), unique_user()
+    owner, stranger = new_user(), new_user()
     created = (
         await service.http.post(
             ENDPOINTS, json={"url": "https://a.example.com/"}, headers=user_token(owner)
@@ -60,7 +61,7 @@ async def test_users_see_and_change_only_their_own_endpoints(service: WebhookSer
 
 async def test_global_endpoints_need_the_write_scope(service: WebhookService) -> None:
     body = {"url": "https://global.example.com/", "scope": "global", "event_types": ["*"]}
-    response = await service.http.post(ENDPOINTS, json=body, headers=user_token(unique_user()))
+    response = await service.http.post(ENDPOINTS, json=body, headers=user_token(new_user()))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
 
@@ -71,7 +72,7 @@ async def test_global_endpoints_need_the_write_scope(service: WebhookService) ->
 
 
 async def test_patch_disables_and_re_enables_and_delete_removes(service: WebhookService) -> None:
-    user = unique_user()
+    user = new_user()
     headers = user_token(user)
     created = (
         await service.http.post(ENDPOINTS, json={"url": "https://b.example.com/"}, headers=headers)
@@ -94,7 +95,7 @@ async def test_patch_disables_and_re_enables_and_delete_removes(service: Webhook
 
 
 async def test_bad_input_gets_a_json_4xx_never_a_500(service: WebhookService) -> None:
-    headers = user_token(unique_user())
+    headers = user_token(new_user())
     cases = [
         ({"url": "https://c.example.com/", "event_types": ["incident.created"]}, "invalid_request"),
         ({"url": "https://c.example.com/", "event_types": []}, "invalid_request"),

@@ -11,17 +11,17 @@ import httpx
 from contracts.topology import Topology
 from tests.support.infra import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-from tests.webhook.conftest import (
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_service import (
     JWT_SECRET,
     RETRY_DELAYS_MS,
     created_event,
     publish_events,
-    unique_user,
     user_token,
     webhook_queues,
 )
-from tests.webhook.receiver import Receiver
 
 EVENTS = 40
 
@@ -55,7 +55,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_keep_their_webhook_
     database_url: str,
     amqp_url: str,
     topology: Topology,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     broker_cleanup: list[str],
 ) -> None:
     broker_cleanup.extend(webhook_queues(topology))
@@ -64,7 +64,7 @@ async def test_kill_9_mid_batch_loses_nothing_and_duplicates_keep_their_webhook_
     ).start()
     second: ServiceProcess | None = None
     try:
-        user = unique_user()
+        user = new_user()
         async with httpx.AsyncClient(base_url=first.health_url.removesuffix("/readyz")) as http:
             response = await http.post(
                 "/api/v1/webhooks/endpoints",

@@ -16,22 +16,22 @@ from contracts.events import Announcement, EventEnvelope, EventType, Notificatio
 from contracts.headers import FORCE_HEADER, REPLAY_HEADER
 from contracts.notifications import Channel
 from observability.metrics import parse_metrics
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-from tests.webhook.conftest import (
+from tests.support.webhook_receiver import Reply, WebhookReceiver
+from tests.support.webhook_service import (
     WebhookService,
     created_event,
     drain,
     service_token,
-    unique_user,
     user_token,
 )
-from tests.webhook.receiver import Receiver, Reply
 
 
 async def test_receiver_verifies_the_delivery_with_the_standard_webhooks_library(
-    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+    service: WebhookService, receiver: WebhookReceiver, outcomes: AbstractQueue
 ) -> None:
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "hooks/a", user_token(user))
     event = created_event(user, title="<script>alert(1)</script> & friends")
 
@@ -53,9 +53,9 @@ async def test_receiver_verifies_the_delivery_with_the_standard_webhooks_library
 
 
 async def test_500_500_200_records_three_attempts_and_one_success(
-    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+    service: WebhookService, receiver: WebhookReceiver, outcomes: AbstractQueue
 ) -> None:
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "flaky", user_token(user))
     receiver.script("flaky", 500, 500, 200)
     event = created_event(user)
@@ -84,9 +84,9 @@ async def test_500_500_200_records_three_attempts_and_one_success(
 
 
 async def test_410_gone_disables_the_endpoint_and_later_events_skip_it(
-    service: WebhookService, receiver: Receiver, outcomes: AbstractQueue
+    service: WebhookService, receiver: WebhookReceiver, outcomes: AbstractQueue
 ) -> None:
-    user = unique_user()
+    user = new_user()
     gone = await service.register(receiver, "gone", user_token(user))
     alive = await service.register(receiver, "alive", user_token(user))
     receiver.script("gone", 410)
@@ -107,9 +107,9 @@ async def test_410_gone_disables_the_endpoint_and_later_events_skip_it(
 
 
 async def test_events_without_the_webhook_channel_are_not_delivered(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    user = unique_user()
+    user = new_user()
     await service.register(receiver, "prefs", user_token(user))
     opted_out = created_event(user, channels=[Channel.IN_APP, Channel.EMAIL])
     wanted = created_event(user)
@@ -122,9 +122,9 @@ async def test_events_without_the_webhook_channel_are_not_delivered(
 
 
 async def test_the_same_event_published_twice_is_delivered_once(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "once", user_token(user))
     event = created_event(user)
     marker = created_event(user)
@@ -142,9 +142,9 @@ async def test_the_same_event_published_twice_is_delivered_once(
 
 
 async def test_an_event_fans_out_to_the_users_endpoints_and_global_ones_only(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    alice, bob = unique_user(), unique_user()
+    alice, bob = new_user(), new_user()
     await service.register(receiver, "alice", user_token(alice))
     await service.register(receiver, "bob", user_token(bob))
     await service.register(receiver, "global", service_token(), scope="global")
@@ -167,10 +167,10 @@ async def test_an_event_fans_out_to_the_users_endpoints_and_global_ones_only(
 
 
 async def test_retry_after_is_honoured_before_the_next_attempt(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(retry_delays_ms=(100, 200, 1500)) as service:
-        user = unique_user()
+        user = new_user()
         endpoint = await service.register(receiver, "busy", user_token(user))
         receiver.script("busy", Reply(429, headers={"retry-after": "1"}), 200)
 
@@ -186,8 +186,10 @@ async def test_retry_after_is_honoured_before_the_next_attempt(
     assert second - first >= timedelta(seconds=1), attempts
 
 
-async def test_a_redirect_is_not_followed(service: WebhookService, receiver: Receiver) -> None:
-    user = unique_user()
+async def test_a_redirect_is_not_followed(
+    service: WebhookService, receiver: WebhookReceiver
+) -> None:
+    user = new_user()
     endpoint = await service.register(receiver, "moved", user_token(user))
     receiver.script("moved", Reply(302, headers={"location": receiver.url("internal-admin")}))
 
@@ -201,9 +203,9 @@ async def test_a_redirect_is_not_followed(service: WebhookService, receiver: Rec
 
 
 async def test_a_replay_skips_what_was_delivered_and_a_forced_replay_sends_it_again(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "replayed", user_token(user))
     event = created_event(user)
     await service.publish(event)
@@ -227,10 +229,10 @@ async def acked(service: WebhookService) -> float:
 
 
 async def test_a_receiver_slower_than_the_timeout_is_retried(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(timeout_s=0.5) as service:
-        user = unique_user()
+        user = new_user()
         endpoint = await service.register(receiver, "slow", user_token(user))
         receiver.script("slow", Reply(200, delay_s=2.0), 200)
 
@@ -249,10 +251,10 @@ async def test_a_receiver_slower_than_the_timeout_is_retried(
 
 
 async def test_a_huge_response_body_is_not_read_past_the_cap(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(max_response_bytes=4096) as service:
-        user = unique_user()
+        user = new_user()
         endpoint = await service.register(receiver, "chatty", user_token(user))
         receiver.script("chatty", Reply(200, body=b"x" * 5_000_000))
 
@@ -264,10 +266,10 @@ async def test_a_huge_response_body_is_not_read_past_the_cap(
 
 
 async def test_two_consumer_copies_handling_the_same_event_at_once_send_it_once(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(prefetch=1) as first, service_factory(prefetch=1) as second:
-        user = unique_user()
+        user = new_user()
         endpoint = await first.register(receiver, "shared", user_token(user))
         receiver.script("shared", Reply(200, delay_s=0.5))
         event = created_event(user)
@@ -286,9 +288,9 @@ async def test_two_consumer_copies_handling_the_same_event_at_once_send_it_once(
 
 
 async def test_after_a_secret_rotation_both_the_old_and_the_new_secret_verify(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "rotating", user_token(user))
     old_secret = receiver.secrets["rotating"]
     response = await service.http.post(
@@ -307,9 +309,9 @@ async def test_after_a_secret_rotation_both_the_old_and_the_new_secret_verify(
 
 
 async def test_a_broadcast_goes_to_subscribed_global_endpoints_only(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    user = unique_user()
+    user = new_user()
     await service.register(receiver, "user-all", user_token(user), event_types=["*"])
     await service.register(
         receiver,
@@ -340,9 +342,9 @@ async def test_a_broadcast_goes_to_subscribed_global_endpoints_only(
 
 
 async def test_a_retry_re_sends_only_to_the_endpoint_that_failed(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
-    user = unique_user()
+    user = new_user()
     flaky = await service.register(receiver, "flaky-one", user_token(user))
     await service.register(receiver, "steady-one", user_token(user))
     receiver.script("flaky-one", 503, 503)

@@ -13,15 +13,10 @@ from contracts.topology import Topology
 from messaging.topology import DEFAULT_RETRY_DELAYS_MS, consumer_queue_names
 from tests.support.infra import free_port
 from tests.support.notification_process import notification_process
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-from tests.webhook.conftest import (
-    JWT_SECRET,
-    WebhookService,
-    sender_token,
-    unique_user,
-    user_token,
-)
-from tests.webhook.receiver import Receiver
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_service import JWT_SECRET, WebhookService, sender_token, user_token
 
 
 @pytest.fixture
@@ -41,9 +36,9 @@ def notification_url(
 
 
 async def test_a_notification_created_over_rest_reaches_the_users_webhook_and_its_status(
-    service: WebhookService, receiver: Receiver, notification_url: str
+    service: WebhookService, receiver: WebhookReceiver, notification_url: str
 ) -> None:
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "e2e", user_token(user))
     async with httpx.AsyncClient(base_url=notification_url, timeout=10) as api:
         response = await api.post(

@@ -11,16 +11,17 @@ from aio_pika.abc import AbstractRobustConnection
 from contracts.events import EventType
 from contracts.topology import Topology, routing_key
 from messaging.consuming import REASON_HEADER
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-from tests.webhook.conftest import WebhookService, created_event, unique_user, user_token
-from tests.webhook.receiver import Receiver
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_service import WebhookService, created_event, user_token
 
 
 async def test_loopback_urls_are_refused_at_registration_unless_allowed(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(allowed_private_targets="") as service:
-        headers = user_token(unique_user())
+        headers = user_token(new_user())
         for url in (
             receiver.url("x"),
             f"http://localhost:{receiver.port}/x",
@@ -40,15 +41,15 @@ async def test_loopback_urls_are_refused_at_registration_unless_allowed(
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "invalid_url"
     async with service_factory() as service:
-        await service.register(receiver, "allowed", user_token(unique_user()))
+        await service.register(receiver, "allowed", user_token(new_user()))
 
 
 async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     """The endpoint was registered where private networks were allowed (an API-only copy);
     the consumer that does not allow them resolves `localhost`, refuses, and sends nothing."""
-    user = unique_user()
+    user = new_user()
     async with service_factory(consumer_enabled=False) as api_only:
         response = await api_only.http.post(
             "/api/v1/webhooks/endpoints",
@@ -71,11 +72,11 @@ async def test_a_name_resolving_to_loopback_is_refused_at_connect_time(
 
 async def test_a_poison_message_is_dead_lettered_with_its_reason_and_does_not_block(
     service: WebhookService,
-    receiver: Receiver,
+    receiver: WebhookReceiver,
     amqp_connection: AbstractRobustConnection,
     topology: Topology,
 ) -> None:
-    user = unique_user()
+    user = new_user()
     await service.register(receiver, "after-poison", user_token(user))
     await service.publish_raw(b"{not json", routing_key(EventType.NOTIFICATION_CREATED, user))
     await service.publish_raw(
@@ -102,10 +103,10 @@ async def test_a_poison_message_is_dead_lettered_with_its_reason_and_does_not_bl
 
 
 async def test_an_endpoint_failing_for_longer_than_the_period_is_disabled(
-    service_factory: Callable[..., Any], receiver: Receiver
+    service_factory: Callable[..., Any], receiver: WebhookReceiver
 ) -> None:
     async with service_factory(disable_after_s=0.2, retry_delays_ms=(150, 150, 150)) as service:
-        user = unique_user()
+        user = new_user()
         endpoint = await service.register(receiver, "down", user_token(user))
         receiver.script("down", *([503] * 10))
 
@@ -131,11 +132,11 @@ async def test_an_endpoint_failing_for_longer_than_the_period_is_disabled(
 
 
 async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
-    service: WebhookService, receiver: Receiver, outcomes: Any
+    service: WebhookService, receiver: WebhookReceiver, outcomes: Any
 ) -> None:
-    from tests.webhook.conftest import drain
+    from tests.support.webhook_service import drain
 
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "never", user_token(user))
     receiver.script("never", *([500] * 10))
 
@@ -151,11 +152,11 @@ async def test_when_retries_run_out_the_delivery_fails_and_the_outcome_says_so(
 
 
 async def test_a_4xx_other_than_410_and_429_fails_that_endpoint_at_once(
-    service: WebhookService, receiver: Receiver, outcomes: Any
+    service: WebhookService, receiver: WebhookReceiver, outcomes: Any
 ) -> None:
-    from tests.webhook.conftest import drain
+    from tests.support.webhook_service import drain
 
-    user = unique_user()
+    user = new_user()
     rejecting = await service.register(receiver, "rejects", user_token(user))
     healthy = await service.register(receiver, "healthy", user_token(user))
     receiver.script("rejects", 400)

@@ -8,16 +8,17 @@ import sqlalchemy as sa
 
 from services.webhook import tables
 from services.webhook.retention import prune
+from tests.support.users import new_user
 from tests.support.waiting import eventually
-from tests.webhook.conftest import WebhookService, created_event, unique_user, user_token
-from tests.webhook.receiver import Receiver
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_service import WebhookService, created_event, user_token
 
 
 async def test_history_older_than_the_retention_is_pruned_but_pending_deliveries_stay(
-    service: WebhookService, receiver: Receiver
+    service: WebhookService, receiver: WebhookReceiver
 ) -> None:
     engine = service.app.state.webhook.engine
-    user = unique_user()
+    user = new_user()
     endpoint = await service.register(receiver, "kept", user_token(user))
     old, recent = created_event(user), created_event(user)
     for event in (old, recent):

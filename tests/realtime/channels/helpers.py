@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.realtime.conftest import NotificationApi, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import NotificationApi, token
 from tests.support.waiting import eventually
 
 

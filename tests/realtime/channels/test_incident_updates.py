@@ -9,7 +9,6 @@ import httpx
 
 from identity.tokens import ADMIN_SCOPE
 from messaging.incidents import IncidentPublisher
-from tests.realtime.channels.conftest import IncidentStory
 from tests.realtime.channels.helpers import (
     incident_seq,
     subscribe,
@@ -17,8 +16,10 @@ from tests.realtime.channels.helpers import (
     updates,
     wait_for_seqs,
 )
-from tests.realtime.conftest import NotificationApi, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.incident_story import IncidentStory
+from tests.support.realtime_service import NotificationApi, StartRealtime, token
+from tests.support.users import new_user
 
 
 async def test_an_incident_change_reaches_two_tabs_of_each_of_two_participants(

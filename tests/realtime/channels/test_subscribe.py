@@ -5,7 +5,6 @@ from __future__ import annotations
 from identity.channel_tokens import mint_channel_token
 from identity.tokens import ADMIN_SCOPE
 from messaging.incidents import IncidentPublisher
-from tests.realtime.channels.conftest import IncidentStory
 from tests.realtime.channels.helpers import (
     incident_seq,
     round_trip,
@@ -13,8 +12,10 @@ from tests.realtime.channels.helpers import (
     updates,
     wait_for_seqs,
 )
-from tests.realtime.conftest import JWT, NotificationApi, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.incident_story import IncidentStory
+from tests.support.realtime_service import JWT, NotificationApi, StartRealtime, token
+from tests.support.users import new_user
 
 
 async def test_a_channel_token_for_this_user_and_channel_lets_the_socket_in(

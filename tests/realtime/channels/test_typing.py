@@ -7,8 +7,9 @@ from typing import Any
 
 from identity.channel_tokens import mint_channel_token
 from tests.realtime.channels.helpers import round_trip, subscribe
-from tests.realtime.conftest import JWT, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import JWT, StartRealtime, token
+from tests.support.users import new_user
 
 CHANNEL = "doc:runbook-12"
 

@@ -12,10 +12,11 @@ import pytest
 from identity.channel_tokens import mint_channel_token
 from identity.tokens import ADMIN_SCOPE, PRESENCE_READ_SCOPE
 from messaging.incidents import IncidentPublisher
-from tests.realtime.channels.conftest import IncidentStory
 from tests.realtime.channels.helpers import incident_seq, round_trip, subscribe
-from tests.realtime.conftest import JWT, NotificationApi, Realtime, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.incident_story import IncidentStory
+from tests.support.realtime_service import JWT, NotificationApi, Realtime, StartRealtime, token
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("redis_client")

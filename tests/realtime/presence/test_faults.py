@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from tests.realtime.conftest import StartRealtime, new_user, token
-from tests.realtime.presence.conftest import PrivateRedis
 from tests.realtime.presence.test_rest import ask, users
 from tests.realtime.sockets import Tab
+from tests.support.presence import PrivateRedis
+from tests.support.realtime_service import StartRealtime, token
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 DEFAULT_DEAD_AFTER_S = 10.0

@@ -9,8 +9,9 @@ import pytest
 
 from contracts.presence import PRESENCE_MAX_USER_IDS
 from identity.tokens import EVENTS_READ_SCOPE, PRESENCE_READ_SCOPE, WRITE_SCOPE
-from tests.realtime.conftest import Realtime, StartRealtime, new_user, token
 from tests.realtime.sockets import Tab
+from tests.support.realtime_service import Realtime, StartRealtime, token
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 from tocsin.errors import ApiError
 from tocsin.presence import PresenceClient

@@ -12,8 +12,8 @@ from contracts.presence import PresenceKeys
 from services.realtime.presence.service import Presence
 from services.realtime.presence.store import Membership, PresenceStore
 from services.realtime.presence.tracker import PresenceTracker
-from tests.realtime.conftest import new_user
-from tests.realtime.presence.conftest import delete_prefix
+from tests.support.presence import delete_prefix
+from tests.support.users import new_user
 from tests.support.waiting import eventually
 
 MakeTracker = Callable[..., PresenceTracker]

@@ -16,8 +16,9 @@ from identity import JwtSettings, mint_token
 from identity.tokens import WRITE_SCOPE
 from services.notification.app import create_app
 from services.notification.settings import Settings
-from tests.conftest import migrated_database
+from tests.support.databases import migrated_database
 from tests.support.in_process import serving
+from tests.support.users import new_user
 
 JWT = JwtSettings(secret="announcement-test-secret")
 
@@ -65,7 +66,7 @@ async def test_an_announcement_without_recipients_reaches_every_known_user(
     )
     assert before.status_code == 201, before.text
     known_before = before.json()["count"]
-    subscribed = [f"sub-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    subscribed = [new_user("sub") for _ in range(3)]
     for user_id in subscribed:
         response = await client.put(
             f"/api/v1/subscribers/{user_id}",
@@ -90,7 +91,7 @@ async def test_an_announcement_without_recipients_reaches_every_known_user(
             ("announcement", title, "high")
         ]
     # a user known only by their notifications (no subscriber record) is known too
-    listed_only = f"stream-{uuid.uuid4().hex[:10]}"
+    listed_only = new_user("stream")
     await client.post(
         "/api/v1/announcements",
         json={"recipients": [listed_only], "title": "Welcome"},
@@ -109,8 +110,8 @@ async def test_an_announcement_without_recipients_reaches_every_known_user(
 async def test_an_announcement_to_a_list_reaches_only_the_listed_users(
     client: httpx.AsyncClient,
 ) -> None:
-    listed = [f"listed-{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    bystander = f"bystander-{uuid.uuid4().hex[:10]}"
+    listed = [new_user("listed") for _ in range(2)]
+    bystander = new_user("bystander")
     await client.put(f"/api/v1/subscribers/{bystander}", json={}, headers=service_headers())
 
     response = await client.post(
@@ -129,7 +130,7 @@ async def test_an_announcement_to_a_list_reaches_only_the_listed_users(
 async def test_repeating_an_announcement_with_its_idempotency_key_creates_nothing_twice(
     client: httpx.AsyncClient,
 ) -> None:
-    user_id = f"idem-{uuid.uuid4().hex[:10]}"
+    user_id = new_user("idem")
     headers = {**service_headers(), "Idempotency-Key": uuid.uuid4().hex}
     body = {"recipients": [user_id], "title": "Once only"}
     first = await client.post("/api/v1/announcements", json=body, headers=headers)

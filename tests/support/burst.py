@@ -12,8 +12,10 @@ import asyncio
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -273,3 +275,40 @@ async def assert_each_accepted_delivered_once(
     assert not duplicates(hooks), f"webhook duplicates: {duplicates(hooks)}"
     for user, seqs in webhook_seqs_by_user(system).items():
         assert len(seqs) == len(set(seqs)), f"webhook seqs of {user} repeated: {seqs}"
+
+
+@asynccontextmanager
+async def burst_through_a_fault(
+    system: System, people: list[str], total: int, concurrency: int = 8
+) -> AsyncIterator[Burst]:
+    """Subscribe `people` to email and a webhook each, open a socket for each, and start a burst
+    of `total` creates among them; the block runs once a third of them were answered (the fault
+    goes there) while the rest are in flight. After the block the burst is awaited to its end
+    and every accepted create must reach each channel once (`assert_each_accepted_delivered_once`).
+    The sockets are closed, and an unfinished burst cancelled, however the block ends."""
+    for user in people:
+        system.subscribe(user)
+        system.register_webhook(user)
+    tabs = await open_tabs(system, people)
+    try:
+        burst = Burst(system.api_url, people, total=total, concurrency=concurrency)
+        running = asyncio.create_task(burst.run())
+        try:
+            await eventually(
+                burst.done, lambda n: n >= total // 3, timeout=120, what="a third answered"
+            )
+            yield burst
+            await asyncio.wait_for(running, timeout=300)
+        finally:
+            if not running.done():
+                running.cancel()
+                with suppress(asyncio.CancelledError):
+                    await running
+        await assert_each_accepted_delivered_once(
+            system,
+            burst,
+            {user: partial(tab.events, "notification:new") for user, tab in tabs.items()},
+        )
+    finally:
+        for tab in tabs.values():
+            await tab.connection.close()
