@@ -183,7 +183,7 @@ def document(topology: Topology | None = None) -> dict[str, Any]:
             "description": (
                 f"Read from the quorum queue `{topology.queue(PUSH_CONSUMER)}` (bound with "
                 f"`{event_type.value}.*`), retried through `{topology.queue(PUSH_CONSUMER)}"
-                ".retry.<ms>`, dead-lettered to its `.dlq` with header x-tocsin-reason. "
+                ".delay.<ms>`, dead-lettered to its `.dlq` with header x-tocsin-reason. "
                 "`notification.created` schedules a push; the others cancel a waiting one."
             ),
             "channel": {"$ref": f"#/channels/{name}"},

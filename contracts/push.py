@@ -15,7 +15,7 @@ from contracts.events import EventType
 from contracts.notifications import Priority
 
 PUSH_CONSUMER = "push"
-"""Its queue is `<ns>.push`, with `<ns>.push.retry.<ms>` and `<ns>.push.dlq`."""
+"""Its queue is `<ns>.push`, with `<ns>.push.delay.<ms>` and `<ns>.push.dlq`."""
 
 PUSH_EVENT_TYPES: tuple[EventType, ...] = (
     EventType.NOTIFICATION_CREATED,

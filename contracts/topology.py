@@ -79,8 +79,13 @@ class Topology:
         return f"{self.namespace}.{consumer}"
 
     def retry_queue(self, consumer: str, delay_ms: int) -> str:
-        """A delay queue that dead-letters back to the consumer's own queue after `delay_ms`."""
-        return f"{self.namespace}.{consumer}.retry.{delay_ms}"
+        """A delay queue that dead-letters back to the consumer's own queue after `delay_ms`.
+
+        A quorum queue like the consumer's own, so a retry waiting in it survives the loss of
+        a broker node and the consumer can declare it while a node is down. (Earlier versions
+        had classic `<ns>.<consumer>.retry.<ms>` queues, homed on one node: see
+        docs/scaling.md, "Upgrading the retry queues".)"""
+        return f"{self.namespace}.{consumer}.delay.{delay_ms}"
 
     def dead_letter_queue(self, consumer: str) -> str:
         return f"{self.namespace}.{consumer}.dlq"

@@ -69,7 +69,7 @@ def _any_of(*patterns: str) -> str:
 
 def _queue_family(topology: Topology, consumer: str) -> str:
     """A consumer's queue, its retry queues and its DLQ."""
-    return re.escape(topology.queue(consumer)) + r"(\.retry\.[0-9]+|\.dlq)?"
+    return re.escape(topology.queue(consumer)) + r"(\.delay\.[0-9]+|\.dlq)?"
 
 
 def service_users(topology: Topology) -> list[BrokerUser]:

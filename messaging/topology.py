@@ -56,7 +56,9 @@ async def declare_incidents_exchange(
 async def declare_consumer(
     channel: AbstractChannel, topology: Topology, spec: ConsumerSpec
 ) -> AbstractQueue:
-    """Declare the consumer's quorum queue, its retry queues and its dead-letter queue.
+    """Declare the consumer's quorum queue, its retry queues and its dead-letter queue, all
+    three kinds quorum queues: with a node of a cluster down, every one of them can still be
+    declared and keeps its messages (a classic queue homed on that node could not be).
 
     Retry queues dead-letter back to the consumer's own queue through the default exchange,
     never to the shared exchange, so a retry is seen by this consumer only.
@@ -83,9 +85,12 @@ async def declare_consumer(
             topology.retry_queue(spec.name, delay),
             durable=True,
             arguments={
+                **quorum,
                 "x-message-ttl": delay,
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": queue_name,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
             },
         )
     for binding in spec.bindings:

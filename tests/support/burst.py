@@ -35,11 +35,14 @@ class Burst:
     total: int
     concurrency: int = 8
     deadline_s: float = 120.0
+    rate: float | None = None
+    """Creates started a second (a steady stream); None: as fast as `concurrency` allows."""
     accepted: dict[str, str] = field(default_factory=dict)  # notification id -> user
     titles: dict[str, str] = field(default_factory=dict)  # title -> user, of accepted ones
     refused: dict[str, int] = field(default_factory=dict)  # title -> status
     unanswered: int = 0
     _next: int = 0
+    _started: float = 0.0
 
     def _take(self) -> int | None:
         if self._next >= self.total:
@@ -74,9 +77,12 @@ class Burst:
 
     async def _worker(self, client: httpx.AsyncClient) -> None:
         while (index := self._take()) is not None:
+            if self.rate is not None:
+                await asyncio.sleep(max(0.0, self._started + index / self.rate - time.monotonic()))
             await self._one(client, index)
 
     async def run(self) -> None:
+        self._started = time.monotonic()
         limits = httpx.Limits(max_connections=self.concurrency)
         async with httpx.AsyncClient(base_url=self.api_url, timeout=10, limits=limits) as client:
             await asyncio.gather(*(self._worker(client) for _ in range(self.concurrency)))
