@@ -22,10 +22,11 @@ import aio_pika
 import asyncpg
 import httpx
 
-from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.events import EventEnvelope
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from messaging.publisher import envelope_message
+from tests.support.events import created_envelope
 from tests.support.infra import free_port, sweep_broker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,28 +172,16 @@ def notification_created(
 ) -> EventEnvelope:
     """The `index`th `notification.created` of a batch: a high-priority incident assignment
     for `recipient`, shown in-app and sent on `channel`."""
-    now = datetime.now(UTC)
-    data = NotificationCreated(
-        notification=NotificationData(
-            id=str(uuid.uuid4()),
-            type="incident_assigned",
-            priority=Priority.HIGH,
-            title=f"INC-{index} assigned to you",
-            message="Database latency is high on db-1.",
-            entity_url=f"/incidents/{index}",
-            created_at=now,
-        ),
-        recipient=recipient,
-        channels=[Channel.IN_APP, channel],
+    notification = NotificationData(
+        id=str(uuid.uuid4()),
+        type="incident_assigned",
+        priority=Priority.HIGH,
+        title=f"INC-{index} assigned to you",
+        message="Database latency is high on db-1.",
+        entity_url=f"/incidents/{index}",
+        created_at=datetime.now(UTC),
     )
-    return EventEnvelope(
-        event_id=str(uuid.uuid4()),
-        type=EventType.NOTIFICATION_CREATED,
-        occurred_at=now,
-        user_id=recipient.user_id,
-        seq=seq,
-        data=data.model_dump(mode="json"),
-    )
+    return created_envelope(notification, recipient, [Channel.IN_APP, channel], seq=seq)
 
 
 @dataclass

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from fastapi import FastAPI
 
-from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.events import EventEnvelope
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from database.engine import create_engine
@@ -22,6 +22,7 @@ from messaging.topology import consumer_queue_names
 from services.email.app import create_app
 from services.email.settings import Settings
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
+from tests.support.events import created_envelope
 from tests.support.infra import free_port
 from tests.support.users import new_user
 from tests.support.waiting import eventually
@@ -104,18 +105,10 @@ def created_event(
         entity_url="/incidents/INC-42",
         created_at=now,
     )
-    data = NotificationCreated(
-        notification=notification,
-        recipient=Recipient(user_id=user_id, email=email, name="Ada Lovelace", locale=locale),
-        channels=list(channels),
-    )
-    return EventEnvelope(
-        event_id=str(uuid.uuid4()),
-        type=EventType.NOTIFICATION_CREATED,
-        occurred_at=now,
-        user_id=user_id,
-        seq=1,
-        data=data.model_dump(mode="json"),
+    return created_envelope(
+        notification,
+        Recipient(user_id=user_id, email=email, name="Ada Lovelace", locale=locale),
+        channels,
     )
 
 

@@ -35,6 +35,7 @@ from tests.support.realtime_service import JWT_SECRET, NotificationApi
 async def incident_queues(
     amqp_connection: AbstractRobustConnection, topology: Topology, broker_cleanup: list[str]
 ) -> list[str]:
+    """Declares the consumer's queues first, so the publisher's mandatory publish is routed."""
     spec = consumer_spec(topology)
     names = consumer_queue_names(topology, spec.name, spec.retry_delays_ms)
     broker_cleanup.extend(names)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from aio_pika.abc import AbstractRobustConnection
 from fastapi import FastAPI
 
-from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.events import EventEnvelope, EventType
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
@@ -22,6 +22,7 @@ from services.push import tables
 from services.push.settings import Settings
 from services.push.vapid import generate_keys
 from tests.push.servers import BrowserSubscription, WebPushService
+from tests.support.events import created_envelope
 from tests.support.waiting import eventually
 
 JWT_SECRET = "push-test-secret"
@@ -44,28 +45,21 @@ def created_event(
     entity: tuple[str, str] | None = ("incident", "INC-1"),
     type_: str = "incident_created",
 ) -> EventEnvelope:
-    data = NotificationCreated(
-        notification=NotificationData(
-            id=str(uuid.uuid4()),
-            type=type_,
-            priority=priority,
-            title=title,
-            message=message,
-            entity_type=entity[0] if entity else None,
-            entity_id=entity[1] if entity else None,
-            entity_url=f"/incidents/{entity[1]}" if entity else None,
-            created_at=datetime.now(UTC),
-        ),
-        recipient=Recipient(user_id=user_id),
-        channels=channels if channels is not None else [Channel.IN_APP, Channel.PUSH],
+    notification = NotificationData(
+        id=str(uuid.uuid4()),
+        type=type_,
+        priority=priority,
+        title=title,
+        message=message,
+        entity_type=entity[0] if entity else None,
+        entity_id=entity[1] if entity else None,
+        entity_url=f"/incidents/{entity[1]}" if entity else None,
+        created_at=datetime.now(UTC),
     )
-    return EventEnvelope(
-        event_id=str(uuid.uuid4()),
-        type=EventType.NOTIFICATION_CREATED,
-        occurred_at=datetime.now(UTC),
-        user_id=user_id,
-        seq=1,
-        data=data.model_dump(mode="json"),
+    return created_envelope(
+        notification,
+        Recipient(user_id=user_id),
+        channels if channels is not None else [Channel.IN_APP, Channel.PUSH],
     )
 
 

@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractQueue, AbstractRobustConnection
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contracts.events import EventEnvelope, EventType, NotificationCreated
+from contracts.events import EventEnvelope
 from contracts.notifications import Channel, NotificationData, Priority, Recipient
 from contracts.topology import Topology, routing_key
 from identity import JwtSettings, mint_token
@@ -23,6 +23,7 @@ from messaging.publisher import envelope_message, publish_confirmed
 from messaging.topology import consumer_queue_names
 from services.webhook import tables
 from services.webhook.settings import Settings
+from tests.support.events import created_envelope
 from tests.support.waiting import eventually
 from tests.support.webhook_receiver import WebhookReceiver
 
@@ -53,26 +54,18 @@ def sender_token() -> dict[str, str]:
 def created_event(
     user_id: str, channels: list[Channel] | None = None, title: str = "Disk almost full"
 ) -> EventEnvelope:
-    notification_id = str(uuid.uuid4())
-    data = NotificationCreated(
-        notification=NotificationData(
-            id=notification_id,
-            type="incident_created",
-            priority=Priority.HIGH,
-            title=title,
-            message="INC-1 was created",
-            created_at=datetime.now(UTC),
-        ),
-        recipient=Recipient(user_id=user_id, email=f"{user_id}@example.test"),
-        channels=channels if channels is not None else [Channel.IN_APP, Channel.WEBHOOK],
+    notification = NotificationData(
+        id=str(uuid.uuid4()),
+        type="incident_created",
+        priority=Priority.HIGH,
+        title=title,
+        message="INC-1 was created",
+        created_at=datetime.now(UTC),
     )
-    return EventEnvelope(
-        event_id=str(uuid.uuid4()),
-        type=EventType.NOTIFICATION_CREATED,
-        occurred_at=datetime.now(UTC),
-        user_id=user_id,
-        seq=1,
-        data=data.model_dump(mode="json"),
+    return created_envelope(
+        notification,
+        Recipient(user_id=user_id, email=f"{user_id}@example.test"),
+        channels if channels is not None else [Channel.IN_APP, Channel.WEBHOOK],
     )
 
 
