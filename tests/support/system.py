@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 import redis
@@ -35,6 +34,7 @@ from contracts.presence import default_presence_prefix
 from contracts.topology import Topology
 from identity import JwtSettings, mint_token
 from identity.tokens import EVENTS_READ_SCOPE, WEBHOOKS_ADMIN_SCOPE, WRITE_SCOPE
+from messaging import brokers
 from messaging.topology import DEFAULT_RETRY_DELAYS_MS
 from tests.email.smtp_server import ScriptedSmtp, SmtpServer
 from tests.support.infra import free_port, unique_namespace
@@ -318,7 +318,8 @@ def delete_presence_keys(namespace: str) -> None:
 
 
 async def delete_broker_objects(amqp_url: str, topology: Topology) -> None:
-    connection = await aio_pika.connect(amqp_url, timeout=5)
+    """Delete the system's queues and exchanges (on any live node when AMQP_URL lists several)."""
+    connection = await brokers.connect(amqp_url, timeout=5)
     try:
         channel = await connection.channel()
         for name in consumer_queues(topology):
