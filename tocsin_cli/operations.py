@@ -162,6 +162,12 @@ def _print_status(report: status.Report) -> None:
         f"relay: {report.pending_events} events waiting (oldest {age}), "
         f"newest published position {num(report.newest_position)}"
     )
+    if report.lane_oldest_s:
+        ages = ", ".join(
+            f"{lane} oldest {'-' if age is None else f'{age:.1f}s'}"
+            for lane, age in report.lane_oldest_s.items()
+        )
+        out.print(f"relay lanes: {ages}")
     if len(report.partitions) > 1:
         lanes = Table("partition", "relay", "waiting", "oldest", title="relay partitions")
         for lane in report.partitions:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from identity import JwtSettings
 from identity.tokens import DEFAULT_MAX_LIFETIME_S
 from messaging.broker_settings import BrokerSettings
+from services.notification.lanes import DEFAULT_URGENT_PRIORITIES, parse_urgent_priorities
 
 DEFAULT_SERVICE_URLS = (
     "notification=http://127.0.0.1:8010,"
@@ -43,6 +44,17 @@ class CliSettings(BrokerSettings):
         "their /metrics for connected sockets.",
     )
     tocsin_max_relay_lag_s: float = 30.0
+    relay_urgent_priorities: str = Field(
+        default=",".join(DEFAULT_URGENT_PRIORITIES),
+        description="The relay's RELAY_URGENT_PRIORITIES: `status` shows each lane's oldest "
+        "waiting event with the same lanes the relay uses.",
+    )
+
+    @field_validator("relay_urgent_priorities")
+    @classmethod
+    def _known_priorities(cls, value: str) -> str:
+        return ",".join(parse_urgent_priorities(value))
+
     # One password per broker user of `tocsin topology users` (messaging.broker_users).
     tocsin_amqp_password_notification: str | None = None
     tocsin_amqp_password_realtime: str | None = None

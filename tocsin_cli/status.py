@@ -1,4 +1,5 @@
-"""`tocsin status`: queues, dead letters, relay lag, sockets and readiness on one screen.
+"""`tocsin status`: queues, dead letters, relay lag (and each relay lane's oldest waiting
+event), sockets and readiness on one screen.
 
 Unhealthy (exit 1) when a consumer queue is missing, a queue holds messages but has no
 consumer, the relay has left an event unpublished for longer than the allowed lag, or a
@@ -15,6 +16,7 @@ import httpx
 
 from database.partitions import partition_holders, pending_by_partition, recorded_partitions
 from observability.metrics import parse_metrics
+from services.notification.lanes import oldest_waiting, parse_urgent_priorities
 from tocsin_cli import registry
 from tocsin_cli.connections import broker, database, queue_depth
 from tocsin_cli.eventstore import ensure_event_store, relay_lag
@@ -48,6 +50,9 @@ class Report:
     pending_events: int = 0
     oldest_pending_s: float | None = None
     newest_position: int | None = None
+    lane_oldest_s: dict[str, float | None] = field(default_factory=dict)
+    """The relay's lanes (`urgent`, `normal`) → age in seconds of each one's oldest waiting
+    event (None: nothing waits in it)."""
     partitions: list[PartitionRow] = field(default_factory=list)
     sockets: dict[str, int | None] = field(default_factory=dict)
     online_users: int | None = None
@@ -98,6 +103,10 @@ async def collect(
     async with database(settings) as db:
         await ensure_event_store(db)
         report.pending_events, report.oldest_pending_s, report.newest_position = await relay_lag(db)
+        urgent, normal = await oldest_waiting(
+            db, parse_urgent_priorities(settings.relay_urgent_priorities)
+        )
+        report.lane_oldest_s = {"urgent": urgent, "normal": normal}
         partitions = await recorded_partitions(db)
         if partitions > 1:
             holders = await partition_holders(db, partitions)

@@ -37,3 +37,15 @@ RELAY_LAG = Gauge(
     "tocsin_notification_relay_lag_events",
     "Committed events not yet published (measured at most once a second while behind).",
 )
+RELAY_OLDEST_WAITING = Gauge(
+    "tocsin_notification_relay_oldest_waiting_seconds",
+    "Age of the oldest unpublished event of each relay lane (`urgent`: notifications of "
+    "RELAY_URGENT_PRIORITIES, `normal`: the rest), measured with the lag; 0 when caught up.",
+    ["lane"],
+)
+
+
+def set_oldest_waiting(urgent_s: float | None, normal_s: float | None) -> None:
+    """Set the age of each lane's oldest unpublished event (None: the lane is empty)."""
+    RELAY_OLDEST_WAITING.labels(lane="urgent").set(urgent_s or 0.0)
+    RELAY_OLDEST_WAITING.labels(lane="normal").set(normal_s or 0.0)

@@ -50,6 +50,11 @@ from messaging.publisher import Unroutable, publish_confirmed
 from messaging.topology import declare_events_exchange
 from observability.tracing import publish_headers
 from services.notification import metrics
+from services.notification.lanes import (
+    DEFAULT_URGENT_PRIORITIES,
+    oldest_waiting,
+    urgent_condition,
+)
 from services.notification.relay_share import RelayShare, keep_membership, relay_session_settings
 from services.notification.wakeup import NOTIFY_CHANNEL
 
@@ -63,44 +68,94 @@ _EVENT_COLUMNS = """id, event_id::text AS event_id, type, user_id, occurred_at, 
 
 _IN_PARTITION = partition_filter("user_id", "$2", "$3")
 
-_NEXT_BATCH = f"""
+_ROW_COLUMNS = (
+    "id, event_id, type, user_id, occurred_at, schema_version, seq, data, stats, traceparent"
+)
+
+
+def _batch_statement(*, partitioned: bool, marking: bool, urgent: bool) -> str:
+    """The statement that reads the next batch, each event with a fresh position.
+
+    Parameters: `$1` the batch size; partitioned: `$2` partitions, `$3` this one; marking:
+    the ids and positions of the confirmed batch to record; urgent: the urgent priorities.
+    Without the urgent lane the batch is the oldest unpublished events (insertion order).
+    With it, the batch is first every unpublished event, up to and including the newest
+    urgent one, of each user who has an urgent event waiting (so that user's order is
+    kept), then the oldest other unpublished events. The users' events are read user by
+    user (LATERAL, by index `events_unpublished_by_user`) so a backlog is never scanned."""
+    n = 1
+    in_partition = ""
+    if partitioned:
+        in_partition = " AND " + _IN_PARTITION
+        n = 3
+    marked = ""
+    not_marked = ""
+    if marking:
+        ids, positions = f"${n + 1}", f"${n + 2}"
+        n += 2
+        marked = f"""marked AS (
+    UPDATE notification.events AS e SET position = p.position, published_at = now()
+    FROM unnest({ids}::bigint[], {positions}::bigint[]) AS p(id, position)
+    WHERE e.id = p.id
+)"""
+        not_marked = f" AND id <> ALL({ids})"
+    if not urgent:
+        return f"""{"WITH " + marked if marked else ""}
 SELECT {_EVENT_COLUMNS}
-FROM notification.events WHERE position IS NULL ORDER BY id LIMIT $1
+FROM notification.events
+WHERE position IS NULL{in_partition}{not_marked} ORDER BY id LIMIT $1
 """
+    urgent_param = f"${n + 1}"
+    return f"""WITH {marked + "," if marked else ""}
+urgent_users AS (
+    SELECT user_id, max(id) AS upto FROM notification.events
+    WHERE position IS NULL AND {urgent_condition(urgent_param)}{in_partition}{not_marked}
+    GROUP BY user_id
+),
+urgent_lane AS (
+    SELECT e.* FROM urgent_users AS u
+    CROSS JOIN LATERAL (
+        SELECT {_ROW_COLUMNS} FROM notification.events
+        WHERE user_id = u.user_id AND position IS NULL AND id <= u.upto{not_marked}
+        ORDER BY id LIMIT $1
+    ) AS e
+    ORDER BY e.id LIMIT $1
+),
+normal_lane AS (
+    SELECT {_ROW_COLUMNS} FROM notification.events
+    WHERE position IS NULL{in_partition}{not_marked}
+      AND id NOT IN (SELECT id FROM urgent_lane)
+    ORDER BY id LIMIT $1 - (SELECT count(*) FROM urgent_lane)
+)
+SELECT {_EVENT_COLUMNS}
+FROM (SELECT * FROM urgent_lane UNION ALL SELECT * FROM normal_lane) AS batch
+"""
+
+
+_NEXT_BATCH = _batch_statement(partitioned=False, marking=False, urgent=False)
 """The oldest unpublished events (insertion order), each with a fresh position. Only the
 sequence is written, so no row is locked and the read seldom waits for a WAL flush (a
 sequence logs once per 32 values). A position handed out is never handed out again, even if
 the batch is never recorded: an event published again gets a later one."""
 
-_MARK_AND_NEXT = f"""
-WITH marked AS (
-    UPDATE notification.events AS e SET position = p.position, published_at = now()
-    FROM unnest($2::bigint[], $3::bigint[]) AS p(id, position)
-    WHERE e.id = p.id
-)
-SELECT {_EVENT_COLUMNS}
-FROM notification.events WHERE position IS NULL AND id <> ALL($2) ORDER BY id LIMIT $1
-"""
+_MARK_AND_NEXT = _batch_statement(partitioned=False, marking=True, urgent=False)
 """Records the positions of a confirmed batch (`$2` ids, `$3` positions) and reads the next
 batch in the same statement. The read sees the rows as they were before the update, so the
 batch being recorded is left out by id."""
 
-_NEXT_PARTITION_BATCH = f"""
-SELECT {_EVENT_COLUMNS}
-FROM notification.events WHERE position IS NULL AND {_IN_PARTITION} ORDER BY id LIMIT $1
-"""
+_NEXT_PARTITION_BATCH = _batch_statement(partitioned=True, marking=False, urgent=False)
 """`_NEXT_BATCH` for one of several partitions (`$2` partitions, `$3` this one)."""
 
-_MARK_AND_NEXT_PARTITION = f"""
-WITH marked AS (
-    UPDATE notification.events AS e SET position = p.position, published_at = now()
-    FROM unnest($4::bigint[], $5::bigint[]) AS p(id, position)
-    WHERE e.id = p.id
-)
-SELECT {_EVENT_COLUMNS}
-FROM notification.events
-WHERE position IS NULL AND {_IN_PARTITION} AND id <> ALL($4) ORDER BY id LIMIT $1
-"""
+_MARK_AND_NEXT_PARTITION = _batch_statement(partitioned=True, marking=True, urgent=False)
+"""`_MARK_AND_NEXT` for one partition (`$4` ids, `$5` positions)."""
+
+_URGENT_STATEMENTS = {
+    (partitioned, marking): _batch_statement(partitioned=partitioned, marking=marking, urgent=True)
+    for partitioned in (False, True)
+    for marking in (False, True)
+}
+"""The four statements above with the urgent lane (the urgent priorities the last
+parameter), by (partitioned, marking)."""
 
 
 _COUNT_UNPUBLISHED = "SELECT count(*) FROM notification.events WHERE position IS NULL"
@@ -115,13 +170,23 @@ class Published(NamedTuple):
 
 
 async def next_batch(
-    conn: asyncpg.Connection, limit: int, partition: int = 0, partitions: int = 1
+    conn: asyncpg.Connection,
+    limit: int,
+    partition: int = 0,
+    partitions: int = 1,
+    urgent: Sequence[str] = (),
 ) -> list[asyncpg.Record]:
-    """Up to `limit` of the oldest unpublished events of one partition, each with a fresh
-    position."""
-    if partitions == 1:
-        return await conn.fetch(_NEXT_BATCH, limit)
-    return await conn.fetch(_NEXT_PARTITION_BATCH, limit, partitions, partition)
+    """Up to `limit` unpublished events of one partition, each with a fresh position: the
+    oldest, or with `urgent` priorities the urgent lane's first (`_batch_statement`)."""
+    args: list[object] = [limit]
+    if partitions > 1:
+        args += [partitions, partition]
+    if urgent:
+        statement = _URGENT_STATEMENTS[partitions > 1, False]
+        args.append(list(urgent))
+    else:
+        statement = _NEXT_BATCH if partitions == 1 else _NEXT_PARTITION_BATCH
+    return await conn.fetch(statement, *args)
 
 
 async def record_and_next_batch(
@@ -130,15 +195,19 @@ async def record_and_next_batch(
     limit: int,
     partition: int = 0,
     partitions: int = 1,
+    urgent: Sequence[str] = (),
 ) -> list[asyncpg.Record]:
     """Record the positions of a confirmed batch and return the next one (one round trip)."""
-    ids = [event.id for event in published]
-    positions = [event.position for event in published]
-    if partitions == 1:
-        return await conn.fetch(_MARK_AND_NEXT, limit, ids, positions)
-    return await conn.fetch(
-        _MARK_AND_NEXT_PARTITION, limit, partitions, partition, ids, positions
-    )
+    args: list[object] = [limit]
+    if partitions > 1:
+        args += [partitions, partition]
+    args += [[event.id for event in published], [event.position for event in published]]
+    if urgent:
+        statement = _URGENT_STATEMENTS[partitions > 1, True]
+        args.append(list(urgent))
+    else:
+        statement = _MARK_AND_NEXT if partitions == 1 else _MARK_AND_NEXT_PARTITION
+    return await conn.fetch(statement, *args)
 
 
 @dataclass
@@ -163,6 +232,9 @@ class Relay:
     max_backoff_s: float = 10.0
     partition: int = 0
     partitions: int = 1
+    urgent_priorities: tuple[str, ...] = DEFAULT_URGENT_PRIORITIES
+    """The priorities of the urgent lane (services/notification/lanes.py); empty: none,
+    every event in insertion order."""
     share: RelayShare | None = None
     """Shared by the relays of one process: how many partitions it may hold at once."""
     relay_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -217,19 +289,29 @@ class Relay:
                 lag_checked = 0.0
                 while True:
                     wake.clear()
-                    batch = await next_batch(conn, self.batch_size, *self._partition)
+                    batch = await next_batch(
+                        conn, self.batch_size, *self._partition, self.urgent_priorities
+                    )
                     while batch:
                         published = await self.publish(batch, exchange)
                         wake.clear()
                         batch = await record_and_next_batch(
-                            conn, published, self.batch_size, *self._partition
+                            conn,
+                            published,
+                            self.batch_size,
+                            *self._partition,
+                            self.urgent_priorities,
                         )
                         self._count(len(published))
                         if len(batch) < self.batch_size:
                             metrics.RELAY_LAG.set(0)
+                            metrics.set_oldest_waiting(None, None)
                         elif time.monotonic() - lag_checked > LAG_CHECK_INTERVAL_S:
                             lag_checked = time.monotonic()
                             metrics.RELAY_LAG.set(await conn.fetchval(_COUNT_UNPUBLISHED))
+                            metrics.set_oldest_waiting(
+                                *await oldest_waiting(conn, self.urgent_priorities)
+                            )
                         if self._yields():
                             return
                     if self._yields():
@@ -388,7 +470,5 @@ class RelayGroup:
     async def run(self) -> None:
         tasks = [relay.run() for relay in self.relays]
         if self.share is not None:
-            tasks.append(
-                keep_membership(self.share, self.database_url, self.membership_interval_s)
-            )
+            tasks.append(keep_membership(self.share, self.database_url, self.membership_interval_s))
         await asyncio.gather(*tasks)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.links import allowed_hosts
 from identity.settings import JwtEnvSettings, RateLimitEnvSettings
 from messaging.broker_settings import BrokerSettings
 from services.http_limits import HttpLimitsSettings
+from services.notification.lanes import DEFAULT_URGENT_PRIORITIES, parse_urgent_priorities
 
 DEFAULT_CORS_ORIGINS = "http://localhost:8000,http://127.0.0.1:8000"  # the gateway
 
@@ -66,6 +67,12 @@ class Settings(BrokerSettings, JwtEnvSettings, RateLimitEnvSettings, HttpLimitsS
         description="Partitions this process relays at most at once (default: all), so that "
         "several processes share them; the others' relays wait as standbys.",
     )
+    relay_urgent_priorities: str = Field(
+        default=",".join(DEFAULT_URGENT_PRIORITIES),
+        description="Comma-separated priorities whose notifications the relay publishes ahead "
+        "of a backlog (with their users' earlier events, services/notification/lanes.py); "
+        "`critical,high` adds high. Empty: every event in insertion order.",
+    )
     incidents_enabled: bool = Field(
         default=True, description="Consume incident.* events (services/notification/incidents)."
     )
@@ -89,6 +96,15 @@ class Settings(BrokerSettings, JwtEnvSettings, RateLimitEnvSettings, HttpLimitsS
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @field_validator("relay_urgent_priorities")
+    @classmethod
+    def _known_priorities(cls, value: str) -> str:
+        return ",".join(parse_urgent_priorities(value))
+
+    @property
+    def urgent_priorities(self) -> tuple[str, ...]:
+        return parse_urgent_priorities(self.relay_urgent_priorities)
 
     @model_validator(mode="after")
     def _cursor_key_is_secret(self) -> Settings:

@@ -56,6 +56,7 @@ def relay_for(settings: Settings, partition: int = 0, share: RelayShare | None =
         poll_interval_s=settings.relay_poll_interval_s,
         partition=partition,
         partitions=settings.relay_partitions,
+        urgent_priorities=settings.urgent_priorities,
         share=share,
     )
 

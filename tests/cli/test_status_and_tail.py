@@ -41,6 +41,8 @@ async def test_status_fails_when_events_wait_for_a_stopped_relay(
     result = await cli("status", "--max-relay-lag", "60")
     assert result.exit_code == 1
     assert "relay lag" in result.stdout
+    assert "relay lanes: urgent oldest" in result.stdout
+    assert "normal oldest" in result.stdout
 
 
 async def test_status_fails_when_a_service_is_not_ready(cli: Cli, declared: Topology) -> None:

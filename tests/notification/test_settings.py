@@ -31,3 +31,15 @@ def test_the_relay_alone_needs_no_secret() -> None:
 def test_serving_the_api_without_any_key_is_refused() -> None:
     with pytest.raises(ValueError, match="JWT_SECRET"):
         _ = Settings().cursor_key
+
+
+def test_relay_urgent_priorities_are_checked_and_may_be_empty() -> None:
+    base = {"database_url": "postgresql://x/y", "jwt_secret": "s"}
+    assert Settings(**base).urgent_priorities == ("critical",)
+    assert Settings(**base, relay_urgent_priorities="critical, HIGH").urgent_priorities == (
+        "critical",
+        "high",
+    )
+    assert Settings(**base, relay_urgent_priorities="").urgent_priorities == ()
+    with pytest.raises(ValueError, match="unknown priority 'urgent'"):
+        Settings(**base, relay_urgent_priorities="critical,urgent")
