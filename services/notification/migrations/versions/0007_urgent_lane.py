@@ -7,7 +7,7 @@ Both are partial (`position IS NULL`): they hold only the events waiting for the
 
 Revision ID: 0007_urgent_lane
 Revises: 0006_relay_partitions
-Create Date: 2026-12-10
+Create Date: 2026-12-04
 """
 
 from __future__ import annotations
