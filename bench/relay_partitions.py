@@ -29,18 +29,8 @@ from database.engine import plain_url
 from database.partitions import partition_holders
 from messaging.topology import declare_events_exchange
 from services.notification.migrations import upgrade
+from tests.support.backlog import insert_backlog
 from tests.support.infra import locate_postgres, locate_rabbitmq, unique_namespace
-
-_BACKLOG = """
-INSERT INTO notification.events (event_id, type, schema_version, occurred_at, user_id, seq, data)
-SELECT gen_random_uuid(), 'notification.created', '1.0', now(), 'bench-user-' || (i % $2),
-       i / $2 + 1,
-       jsonb_build_object('notification', jsonb_build_object(
-           'id', gen_random_uuid(), 'type', 'incident_assigned', 'priority', 'high',
-           'title', 'INC-' || i || ' assigned to you', 'message', 'Database latency is high.',
-           'is_read', false, 'created_at', now()))
-FROM generate_series(0, $1 - 1) AS i
-"""
 
 
 @dataclass
@@ -100,7 +90,7 @@ async def one_run(
                 while len(await partition_holders(conn, partitions)) < partitions:  # noqa: ASYNC110 - other processes
                     await asyncio.sleep(0.1)
                 cpu_before = sum(cpu_s(r.pid) for r in relays)
-                await conn.execute(_BACKLOG, events, users)
+                await insert_backlog(conn, events, users, "bench-user-", priority="high")
                 start = time.perf_counter()
                 while await conn.fetchval(  # noqa: ASYNC110 - polling the store
                     "SELECT EXISTS (SELECT 1 FROM notification.events WHERE position IS NULL)"
