@@ -76,10 +76,11 @@ async def samples(
                 for i in range(count):
                     await insert_backlog(conn, backlog - await unpublished(conn), 2000,
                                          f"bench-{i}-")  # fmt: skip
-                    user = f"bench-critical-{i}"
-                    await probe.bind(exchange, binding_for_user(user))
+                    prefix = f"bench-critical-{i}-"
+                    # insert_backlog names its users <prefix><index>: this one is <prefix>0.
+                    await probe.bind(exchange, binding_for_user(f"{prefix}0"))
                     start = time.perf_counter()
-                    await insert_backlog(conn, 1, 1, user, "critical")
+                    await insert_backlog(conn, 1, 1, prefix, "critical")
                     while await probe.get(no_ack=True, fail=False) is None:  # noqa: ASYNC110
                         await asyncio.sleep(0.001)
                     waited.append(time.perf_counter() - start)
