@@ -47,6 +47,7 @@ __all__ = [
     "rss_mb",
     "scratch_database",
     "start_notification_service",
+    "start_relay_process",
     "stop_process",
     "wait_healthy",
     "with_database",
@@ -268,6 +269,26 @@ def start_notification_service(
         cwd=REPO,
         stdout=output,
         stderr=output,
+    )
+
+
+def start_relay_process(
+    database_url: str, amqp_url: str, namespace: str, **env: str
+) -> subprocess.Popen[bytes]:
+    """`python -m services.notification relay` on that store and broker namespace, polling
+    every 50 ms, logging warnings only; `env` adds or overrides variables (RELAY_*)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.notification", "relay"],
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "TOCSIN_NAMESPACE": namespace,
+            "RELAY_POLL_INTERVAL_S": "0.05",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        },
+        cwd=REPO,
     )
 
 

@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
 import aio_pika
 import asyncpg
 
-from bench.harness import REPO, clean_broker, cpu_s, scratch_database, stop_process
+from bench.harness import clean_broker, cpu_s, scratch_database, start_relay_process, stop_process
 from contracts.topology import Topology
 from database.engine import plain_url
 from database.partitions import partition_holders
@@ -45,29 +44,7 @@ class Run:
         return self.events / self.seconds
 
 
-def relay_process(
-    database_url: str, amqp_url: str, namespace: str, partitions: int
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.notification", "relay"],
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": namespace,
-            "RELAY_PARTITIONS": str(partitions),
-            "RELAY_MAX_PARTITIONS": "1",
-            "RELAY_POLL_INTERVAL_S": "0.05",
-            "RELAY_BATCH_SIZE": "500",
-            "LOG_LEVEL": "WARNING",
-        },
-        cwd=REPO,
-    )
-
-
-async def one_run(
-    server_url: str, amqp_url: str, partitions: int, events: int, users: int
-) -> Run:
+async def one_run(server_url: str, amqp_url: str, partitions: int, events: int, users: int) -> Run:
     topology = Topology(unique_namespace())
     sink = f"{topology.namespace}.bench-sink"
     async with scratch_database(server_url, "tocsin_bench_relay") as database_url:
@@ -84,7 +61,14 @@ async def one_run(
             conn = await asyncpg.connect(plain_url(database_url))
             try:
                 relays = [
-                    relay_process(database_url, amqp_url, topology.namespace, partitions)
+                    start_relay_process(
+                        database_url,
+                        amqp_url,
+                        topology.namespace,
+                        RELAY_PARTITIONS=str(partitions),
+                        RELAY_MAX_PARTITIONS="1",
+                        RELAY_BATCH_SIZE="500",
+                    )
                     for _ in range(partitions)
                 ]
                 while len(await partition_holders(conn, partitions)) < partitions:  # noqa: ASYNC110 - other processes

@@ -15,40 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
-import sys
 import time
 
 import aio_pika
 import asyncpg
 
-from bench.harness import REPO, clean_broker, scratch_database, stop_process
+from bench.harness import clean_broker, scratch_database, start_relay_process, stop_process
 from contracts.topology import Topology, binding_for_user
 from database.engine import plain_url
 from messaging.topology import declare_events_exchange
 from services.notification.migrations import upgrade
 from tests.support.backlog import insert_backlog, unpublished
 from tests.support.infra import locate_postgres, locate_rabbitmq, unique_namespace
-
-
-def relay_process(
-    database_url: str, amqp_url: str, namespace: str, urgent: str
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.notification", "relay"],
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "AMQP_URL": amqp_url,
-            "TOCSIN_NAMESPACE": namespace,
-            "RELAY_URGENT_PRIORITIES": urgent,
-            "RELAY_POLL_INTERVAL_S": "0.05",
-            "LOG_LEVEL": "WARNING",
-        },
-        cwd=REPO,
-    )
 
 
 async def samples(
@@ -70,7 +50,9 @@ async def samples(
             await queue.bind(exchange, "#")
             probe = await channel.declare_queue(probe_name, auto_delete=False)
             conn = await asyncpg.connect(plain_url(database_url))
-            relay = relay_process(database_url, amqp_url, topology.namespace, urgent)
+            relay = start_relay_process(
+                database_url, amqp_url, topology.namespace, RELAY_URGENT_PRIORITIES=urgent
+            )
             waited: list[float] = []
             try:
                 for i in range(count):
