@@ -20,6 +20,7 @@ from contracts.notifications import (
 )
 from contracts.text import StorableText
 from services.notification.email_address import EmailAddress
+from services.notification.records import Content
 
 RECIPIENTS_MAX = 1000
 LISTED_RECIPIENTS_MAX = 10_000
@@ -39,12 +40,12 @@ UserId = Annotated[Text, StringConstraints(min_length=1, max_length=USER_ID_MAX)
 NotificationType = Annotated[str, StringConstraints(pattern=NOTIFICATION_TYPE_PATTERN)]
 
 
-class CreateNotificationsBody(BaseModel):
-    """Notify every recipient (duplicates count once) with the same content."""
+class ContentBody(BaseModel):
+    """What a request's notifications say, the same for every recipient (the fields that
+    create and announce requests share)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    recipients: list[UserId] = Field(min_length=1, max_length=RECIPIENTS_MAX)
     type: NotificationType
     priority: Priority = Priority.NORMAL
     title: Text = Field(min_length=1, max_length=TITLE_MAX)
@@ -52,6 +53,23 @@ class CreateNotificationsBody(BaseModel):
     entity_type: Text | None = Field(default=None, max_length=100)
     entity_id: Text | None = Field(default=None, max_length=255)
     entity_url: Text | None = Field(default=None, max_length=ENTITY_URL_MAX)
+
+    def content(self) -> Content:
+        return Content(
+            type=self.type,
+            priority=self.priority,
+            title=self.title,
+            message=self.message,
+            entity_type=self.entity_type,
+            entity_id=self.entity_id,
+            entity_url=self.entity_url,
+        )
+
+
+class CreateNotificationsBody(ContentBody):
+    """Notify every recipient (duplicates count once) with the same content."""
+
+    recipients: list[UserId] = Field(min_length=1, max_length=RECIPIENTS_MAX)
 
 
 class CreatedItem(BaseModel):
@@ -66,21 +84,13 @@ class CreateNotificationsResponse(BaseModel):
     notifications: list[CreatedItem]
 
 
-class AnnouncementBody(BaseModel):
+class AnnouncementBody(ContentBody):
     """What to announce, and to whom (`recipients` omitted or null: every known user)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     recipients: list[UserId] | None = Field(
         default=None, min_length=1, max_length=LISTED_RECIPIENTS_MAX
     )
     type: NotificationType = "announcement"
-    priority: Priority = Priority.NORMAL
-    title: Text = Field(min_length=1, max_length=TITLE_MAX)
-    message: Text = Field(default="", max_length=MESSAGE_MAX)
-    entity_type: Text | None = Field(default=None, max_length=100)
-    entity_id: Text | None = Field(default=None, max_length=255)
-    entity_url: Text | None = Field(default=None, max_length=ENTITY_URL_MAX)
 
 
 class AnnouncementResponse(BaseModel):

@@ -11,7 +11,6 @@ from services.notification.announcements import Announce, announce
 from services.notification.auth import Writer
 from services.notification.idempotency import KEY_MAX
 from services.notification.payloads import AnnouncementBody, AnnouncementResponse
-from services.notification.records import Content
 from services.notification.routes.dependencies import Service
 
 router = APIRouter(tags=["services"])
@@ -32,18 +31,9 @@ async def post_announcement(
     ] = None,
 ) -> AnnouncementResponse:
     """Notify every known user (no `recipients`) or the listed users with the same content."""
-    content = Content(
-        type=body.type,
-        priority=body.priority,
-        title=body.title,
-        message=body.message,
-        entity_type=body.entity_type,
-        entity_id=body.entity_id,
-        entity_url=body.entity_url,
-    )
     announced = await announce(
         service,
-        Announce(recipients=body.recipients, content=content),
+        Announce(recipients=body.recipients, content=body.content()),
         caller=caller.user_id,
         idempotency_key=idempotency_key,
         request_body=body.model_dump(mode="json") if idempotency_key else None,

@@ -20,7 +20,6 @@ from services.notification.payloads import (
 )
 from services.notification.routes.dependencies import Service
 from services.notification.service import CreateNotifications, Subscriber
-from services.notification.store import Content
 
 router = APIRouter(tags=["services"])
 
@@ -47,15 +46,7 @@ async def create_notifications(
     recipients = list(dict.fromkeys(body.recipients))
     command = CreateNotifications(
         recipients=recipients,
-        content=Content(
-            type=body.type,
-            priority=body.priority,
-            title=body.title,
-            message=body.message,
-            entity_type=body.entity_type,
-            entity_id=body.entity_id,
-            entity_url=body.entity_url,
-        ),
+        content=body.content(),
     )
     created = await service.create(
         command,
