@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from contracts.websocket import WS_PATH
 from services.realtime.channel_catchup import IncidentCatchup
-from services.realtime.metrics import registry_for
+from services.realtime.metrics import RealtimeCollector, registry_for
 from services.realtime.presence import routes as presence_routes
 from services.realtime.presence.channel_access import ChannelAccess
 from services.realtime.runtime import Runtime, build_runtime
@@ -56,13 +56,15 @@ def create_app(settings: Settings) -> RealtimeApp:
         runtime = build_runtime(settings)
         api.state.runtime = runtime
         api.state.registry = registry_for(
-            runtime.hub,
-            runtime.subscription,
-            runtime.endpoint,
-            runtime.catchup,
-            runtime.presence,
-            runtime.selfcheck,
-            lambda: runtime.consumed,
+            RealtimeCollector(
+                runtime.hub,
+                runtime.subscription,
+                runtime.endpoint,
+                runtime.catchup,
+                runtime.presence,
+                runtime.selfcheck,
+                lambda: runtime.consumed,
+            )
         )
         await runtime.start()
         logger.info(

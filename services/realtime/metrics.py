@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -17,26 +18,17 @@ from services.realtime.selfcheck import SelfCheck
 from services.realtime.subscription import Subscription
 
 
+@dataclass(eq=False)  # registered by identity: prometheus_client keys collectors by hash
 class RealtimeCollector(Collector):
     """Reads the counters the parts keep; `consumed` answers the broker messages consumed."""
 
-    def __init__(
-        self,
-        hub: Hub,
-        subscription: Subscription,
-        endpoint: SocketEndpoint,
-        catchup: CatchupClient,
-        presence: Presence,
-        selfcheck: SelfCheck,
-        consumed: Callable[[], int],
-    ) -> None:
-        self.hub = hub
-        self.subscription = subscription
-        self.endpoint = endpoint
-        self.catchup = catchup
-        self.presence = presence
-        self.selfcheck = selfcheck
-        self.consumed = consumed
+    hub: Hub
+    subscription: Subscription
+    endpoint: SocketEndpoint
+    catchup: CatchupClient
+    presence: Presence
+    selfcheck: SelfCheck
+    consumed: Callable[[], int]
 
     def collect(self) -> Iterator[Metric]:
         hub = self.hub
@@ -115,18 +107,8 @@ class RealtimeCollector(Collector):
         )
 
 
-def registry_for(
-    hub: Hub,
-    subscription: Subscription,
-    endpoint: SocketEndpoint,
-    catchup: CatchupClient,
-    presence: Presence,
-    selfcheck: SelfCheck,
-    consumed: Callable[[], int],
-) -> CollectorRegistry:
+def registry_for(collector: Collector) -> CollectorRegistry:
     """A registry holding only this instance's metrics, not prometheus_client's process-wide one."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(
-        RealtimeCollector(hub, subscription, endpoint, catchup, presence, selfcheck, consumed)
-    )
+    registry.register(collector)
     return registry
